@@ -1,0 +1,3 @@
+from gme_tui.cli import main
+
+raise SystemExit(main())

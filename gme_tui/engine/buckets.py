@@ -1,0 +1,121 @@
+"""Minute buckets of one (exchange, symbol): taker-buy and taker-sell value, trade count, close.
+
+Memory is bounded by the caller pruning minutes older than the window plus a margin; trade ids
+for dedupe are kept per minute so that pruning a minute forgets its ids too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Layout of one minute's record, a list for speed on the per-trade path.
+BUY, SELL, COUNT, CLOSE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSums:
+    buy: float
+    sell: float
+    trades: int
+    covered: int
+    minute_nets: tuple[float, ...]
+    first_close: float | None
+
+
+class PairFlow:
+    """The kept minutes of one (exchange, symbol)."""
+
+    __slots__ = (
+        "minutes", "ids", "ids_by_minute", "bucket_minutes", "covered", "last_price", "last_ts", "participating",
+    )
+
+    def __init__(self) -> None:
+        self.minutes: dict[int, list] = {}
+        self.ids: set[str] = set()
+        self.ids_by_minute: dict[int, list[str]] = {}
+        self.bucket_minutes: set[int] = set()  # minutes that came from a bucket line/backfill
+        self.covered: set[int] = set()
+        self.last_price: float | None = None
+        self.last_ts: int = -1
+        self.participating = False
+
+    def seen(self, trade_id: str) -> bool:
+        return trade_id in self.ids
+
+    def remember(self, trade_id: str, minute: int) -> None:
+        self.ids.add(trade_id)
+        bucket = self.ids_by_minute.get(minute)
+        if bucket is None:
+            self.ids_by_minute[minute] = [trade_id]
+        else:
+            bucket.append(trade_id)
+
+    def add(self, minute: int, is_buy: bool, value: float, price: float, ts: int) -> None:
+        record = self.minutes.get(minute)
+        if record is None:
+            record = self.minutes[minute] = [0.0, 0.0, 0, price, ts]
+        if is_buy:
+            record[BUY] += value
+        else:
+            record[SELL] += value
+        record[COUNT] += 1
+        if ts >= record[4]:
+            record[CLOSE] = price
+            record[4] = ts
+        if ts >= self.last_ts:
+            self.last_ts = ts
+            self.last_price = price
+
+    def set_minute(self, minute: int, buy: float, sell: float, count: int, close: float | None, replace: bool) -> None:
+        """A closed minute from a backfill. With `replace`, it supersedes whatever the stream put
+        there (each minute comes from exactly one source); otherwise it adds like trades would."""
+        record = self.minutes.get(minute)
+        if record is None or replace:
+            self.minutes[minute] = [buy, sell, count, close, minute * 60_000 + 59_999]
+        else:
+            record[BUY] += buy
+            record[SELL] += sell
+            record[COUNT] += count
+            if close is not None:
+                record[CLOSE] = close
+        self.bucket_minutes.add(minute)
+        self.covered.add(minute)
+        if close is not None and minute * 60_000 >= self.last_ts:
+            self.last_ts = minute * 60_000
+            self.last_price = close
+
+    def cover(self, first_minute: int, last_minute: int, keep_from: int) -> None:
+        self.covered.update(range(max(first_minute, keep_from), last_minute + 1))
+
+    def prune(self, keep_from: int) -> None:
+        """Forget every minute before `keep_from`, with its ids and coverage."""
+        for minute in [m for m in self.minutes if m < keep_from]:
+            del self.minutes[minute]
+        for minute in [m for m in self.ids_by_minute if m < keep_from]:
+            for trade_id in self.ids_by_minute.pop(minute):
+                self.ids.discard(trade_id)
+        if self.bucket_minutes:
+            self.bucket_minutes = {m for m in self.bucket_minutes if m >= keep_from}
+        if self.covered:
+            self.covered = {m for m in self.covered if m >= keep_from}
+
+    def window(self, first: int, last: int) -> WindowSums:
+        """Sums over minutes first..last inclusive, added in minute order (deterministic floats)."""
+        buy = sell = 0.0
+        trades = 0
+        nets: list[float] = []
+        first_close: float | None = None
+        minutes = self.minutes
+        for minute in range(first, last + 1):
+            record = minutes.get(minute)
+            if record is None:
+                nets.append(0.0)
+                continue
+            buy += record[BUY]
+            sell += record[SELL]
+            trades += record[COUNT]
+            nets.append(record[BUY] - record[SELL])
+            if first_close is None and record[CLOSE] is not None:
+                first_close = record[CLOSE]
+        covered = sum(1 for m in self.covered if first <= m <= last)
+        return WindowSums(buy, sell, trades, covered, tuple(nets), first_close)

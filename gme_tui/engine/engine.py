@@ -1,0 +1,340 @@
+"""The engine: trades and backfilled minutes in, scans and whales out. Pure: no I/O, no clock.
+
+Two clocks drive scans (SPEC §6):
+- `data` (replay, demo): data time is the largest ts applied; before a trade with ts ≥ T is
+  applied, every boundary T not yet scanned is scanned, in order; `finish()` runs the last scan.
+- `external` (live): the caller says what time it is with `advance(now_ms)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+from gme_tui.engine.buckets import PairFlow
+from gme_tui.engine.rules import GRADE_OF, RuleConfig, consensus_level, signal_codes
+from gme_tui.engine.whales import WhaleTracker
+from gme_tui.model import (
+    EXCHANGES,
+    MINUTE_MS,
+    Consensus,
+    Coverage,
+    EngineEvent,
+    EngineStats,
+    ExchangeWindow,
+    Listings,
+    MinuteBucket,
+    Scan,
+    Signal,
+    SourceItem,
+    SymbolScan,
+    Trade,
+    Whale,
+    ratio_of,
+)
+
+Clock = Literal["data", "external"]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    exchanges: tuple[str, ...] = EXCHANGES  # the enabled ones; others are ignored entirely
+    window_minutes: int = 50
+    keep_extra_minutes: int = 10
+    rules: RuleConfig | None = None  # None: defaults with quorum = number of enabled exchanges
+    whale_threshold: float = 200_000.0
+    whale_quiet_ms: int = 1_500
+    clock: Clock = "data"
+    warmup: bool = True  # replay and demo: report scans only once a full window has passed
+    track_coverage: bool = False  # live: report minutes covered per exchange
+
+    @property
+    def rule_config(self) -> RuleConfig:
+        return self.rules or RuleConfig(quorum=len(self.exchanges))
+
+    @classmethod
+    def from_settings(cls, settings, *, live: bool) -> "EngineConfig":  # settings: gme_tui.settings.Settings
+        return cls(
+            exchanges=settings.enabled_exchanges,
+            window_minutes=settings.window.minutes,
+            keep_extra_minutes=settings.window.keep_extra_minutes,
+            rules=RuleConfig(
+                quorum=settings.min_exchanges,
+                strong_flow=settings.consensus.strong_flow,
+                lean_total=settings.consensus.lean_total,
+                aplus_ratio=settings.signals.aplus_ratio,
+                a_min_flow=settings.signals.a_min_flow,
+                a_multiple=settings.signals.a_multiple,
+            ),
+            whale_threshold=settings.whales.threshold,
+            whale_quiet_ms=settings.whales.quiet_ms,
+            clock="external" if live else "data",
+            warmup=not live,
+            track_coverage=live,
+        )
+
+
+class Engine:
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self._rules = self.config.rule_config
+        self._enabled = frozenset(self.config.exchanges)
+        self._window_ms = self.config.window_minutes * MINUTE_MS
+        self._pairs: dict[tuple[str, str], PairFlow] = {}
+        self._participants: dict[str, set[str]] = {}
+        self._whales = WhaleTracker(self.config.whale_threshold)
+        self._data_time: int | None = None
+        self._first_minute: int | None = None  # T0 / 60000: the first valid item's minute
+        self._next_scan: int | None = None  # the next boundary not yet scanned
+        self._keep_from: int | None = None  # the oldest minute still kept
+        self.last_scan: Scan | None = None
+        self._counts = {"trades": 0, "buckets": 0, "duplicates": 0, "late": 0, "ignored": 0, "whales": 0, "scans": 0}
+
+    # ------------------------------------------------------------ input
+
+    def feed(self, item: SourceItem) -> list[EngineEvent]:
+        if isinstance(item, Trade):
+            return self.add_trade(item)
+        if isinstance(item, MinuteBucket):
+            return self.add_bucket(item)
+        if isinstance(item, Listings):
+            self.set_listings(item)
+            return []
+        if isinstance(item, Coverage):
+            self.cover(item)
+            return []
+        raise TypeError(f"not a source item: {item!r}")
+
+    def feed_many(self, items: Iterable[SourceItem]) -> list[EngineEvent]:
+        events: list[EngineEvent] = []
+        for item in items:
+            events.extend(self.feed(item))
+        return events
+
+    def set_listings(self, listings: Listings) -> None:
+        for symbol, exchanges in listings.symbols.items():
+            participants = self._participants.setdefault(symbol, set())
+            participants.update(e for e in exchanges if e in self._enabled)
+
+    def cover(self, coverage: Coverage) -> None:
+        if coverage.exchange not in self._enabled:
+            return
+        pair = self._pair(coverage.exchange, coverage.symbol)
+        pair.cover(coverage.first_minute, coverage.last_minute, self._keep_from or coverage.first_minute)
+
+    def add_trade(self, trade: Trade) -> list[EngineEvent]:
+        exchange = trade.exchange
+        if exchange not in self._enabled:
+            self._counts["ignored"] += 1
+            return []
+        symbol = trade.symbol
+        pair = self._pairs.get((exchange, symbol)) or self._pair(exchange, symbol)
+        ts = trade.ts
+        minute = ts // MINUTE_MS
+        trade_id = trade.id
+        if trade_id is not None and trade_id in pair.ids:
+            self._counts["duplicates"] += 1
+            return []
+        if self._keep_from is not None and minute < self._keep_from:
+            self._counts["late"] += 1
+            return []
+        events: list[EngineEvent] = []
+        whale = self._whales.add(exchange, symbol, ts, trade.side, trade.amount, trade.price * trade.amount)
+        if whale is not None:
+            self._counts["whales"] += 1
+            events.append(whale)
+        if self.config.clock == "data":
+            self._on_data_time(ts, events)
+        if trade_id is not None:
+            pair.remember(trade_id, minute)
+        pair.add(minute, trade.side == "buy", trade.price * trade.amount, trade.price, ts)
+        if not pair.participating:
+            self._participate(exchange, symbol, pair)
+        self._counts["trades"] += 1
+        return events
+
+    def add_bucket(self, bucket: MinuteBucket, *, replace: bool = False) -> list[EngineEvent]:
+        """A closed minute from a backfill. `replace` lets it supersede the stream's partial minute."""
+        if bucket.exchange not in self._enabled:
+            self._counts["ignored"] += 1
+            return []
+        pair = self._pair(bucket.exchange, bucket.symbol)
+        if bucket.minute in pair.bucket_minutes and not replace:
+            self._counts["duplicates"] += 1
+            return []
+        if self._keep_from is not None and bucket.minute < self._keep_from:
+            self._counts["late"] += 1
+            return []
+        events: list[EngineEvent] = []
+        if self.config.clock == "data":
+            self._on_data_time(bucket.minute * MINUTE_MS, events)
+        pair.set_minute(bucket.minute, bucket.buy, bucket.sell, bucket.count, bucket.close, replace)
+        if not pair.participating:
+            self._participate(bucket.exchange, bucket.symbol, pair)
+        self._counts["buckets"] += 1
+        return events
+
+    # ------------------------------------------------------------ clock
+
+    def advance(self, now_ms: int, *, scan_grace_ms: int = 0) -> list[EngineEvent]:
+        """External clock: close whale orders quiet since `whale_quiet_ms`, then scan every
+        boundary T with T + scan_grace_ms ≤ now_ms (the grace lets late trades land first)."""
+        events: list[EngineEvent] = []
+        for whale in self._whales.close_quiet(now_ms, self.config.whale_quiet_ms):
+            self._counts["whales"] += 1
+            events.append(whale)
+        scan_until = now_ms - scan_grace_ms
+        if self._next_scan is None:
+            self._next_scan = (scan_until // MINUTE_MS + 1) * MINUTE_MS
+            if self._first_minute is None:
+                self._first_minute = scan_until // MINUTE_MS
+        self._scan_through(scan_until, events)
+        return events
+
+    def finish(self) -> list[EngineEvent]:
+        """End of a replay: close open orders, then the last scan after data time (SPEC §6)."""
+        events: list[EngineEvent] = []
+        for whale in self._whales.close_all():
+            self._counts["whales"] += 1
+            events.append(whale)
+        if self.config.clock == "data" and self._data_time is not None:
+            self._scan_through((self._data_time // MINUTE_MS + 1) * MINUTE_MS, events)
+        return events
+
+    def _on_data_time(self, ts: int, events: list[EngineEvent]) -> None:
+        if self._first_minute is None:
+            self._first_minute = ts // MINUTE_MS
+            self._next_scan = (self._first_minute + 1) * MINUTE_MS
+        if ts >= self._next_scan:  # type: ignore[operator]
+            self._scan_through(ts, events)
+        if self._data_time is None or ts > self._data_time:
+            self._data_time = ts
+
+    def _scan_through(self, until_ms: int, events: list[EngineEvent]) -> None:
+        while self._next_scan is not None and self._next_scan <= until_ms:
+            scan = self._scan(self._next_scan)
+            if scan is not None:
+                events.append(scan)
+            self._next_scan += MINUTE_MS
+
+    # ------------------------------------------------------------ scans
+
+    def _scan(self, scan_ms: int) -> Scan | None:
+        window = self.config.window_minutes
+        last = scan_ms // MINUTE_MS - 1
+        first = last - window + 1
+        self._prune(first - self.config.keep_extra_minutes)
+        reported = not self.config.warmup or (
+            self._first_minute is not None and scan_ms >= self._first_minute * MINUTE_MS + self._window_ms
+        )
+        if not reported:
+            return None
+        symbols = tuple(
+            item
+            for symbol in sorted(self._participants)
+            if (item := self._scan_symbol(symbol, scan_ms, first, last)) is not None
+        )
+        scan = Scan(ts=scan_ms, window_minutes=window, symbols=symbols)
+        self._counts["scans"] += 1
+        self.last_scan = scan
+        return scan
+
+    def _scan_symbol(self, symbol: str, scan_ms: int, first: int, last: int) -> SymbolScan | None:
+        participants = self._participants[symbol]
+        if not participants:
+            return None
+        windows: dict[str, ExchangeWindow] = {}
+        opening: dict[str, float | None] = {}
+        for exchange in EXCHANGES:
+            if exchange not in participants:
+                continue
+            pair = self._pairs.get((exchange, symbol)) or PairFlow()
+            sums = pair.window(first, last)
+            opening[exchange] = sums.first_close
+            windows[exchange] = ExchangeWindow(
+                exchange=exchange,
+                buy=sums.buy,
+                sell=sums.sell,
+                net=sums.buy - sums.sell,
+                ratio=ratio_of(sums.buy, sums.sell),
+                trades=sums.trades,
+                covered_minutes=sums.covered if self.config.track_coverage else None,
+                minute_nets=sums.minute_nets,
+                last_price=pair.last_price,
+            )
+        flows = {e: w.net for e, w in windows.items()}
+        ratios = {e: w.ratio for e, w in windows.items()}
+        consensus = Consensus(
+            ts=scan_ms,
+            symbol=symbol,
+            level=consensus_level(flows, self._rules),
+            flows=flows,
+            ratios=ratios,
+            total=sum(flows.values()),
+            coverage={e: w.covered_minutes or 0 for e, w in windows.items()} if self.config.track_coverage else None,
+            window_minutes=self.config.window_minutes,
+        )
+        signals = tuple(
+            Signal(ts=scan_ms, symbol=symbol, grade=GRADE_OF[code], code=code, flows=flows)
+            for code in signal_codes(flows, ratios, self._rules)
+        )
+        price, change = _price(windows, opening)
+        return SymbolScan(
+            consensus=consensus,
+            signals=signals,
+            exchanges=windows,
+            price=price,
+            price_change=change,
+            volume=sum(w.buy + w.sell for w in windows.values()),
+        )
+
+    def _prune(self, keep_from: int) -> None:
+        if self._keep_from is not None and keep_from <= self._keep_from:
+            return
+        self._keep_from = keep_from
+        for pair in self._pairs.values():
+            pair.prune(keep_from)
+
+    def _pair(self, exchange: str, symbol: str) -> PairFlow:
+        key = (exchange, symbol)
+        pair = self._pairs.get(key)
+        if pair is None:
+            pair = self._pairs[key] = PairFlow()
+        return pair
+
+    def _participate(self, exchange: str, symbol: str, pair: PairFlow) -> None:
+        pair.participating = True
+        self._participants.setdefault(symbol, set()).add(exchange)
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def data_time(self) -> int | None:
+        return self._data_time
+
+    @property
+    def stats(self) -> EngineStats:
+        return EngineStats(data_time=self._data_time, **self._counts)
+
+    def open_whale_orders(self) -> int:
+        return len(self._whales._open)
+
+
+def _price(
+    windows: dict[str, ExchangeWindow], opening: dict[str, float | None]
+) -> tuple[float | None, float | None]:
+    """The symbol's last price on the first exchange (display order) that has one, and its change
+    since the first close inside the window."""
+    for exchange, window in windows.items():
+        if window.last_price is not None:
+            start = opening[exchange]
+            return window.last_price, (window.last_price / start - 1 if start else None)
+    return None, None
+
+
+def whales_in(events: Iterable[EngineEvent]) -> list[Whale]:
+    return [e for e in events if isinstance(e, Whale)]
+
+
+def scans_in(events: Iterable[EngineEvent]) -> list[Scan]:
+    return [e for e in events if isinstance(e, Scan)]

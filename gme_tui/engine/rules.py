@@ -1,0 +1,135 @@
+"""Consensus levels and signal grades as plain functions of window flows (SPEC §3 and §4).
+
+Comparisons are strict and on floats, exactly as SPEC words them: a flow of exactly 1,000 is not
+"> 1,000", and a ratio of exactly 1.15 is not "> 1.15".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    quorum: int  # min_exchanges: participating exchanges needed for strong levels and A+
+    strong_flow: float = 1_000.0
+    lean_total: float = 50_000_000.0
+    aplus_ratio: float = 1.15
+    a_min_flow: float = 1_000_000.0
+    a_multiple: float = 1.5
+
+
+@dataclass(frozen=True)
+class Label:
+    code: str
+    zh: str
+    en: str
+    meaning_zh: str = ""
+    meaning_en: str = ""
+
+    def text(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+    def both(self) -> str:
+        """The original system's style: Chinese label with the English name."""
+        return f"{self.zh} ({self.en})"
+
+
+LEVELS: Mapping[str, Label] = {
+    label.code: label
+    for label in (
+        Label("strong_bullish", "强力看涨", "Strong Bullish", "全平台净流入，主力资金全面进场", "Net inflow on every exchange"),
+        Label("strong_bearish", "强力看跌", "Strong Bearish", "全平台净流出，主力资金全面撤离", "Net outflow on every exchange"),
+        Label("lean_bullish", "倾向看涨", "Lean Bullish", "整体资金流入显著，但平台间存在分歧", "Large total inflow, exchanges disagree"),
+        Label("lean_bearish", "倾向看跌", "Lean Bearish", "整体资金流出显著，但平台间存在分歧", "Large total outflow, exchanges disagree"),
+        Label("mixed", "震荡/分歧", "Mixed", "平台间意见不一致，或资金流量不够显著", "Exchanges disagree or flow is small"),
+    )
+}
+
+SIGNALS: Mapping[str, Label] = {
+    label.code: label
+    for label in (
+        Label(
+            "global_sync_bullish", "全球协同看涨", "Global Sync Bullish",
+            "主力全平台吸筹，市场做多情绪一致。", "Buyers lead on every exchange at once.",
+        ),
+        Label(
+            "us_institutional_accumulation", "美资机构吸筹", "US Institutional Accumulation",
+            "Coinbase 领涨，机构资金流入显著。", "Coinbase leads: strong US institutional inflow.",
+        ),
+        Label(
+            "derivatives_hedge", "衍生品对冲", "Derivatives Hedge",
+            "现货买入、期货对冲。", "Spot buying hedged with derivatives.",
+        ),
+        Label(
+            "single_platform_long_trap", "单平台诱多", "Single Platform Long Trap",
+            "东方交易所买入，西方交易所卖出。警惕诱多。", "Asian exchanges buy while Coinbase sells: beware a bull trap.",
+        ),
+    )
+}
+
+GRADE_OF: Mapping[str, str] = {
+    "global_sync_bullish": "A+",
+    "us_institutional_accumulation": "A",
+    "derivatives_hedge": "B",
+    "single_platform_long_trap": "C",
+}
+GRADE_ORDER: Mapping[str, int] = {"A+": 0, "A": 1, "B": 2, "C": 3}
+
+
+def consensus_level(flows: Mapping[str, float], config: RuleConfig) -> str:
+    """SPEC §3, evaluated in order. `flows` holds exactly the participating exchanges."""
+    quorate = len(flows) >= config.quorum and len(flows) > 0
+    values = flows.values()
+    if quorate and all(f > config.strong_flow for f in values):
+        return "strong_bullish"
+    if quorate and all(f < -config.strong_flow for f in values):
+        return "strong_bearish"
+    total = sum(values)
+    if total > config.lean_total:
+        return "lean_bullish"
+    if total < -config.lean_total:
+        return "lean_bearish"
+    return "mixed"
+
+
+def signal_codes(
+    flows: Mapping[str, float], ratios: Mapping[str, float | None], config: RuleConfig
+) -> list[str]:
+    """SPEC §4: every signal that holds, in grade order."""
+    codes: list[str] = []
+    if _global_sync_bullish(flows, ratios, config):
+        codes.append("global_sync_bullish")
+    if _us_institutional_accumulation(flows, config):
+        codes.append("us_institutional_accumulation")
+    if _single_platform_long_trap(flows):
+        codes.append("single_platform_long_trap")
+    return codes
+
+
+def _global_sync_bullish(flows: Mapping[str, float], ratios: Mapping[str, float | None], config: RuleConfig) -> bool:
+    if not flows or len(flows) < config.quorum:
+        return False
+    for exchange, flow in flows.items():
+        ratio = ratios.get(exchange)
+        if not flow > 0 or ratio is None or not ratio > config.aplus_ratio:
+            return False
+    return True
+
+
+def _us_institutional_accumulation(flows: Mapping[str, float], config: RuleConfig) -> bool:
+    coinbase = flows.get("coinbase")
+    others = [flow for exchange, flow in flows.items() if exchange != "coinbase"]
+    if coinbase is None or not others:
+        return False
+    mean_others = sum(others) / len(others)
+    return coinbase > config.a_min_flow and coinbase > config.a_multiple * mean_others
+
+
+def _single_platform_long_trap(flows: Mapping[str, float]) -> bool:
+    coinbase = flows.get("coinbase")
+    eastern = [flows[e] for e in ("binance", "okx") if e in flows]
+    if coinbase is None or not eastern:
+        return False
+    return all(flow > 0 for flow in eastern) and coinbase < 0

@@ -1,0 +1,203 @@
+"""Data shared by every part of gme-tui: sources produce it, the engine transforms it, consumers show it.
+
+Everything here is a frozen dataclass or a constant; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, Mapping, Union
+
+EXCHANGES: tuple[str, ...] = ("binance", "okx", "bybit", "coinbase")
+"""Exchange ids in display order."""
+
+EXCHANGE_SHORT: Mapping[str, str] = MappingProxyType(
+    {"binance": "BIN", "okx": "OKX", "bybit": "BYB", "coinbase": "COI"}
+)
+
+Side = Literal["buy", "sell"]
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One taker trade (a fill). `side` is the TAKER side: buy = the aggressor bought."""
+
+    exchange: str
+    symbol: str
+    ts: int  # exchange timestamp, ms UTC
+    side: Side
+    price: float
+    amount: float  # base units
+    id: str | None = None
+
+    @property
+    def value(self) -> float:
+        return self.price * self.amount
+
+    @property
+    def minute(self) -> int:
+        return self.ts // MINUTE_MS
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteBucket:
+    """A closed minute of flow that came from a backfill rather than from individual trades."""
+
+    exchange: str
+    symbol: str
+    minute: int  # ts // 60000
+    buy: float  # taker-buy value (quote units)
+    sell: float  # taker-sell value (quote units)
+    count: int = 0
+    close: float | None = None  # last price of the minute, when the source knows it
+
+
+@dataclass(frozen=True, slots=True)
+class Listings:
+    """Which exchanges list which canonical symbols: they participate from the start."""
+
+    symbols: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """Minutes of (exchange, symbol) that a source really covered (stream up or backfilled)."""
+
+    exchange: str
+    symbol: str
+    first_minute: int
+    last_minute: int  # inclusive
+
+
+SourceItem = Union[Trade, MinuteBucket, Listings, Coverage]
+"""What a source hands to the engine."""
+
+
+# ---------------------------------------------------------------- engine output
+
+
+def ratio_of(buy: float, sell: float) -> float | None:
+    """Buy/sell ratio: +inf when only buys, None when nothing traded (SPEC §2)."""
+    if sell > 0:
+        return buy / sell
+    if buy > 0:
+        return math.inf
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeWindow:
+    """One exchange's figures for one symbol over the scan window."""
+
+    exchange: str
+    buy: float
+    sell: float
+    net: float
+    ratio: float | None
+    trades: int
+    covered_minutes: int | None  # None when coverage is not tracked (replay, demo)
+    minute_nets: tuple[float, ...]  # net flow per minute, oldest first, one per window minute
+    last_price: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Consensus:
+    ts: int  # scan time T (ms, minute-aligned)
+    symbol: str
+    level: str  # strong_bullish | strong_bearish | lean_bullish | lean_bearish | mixed
+    flows: Mapping[str, float]
+    ratios: Mapping[str, float | None]
+    total: float
+    coverage: Mapping[str, int] | None = None
+    window_minutes: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    ts: int
+    symbol: str
+    grade: str  # A+ | A | B | C
+    code: str
+    flows: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Whale:
+    """One taker ORDER (consecutive same-ts, same-side fills merged) at or above the threshold."""
+
+    ts: int
+    exchange: str
+    symbol: str
+    side: Side
+    price: float  # value / amount
+    amount: float
+    value: float
+    fills: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolScan:
+    """Everything a scan knows about one symbol: its consensus, its signals, its per-exchange windows."""
+
+    consensus: Consensus
+    signals: tuple[Signal, ...]
+    exchanges: Mapping[str, ExchangeWindow]
+    price: float | None  # last price on the first participating exchange in display order
+    price_change: float | None  # relative change of that price over the window (0.01 = +1 %)
+    volume: float  # buy + sell value over the window, all participating exchanges
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One reported scan at minute boundary `ts`, symbols in sorted order."""
+
+    ts: int
+    window_minutes: int
+    symbols: tuple[SymbolScan, ...]
+
+    def events(self) -> list[Consensus | Signal]:
+        """The scan as a stream: symbol by symbol, consensus before its signals (SPEC §6)."""
+        out: list[Consensus | Signal] = []
+        for item in self.symbols:
+            out.append(item.consensus)
+            out.extend(item.signals)
+        return out
+
+
+EngineEvent = Union[Scan, Whale]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    trades: int = 0
+    buckets: int = 0
+    duplicates: int = 0
+    late: int = 0
+    ignored: int = 0  # trades of disabled exchanges
+    whales: int = 0
+    scans: int = 0
+    data_time: int | None = None
+    extra: Mapping[str, int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- source health
+
+HEALTH_STATES = ("connecting", "backfilling", "live", "reconnecting", "down", "replay", "simulated", "done")
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeHealth:
+    """What a source says about one exchange, for the status bar and the system alerts."""
+
+    exchange: str
+    state: str  # one of HEALTH_STATES
+    since_ms: int  # when the current state began (wall or data time)
+    last_message_ms: int | None = None
+    trades_per_s: float = 0.0
+    dropped: int = 0  # malformed or rejected frames/trades, counted
+    reason: str = ""  # why it is not live: "DNS lookup failed", "HTTP 418 IP ban until 12:03", ...
+    backfill_done: int = 0  # symbols backfilled so far
+    backfill_total: int = 0

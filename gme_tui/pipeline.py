@@ -1,0 +1,76 @@
+"""Wires one source to the engine and fans the engine's events out to consumers.
+
+Arrows point one way: the source knows nothing of consumers, consumers nothing of sources.
+Consumers' `on_events` must be quick and must not raise (the UI posts a message; the alert
+dispatcher enqueues); a consumer that raises is logged and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Protocol, Sequence
+
+from gme_tui.engine import Engine
+from gme_tui.model import EngineEvent
+from gme_tui.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+
+class Consumer(Protocol):
+    def on_events(self, events: Sequence[EngineEvent]) -> None: ...
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Pipeline:
+    def __init__(
+        self,
+        source: Source,
+        engine: Engine,
+        consumers: Sequence[Consumer] = (),
+        *,
+        scan_grace_ms: int = 2_000,
+        now_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.source = source
+        self.engine = engine
+        self.consumers = list(consumers)
+        self.scan_grace_ms = scan_grace_ms
+        self.now_ms = now_ms
+        self.finished = False
+
+    @property
+    def live(self) -> bool:
+        return self.engine.config.clock == "external"
+
+    def add_consumer(self, consumer: Consumer) -> None:
+        self.consumers.append(consumer)
+
+    async def run(self) -> None:
+        """Until the source ends (replay) or the task is cancelled (live, demo)."""
+        engine = self.engine
+        try:
+            async for batch in self.source.batches():
+                events = engine.feed_many(batch) if batch else []
+                if self.live:
+                    events.extend(engine.advance(self.now_ms(), scan_grace_ms=self.scan_grace_ms))
+                if events:
+                    self._publish(events)
+            if not self.live:
+                self._publish(engine.finish())
+            self.finished = True
+        finally:
+            await self.source.close()
+
+    def _publish(self, events: list[EngineEvent]) -> None:
+        if not events:
+            return
+        for consumer in self.consumers:
+            try:
+                consumer.on_events(events)
+            except Exception:  # one broken consumer must not stop the others or the data
+                log.exception("consumer %s failed", type(consumer).__name__)

@@ -1,0 +1,1 @@
+"""Sources produce trades for the engine: live exchanges, replay files, the simulator."""
