@@ -25,7 +25,11 @@ def money(value: float) -> str:
         return f"{sign}{size / 1e6:.2f}M"
     if size >= 999.5 or size >= 1e3:
         return f"{sign}{size / 1e3:.0f}k"
-    return f"{sign}{size / 1e3:.1f}k" if size >= 50 else f"{sign}{size / 1e3:.2f}k"
+    if size < 50:
+        return f"{sign}{size / 1e3:.2f}k"
+    tenths = f"{size / 1e3:.1f}"
+    # 950..999.49 round to "1.0": write it like the 1k just above, not "+1.0k".
+    return f"{sign}{'1' if tenths == '1.0' else tenths}k"
 
 
 def usd(value: float) -> str:

@@ -60,10 +60,15 @@ class Pipeline:
                     events.extend(engine.advance(self.now_ms(), scan_grace_ms=self.scan_grace_ms))
                 if events:
                     self._publish(events)
+        except Exception:
+            if not self.live:  # a damaged file ends the replay: still report what was read
+                self._publish(engine.finish())
+            raise
+        else:
             if not self.live:
                 self._publish(engine.finish())
-            self.finished = True
         finally:
+            self.finished = True
             await self.source.close()
 
     def _publish(self, events: list[EngineEvent]) -> None:

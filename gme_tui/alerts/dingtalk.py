@@ -1,0 +1,86 @@
+"""DingTalk custom robot (钉钉自定义机器人): signing, bodies, limits, errcodes (specs/webhooks.md)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any, Callable, Mapping
+from urllib.parse import quote
+
+import yarl
+
+from gme_tui.alerts.robots import (
+    MESSAGE_ERROR, RETRY, ROBOT_ERROR, THROTTLED, ErrcodeRule, RobotClient, json_bytes,
+)
+
+MAX_BODY_BYTES = 20_000
+SAFETY_BYTES = 500  # stay clear of the limit: the service may count differently
+THROTTLE_MS = 10 * 60_000
+
+_SECURITY_HINT = (
+    "check DINGTALK_SECRET (加签), that the robot's keyword is 资金流监控 or gme-tui, "
+    "the robot's IP whitelist, and this computer's clock"
+)
+_TOKEN_HINT = "check the access_token in DINGTALK_WEBHOOK (the robot may have been deleted)"
+
+ERRCODES: Mapping[int, ErrcodeRule] = {
+    310000: ErrcodeRule(ROBOT_ERROR, "security check failed: keyword, sign, timestamp or IP", _SECURITY_HINT),
+    130101: ErrcodeRule(THROTTLED, "sending too fast: throttled for 10 minutes", "waiting it out", THROTTLE_MS),
+    410100: ErrcodeRule(THROTTLED, "sending too fast: throttled for 10 minutes", "waiting it out", THROTTLE_MS),
+    300001: ErrcodeRule(ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
+    300005: ErrcodeRule(ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
+    400101: ErrcodeRule(ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
+    400013: ErrcodeRule(ROBOT_ERROR, "the group has been dissolved", "add a robot to an existing group"),
+    400102: ErrcodeRule(ROBOT_ERROR, "the robot is disabled", "enable the robot in the group settings"),
+    400106: ErrcodeRule(ROBOT_ERROR, "the robot is not in the group", "add the robot to the group again"),
+    400105: ErrcodeRule(MESSAGE_ERROR, "unsupported message type", "a gme-tui bug: please report it"),
+    430101: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
+    430102: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
+    430103: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
+    430104: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
+    460101: ErrcodeRule(MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
+    101002: ErrcodeRule(MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
+    -1: ErrcodeRule(RETRY, "system busy", "retrying"),
+}
+
+
+def sign(secret: str, timestamp_ms: int) -> str:
+    """The raw (not URL-encoded) signature: base64(HMAC_SHA256(secret, f"{ts}\\n{secret}"))."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signed_url(webhook: str, secret: str, timestamp_ms: int) -> yarl.URL:
+    """The webhook with `timestamp` and `sign` appended, the signature percent-encoded exactly once
+    (`+` -> %2B, `/` -> %2F, `=` -> %3D). `encoded=True` stops yarl/aiohttp from encoding again."""
+    separator = "&" if "?" in webhook else "?"
+    query = f"timestamp={timestamp_ms}&sign={quote(sign(secret, timestamp_ms), safe='')}"
+    return yarl.URL(f"{webhook}{separator}{query}", encoded=True)
+
+
+class DingTalkRobot(RobotClient):
+    name = "dingtalk"
+    label = "DingTalk"
+
+    def __init__(self, webhook: str, secret: str = "", *, timeout_s: float = 10.0, clock: Callable[[], int]) -> None:
+        super().__init__(webhook, timeout_s=timeout_s, clock=clock)
+        self.secret = secret
+
+    def url(self) -> yarl.URL:
+        if not self.secret:
+            return super().url()
+        return signed_url(self.webhook, self.secret, self.clock())  # afresh for every request
+
+    def markdown_body(self, title: str, text: str, at_all: bool) -> dict[str, Any]:
+        return {
+            "msgtype": "markdown",
+            "markdown": {"title": title, "text": text},
+            "at": {"atMobiles": [], "isAtAll": bool(at_all)},
+        }
+
+    def fits(self, title: str, text: str) -> bool:
+        return len(json_bytes(self.markdown_body(title, text, True))) <= MAX_BODY_BYTES - SAFETY_BYTES
+
+    def errcodes(self) -> Mapping[int, ErrcodeRule]:
+        return ERRCODES

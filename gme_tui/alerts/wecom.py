@@ -1,0 +1,42 @@
+"""WeCom group robot (企业微信群机器人): bodies, limits, errcodes (specs/webhooks.md).
+
+@all works only in text messages, so an @all alert is a markdown message followed by a short
+text message with `mentioned_list: ["@all"]`; both count against the 20 per minute.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from gme_tui.alerts.robots import MESSAGE_ERROR, RETRY, ROBOT_ERROR, THROTTLED, ErrcodeRule, RobotClient
+
+MAX_MARKDOWN_BYTES = 4_096
+MAX_TEXT_BYTES = 2_048
+SAFETY_BYTES = 96
+RATE_LIMIT_WAIT_MS = 60_000
+
+ERRCODES: Mapping[int, ErrcodeRule] = {
+    45009: ErrcodeRule(THROTTLED, "rate limited (over 20 messages per minute)", "waiting a minute", RATE_LIMIT_WAIT_MS),
+    93000: ErrcodeRule(ROBOT_ERROR, "invalid webhook key", "check the key in WECHAT_WEBHOOK (the robot may have been removed)"),
+    40058: ErrcodeRule(MESSAGE_ERROR, "content too long", "a gme-tui bug: please report it"),
+    40008: ErrcodeRule(MESSAGE_ERROR, "invalid message type", "a gme-tui bug: please report it"),
+    -1: ErrcodeRule(RETRY, "system busy", "retrying"),
+}
+
+
+class WeComRobot(RobotClient):
+    name = "wecom"
+    label = "WeCom"
+
+    def markdown_body(self, title: str, text: str, at_all: bool) -> dict[str, Any]:
+        return {"msgtype": "markdown", "markdown": {"content": text}}  # mention lists are ignored here
+
+    def at_all_body(self, content: str) -> dict[str, Any] | None:
+        data = content.encode("utf-8")[: MAX_TEXT_BYTES - SAFETY_BYTES].decode("utf-8", "ignore")
+        return {"msgtype": "text", "text": {"content": data, "mentioned_list": ["@all"]}}
+
+    def fits(self, title: str, text: str) -> bool:
+        return len(text.encode("utf-8")) <= MAX_MARKDOWN_BYTES - SAFETY_BYTES
+
+    def errcodes(self) -> Mapping[int, ErrcodeRule]:
+        return ERRCODES

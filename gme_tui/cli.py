@@ -1,0 +1,239 @@
+"""Command line (SPEC §9): parse arguments, load settings once, wire a source to the engine and consumers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from gme_tui import __version__
+from gme_tui.engine import Engine, EngineConfig
+from gme_tui.format import zone
+from gme_tui.logs import setup_logging
+from gme_tui.pipeline import Pipeline
+from gme_tui.settings import Secrets, Settings, SettingsError, load_settings
+from gme_tui.sources.base import Source
+from gme_tui.sources.replay import ReplayError, ReplaySource
+
+log = logging.getLogger("gme_tui")
+
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Arguments that do not fit together: one line on stderr, exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="settings file (default: ./settings.toml, then the user config dir)")
+
+    parser = argparse.ArgumentParser(
+        prog="gme-tui",
+        parents=[common],
+        description="Terminal monitor of taker fund flow on Binance, OKX, Bybit and Coinbase.",
+        epilog="With no mode, gme-tui watches the live exchanges in the terminal UI.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--demo", action="store_true", help="run on the built-in simulated market (no network)")
+    mode.add_argument("--replay", metavar="FILE", help="run on a recorded file (.jsonl or .jsonl.gz)")
+    parser.add_argument("--speed", type=float, metavar="X", help="replay/demo speed: 1 = real time, 0 = as fast as possible")
+    parser.add_argument("--headless", action="store_true", help="no TUI: log lines on stdout")
+    parser.add_argument("--json", action="store_true", help="with --headless: JSON events on stdout (implies --headless)")
+    parser.add_argument("--alerts", action="store_true", help="with --demo or --replay: send alerts too, marked as demo/replay")
+    parser.add_argument("--seed", type=int, default=7, metavar="N", help="the demo's random seed (default 7)")
+    parser.add_argument("--version", action="version", version=f"gme-tui {__version__}")
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    record = commands.add_parser("record", parents=[common], help="record the live market to a replay file")
+    record.add_argument("--out", required=True, metavar="FILE", help="output file (.jsonl, or .jsonl.gz to compress)")
+    record.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes (default: until Ctrl+C)")
+    commands.add_parser("notify-test", parents=[common], help="send a test message to every configured robot")
+    return parser
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    if args.json:
+        args.headless = True
+    if args.speed is not None:
+        if not (args.demo or args.replay):
+            raise UsageError("--speed goes with --demo or --replay")
+        if args.speed < 0 or args.speed != args.speed:
+            raise UsageError("--speed must be 0 (as fast as possible) or a positive factor")
+    if args.alerts and not (args.demo or args.replay):
+        log.debug("--alerts is implied in live mode")
+    if getattr(args, "minutes", None) is not None and args.minutes <= 0:
+        raise UsageError("--minutes must be positive")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a usage line on bad arguments
+    try:
+        check_arguments(args)
+        settings = load_settings(args.config)
+    except (UsageError, SettingsError) as problem:
+        print(f"gme-tui: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if args.command == "record":
+        return _record(args, settings)
+    if args.command == "notify-test":
+        return _notify_test(settings)
+    return _monitor(args, settings)
+
+
+# ---------------------------------------------------------------- the monitor
+
+
+def _mode(args: argparse.Namespace) -> str:
+    return "demo" if args.demo else "replay" if args.replay else "live"
+
+
+def _make_source(args: argparse.Namespace, settings: Settings, mode: str) -> Source:
+    if mode == "replay":
+        speed = args.speed if args.speed is not None else (0.0 if args.headless else 1.0)
+        source = ReplaySource(Path(args.replay), speed=speed, exchanges=settings.enabled_exchanges)
+        source.check()
+        return source
+    if mode == "demo":
+        from gme_tui.sources.simulator import SimulatedMarket
+
+        return SimulatedMarket(
+            seed=args.seed,
+            speed=args.speed if args.speed is not None else 1.0,
+            exchanges=settings.enabled_exchanges,
+            window_minutes=settings.window.minutes,
+        )
+    from gme_tui.sources.live import LiveSource
+
+    return LiveSource.from_settings(settings)
+
+
+def _make_alerts(settings: Settings, mode: str, wanted: bool):
+    """The alert dispatcher, or None where alerts must not go out (demo/replay without --alerts)."""
+    if mode != "live" and not wanted:
+        return None
+    from gme_tui.alerts import AlertDispatcher
+
+    return AlertDispatcher(settings, Secrets.from_environment(), mode=mode)
+
+
+def _monitor(args: argparse.Namespace, settings: Settings) -> int:
+    mode = _mode(args)
+    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=args.headless)
+    _install_redaction()
+    try:
+        source = _make_source(args, settings, mode)
+    except ReplayError as problem:
+        print(f"gme-tui: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    engine = Engine(EngineConfig.from_settings(settings, live=mode == "live"))
+    pipeline = Pipeline(source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000))
+    alerts = _make_alerts(settings, mode, args.alerts)
+    if alerts is not None:
+        pipeline.add_consumer(alerts)
+    if args.headless:
+        return _run_headless(args, settings, pipeline, alerts)
+    from gme_tui.tui.app import run_tui
+
+    return run_tui(settings, pipeline, alerts=alerts)
+
+
+def _install_redaction() -> None:
+    try:
+        from gme_tui.alerts import install_log_redaction
+    except ImportError:  # pragma: no cover - alerts package always ships
+        return
+    install_log_redaction(Secrets.from_environment())
+
+
+def _run_headless(args: argparse.Namespace, settings: Settings, pipeline: Pipeline, alerts) -> int:
+    from gme_tui.headless import HeadlessPrinter
+
+    printer = HeadlessPrinter(
+        sys.stdout.buffer,
+        as_json=args.json,
+        tz=zone(settings.timezone),
+        flush_each=pipeline.source.mode != "replay",
+    )
+    pipeline.add_consumer(printer)
+    try:
+        code = asyncio.run(_headless(pipeline, printer, alerts))
+    except BrokenPipeError:  # `gme-tui --headless --json | head`: the reader left; not an error
+        sys.stderr.close()
+        return EXIT_OK
+    _summarize(pipeline)
+    return code
+
+
+async def _headless(pipeline: Pipeline, printer, alerts) -> int:
+    loop = asyncio.get_running_loop()
+    if alerts is not None:
+        await alerts.start()
+    task = asyncio.ensure_future(pipeline.run())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    code = EXIT_OK
+    try:
+        await task
+    except asyncio.CancelledError:
+        log.info("stopping on signal")
+    except ReplayError as problem:
+        log.error("%s", problem)
+        print(f"gme-tui: {problem}", file=sys.stderr)
+        code = EXIT_UNUSABLE
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        printer.flush()
+        if alerts is not None:
+            await alerts.close(timeout=5.0)
+    return code
+
+
+def _summarize(pipeline: Pipeline) -> None:
+    stats = pipeline.engine.stats
+    source = pipeline.source
+    if isinstance(source, ReplaySource):
+        summary = source.summary()
+        if summary.items == 0 and summary.bad_total == 0:
+            log.warning("%s holds no valid lines: nothing to replay", source.path)
+        elif summary.items == 0:
+            log.warning("%s holds no valid lines (%d bad lines skipped)", source.path, summary.bad_total)
+        parts = [f"{summary.lines} lines", f"{stats.trades} trades", f"{stats.buckets} buckets", f"{stats.scans} scans reported"]
+        if summary.bad_total:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(summary.bad.items()))
+            parts.append(f"{summary.bad_total} bad lines skipped ({reasons})")
+        if summary.ignored:
+            parts.append(f"{summary.ignored} lines of disabled exchanges ignored")
+        if stats.duplicates:
+            parts.append(f"{stats.duplicates} duplicates skipped")
+        if stats.late:
+            parts.append(f"{stats.late} late trades dropped")
+        log.info("replay finished: %s", ", ".join(parts))
+    else:
+        log.info("stopped: %d trades, %d scans, %d whales", stats.trades, stats.scans, stats.whales)
+
+
+# ---------------------------------------------------------------- other commands
+
+
+def _record(args: argparse.Namespace, settings: Settings) -> int:
+    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=True)
+    _install_redaction()
+    from gme_tui.sources.recorder import record
+
+    return asyncio.run(record(settings, Path(args.out), args.minutes))
+
+
+def _notify_test(settings: Settings) -> int:
+    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=False)
+    secrets = Secrets.from_environment()
+    from gme_tui.alerts import install_log_redaction, notify_test
+
+    install_log_redaction(secrets)
+    return asyncio.run(notify_test(settings, secrets, sys.stdout))

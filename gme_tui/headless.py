@@ -1,0 +1,142 @@
+"""Headless consumers: log lines in the original system's style, or SPEC §7 JSON events.
+
+Everything written here goes to stdout and nothing else does; logs go to stderr and the log file.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import tzinfo
+from typing import BinaryIO, Sequence
+
+import orjson
+
+from gme_tui.engine.rules import LEVELS, SIGNALS
+from gme_tui.format import money, price, stamp, usd
+from gme_tui.model import EXCHANGE_SHORT, Consensus, EngineEvent, Scan, Signal, Whale
+
+SIDE_ZH = {"buy": "买入", "sell": "卖出"}
+
+
+def _json_ratio(value: float | None) -> float | None:
+    return None if value is None or math.isinf(value) else value
+
+
+def consensus_json(item: Consensus) -> dict:
+    event = {
+        "type": "consensus",
+        "ts": item.ts,
+        "symbol": item.symbol,
+        "level": item.level,
+        "flows": dict(item.flows),
+        "ratios": {e: _json_ratio(r) for e, r in item.ratios.items()},
+        "total": item.total,
+    }
+    if item.coverage is not None:
+        event["coverage"] = dict(item.coverage)
+    return event
+
+
+def signal_json(item: Signal) -> dict:
+    return {
+        "type": "signal",
+        "ts": item.ts,
+        "symbol": item.symbol,
+        "grade": item.grade,
+        "code": item.code,
+        "flows": dict(item.flows),
+    }
+
+
+def whale_json(item: Whale) -> dict:
+    return {
+        "type": "whale",
+        "ts": item.ts,
+        "exchange": item.exchange,
+        "symbol": item.symbol,
+        "side": item.side,
+        "price": item.price,
+        "amount": item.amount,
+        "value": item.value,
+    }
+
+
+def event_dicts(events: Sequence[EngineEvent]) -> list[dict]:
+    """Engine events as SPEC §7 objects, in order: a scan symbol by symbol, consensus first."""
+    out: list[dict] = []
+    for event in events:
+        if isinstance(event, Scan):
+            for item in event.events():
+                out.append(consensus_json(item) if isinstance(item, Consensus) else signal_json(item))
+        elif isinstance(event, Whale):
+            out.append(whale_json(event))
+    return out
+
+
+def consensus_line(item: Consensus, tz: tzinfo) -> str:
+    """`2025-12-12 17:00:29 | INFO  - 💰 ADA/USDT | 共识: 强力看跌 (Strong Bearish) | BIN:-97k | ...`"""
+    figures = []
+    for exchange, flow in item.flows.items():
+        figure = f"{EXCHANGE_SHORT[exchange]}:{money(flow)}"
+        if item.coverage is not None and item.coverage.get(exchange, 0) < item.window_minutes:
+            figure += f"({item.coverage.get(exchange, 0)}/{item.window_minutes}m)"
+        figures.append(figure)
+    total_label = "总净流入" if item.total >= 0 else "总净流出"
+    return (
+        f"{stamp(item.ts, tz)} | INFO  - 💰 {item.symbol} | 共识: {LEVELS[item.level].both()} | "
+        + " | ".join(figures)
+        + f" | {total_label}: {money(item.total)}"
+    )
+
+
+def signal_line(item: Signal, tz: tzinfo) -> str:
+    label = SIGNALS[item.code]
+    return (
+        f"{stamp(item.ts, tz)} | CRITICAL - 🚨 [{item.symbol}] 信号触发 [{item.grade}]: "
+        f"{label.both()} - {label.meaning_zh}"
+    )
+
+
+def whale_line(item: Whale, tz: tzinfo) -> str:
+    fills = f" ({item.fills} 笔成交)" if item.fills > 1 else ""
+    return (
+        f"{stamp(item.ts, tz)} | INFO  - 🐳 [{item.symbol}] 巨鲸监测 [{item.exchange.upper()}]: "
+        f"{SIDE_ZH[item.side]} {usd(item.value)} @ {price(item.price)}{fills}"
+    )
+
+
+def event_lines(events: Sequence[EngineEvent], tz: tzinfo) -> list[str]:
+    out: list[str] = []
+    for event in events:
+        if isinstance(event, Scan):
+            for item in event.events():
+                out.append(consensus_line(item, tz) if isinstance(item, Consensus) else signal_line(item, tz))
+        elif isinstance(event, Whale):
+            out.append(whale_line(event, tz))
+    return out
+
+
+class HeadlessPrinter:
+    """A pipeline consumer that writes every event to a binary stream (stdout's buffer)."""
+
+    def __init__(self, out: BinaryIO, *, as_json: bool, tz: tzinfo, flush_each: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.tz = tz
+        self.flush_each = flush_each
+        self.written = 0
+
+    def on_events(self, events: Sequence[EngineEvent]) -> None:
+        if self.as_json:
+            chunk = b"".join(orjson.dumps(event) + b"\n" for event in event_dicts(events))
+        else:
+            chunk = "".join(line + "\n" for line in event_lines(events, self.tz)).encode("utf-8")
+        if not chunk:
+            return
+        self.out.write(chunk)
+        self.written += chunk.count(b"\n")
+        if self.flush_each:
+            self.out.flush()
+
+    def flush(self) -> None:
+        self.out.flush()

@@ -1,0 +1,217 @@
+"""The UI's state as plain data: rows built from a scan, filtering, sorting, folded signals, whales.
+
+Pure and Textual-free so it is cheap to test and to measure. Widgets only render what this holds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from gme_tui.engine.rules import GRADE_ORDER
+from gme_tui.model import EXCHANGES, EngineEvent, Scan, Signal, SymbolScan, Whale
+
+GRADE_FILTERS: dict[int, str] = {0: "all", 1: "A+", 2: "A", 3: "B", 4: "C", 5: "any signal"}
+LEVEL_ORDER = {"strong_bullish": 0, "lean_bullish": 1, "mixed": 2, "lean_bearish": 3, "strong_bearish": 4}
+NO_GRADE = 9
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One symbol's line in the consensus table, with the figures the columns sort on."""
+
+    symbol: str
+    scan: SymbolScan
+    grades: tuple[str, ...]  # distinct grades of its signals, best first
+    total: float
+    buy_sell: float | None  # all participating exchanges' buy / sell
+    net_share: float | None  # total net as a share of window volume
+    trend: tuple[float, ...]  # net per minute summed over exchanges, oldest first
+    short_coverage: tuple[str, ...]  # exchanges whose covered minutes fall short of the window
+
+    @property
+    def best_grade(self) -> int:
+        return GRADE_ORDER[self.grades[0]] if self.grades else NO_GRADE
+
+    @property
+    def momentum(self) -> float:
+        """Net flow of the last five minutes: what the sparkline's right end shows."""
+        return sum(self.trend[-5:])
+
+
+def build_row(item: SymbolScan, window_minutes: int) -> Row:
+    windows = item.exchanges
+    buy = sell = 0.0
+    trend: list[float] = []
+    short: list[str] = []
+    for window in windows.values():
+        buy += window.buy
+        sell += window.sell
+        nets = window.minute_nets
+        if len(trend) < len(nets):
+            trend.extend([0.0] * (len(nets) - len(trend)))
+        for index, net in enumerate(nets):
+            trend[index] += net
+        if window.covered_minutes is not None and window.covered_minutes < window_minutes:
+            short.append(window.exchange)
+    grades = sorted({s.grade for s in item.signals}, key=GRADE_ORDER.__getitem__)
+    total = item.consensus.total
+    return Row(
+        symbol=item.consensus.symbol,
+        scan=item,
+        grades=tuple(grades),
+        total=total,
+        buy_sell=buy / sell if sell > 0 else (float("inf") if buy > 0 else None),
+        net_share=total / item.volume if item.volume > 0 else None,
+        trend=tuple(trend),
+        short_coverage=tuple(short),
+    )
+
+
+# ---------------------------------------------------------------- columns and sorting
+
+
+@dataclass(frozen=True, slots=True)
+class SortSpec:
+    column: str = "total"
+    descending: bool = True
+
+
+def sort_value(column: str) -> Callable[[Row], float | str | None]:
+    """The value a column sorts on; None sorts last whatever the direction."""
+    if column in EXCHANGES:
+        return lambda row: (w.net if (w := row.scan.exchanges.get(column)) is not None else None)
+    return _SORT_VALUES[column]
+
+
+_SORT_VALUES: dict[str, Callable[[Row], float | str | None]] = {
+    "symbol": lambda row: row.symbol,
+    "consensus": lambda row: LEVEL_ORDER.get(row.scan.consensus.level, 2),
+    "total": lambda row: row.total,
+    "ratio": lambda row: row.buy_sell,
+    "signals": lambda row: row.best_grade if row.grades else None,
+    "trend": lambda row: row.momentum,
+    "price": lambda row: row.scan.price,
+    "change": lambda row: row.scan.price_change,
+    "volume": lambda row: row.scan.volume,
+    "share": lambda row: row.net_share,
+}
+# Columns whose natural first direction is ascending (text, ranks where 0 is best).
+ASCENDING_FIRST = frozenset({"symbol", "consensus", "signals"})
+
+
+def sort_rows(rows: Iterable[Row], spec: SortSpec) -> list[Row]:
+    """Sorted by the spec, ties broken by symbol (ascending), missing values last."""
+    value_of = sort_value(spec.column)
+    by_symbol = sorted(rows, key=lambda row: row.symbol)
+    present = [(value_of(row), row) for row in by_symbol]
+    missing = [row for value, row in present if value is None]
+    valued = [(value, row) for value, row in present if value is not None]
+    valued.sort(key=lambda pair: pair[0], reverse=spec.descending)  # stable: symbol order kept in ties
+    return [row for _, row in valued] + missing
+
+
+def matches(row: Row, grade_filter: int, search: str) -> bool:
+    if search and search not in row.symbol.casefold():
+        return False
+    if grade_filter == 0:
+        return True
+    if grade_filter == 5:
+        return bool(row.grades)
+    return GRADE_FILTERS[grade_filter] in row.grades
+
+
+def visible_rows(
+    rows: Iterable[Row], *, grade_filter: int, search: str, sort: SortSpec, pinned: Sequence[str]
+) -> list[Row]:
+    """What the table shows: filtered, sorted, pinned symbols on top in the same order."""
+    needle = search.strip().casefold()
+    kept = [row for row in rows if matches(row, grade_filter, needle)]
+    ordered = sort_rows(kept, sort)
+    pins = set(pinned)
+    if not pins:
+        return ordered
+    return [row for row in ordered if row.symbol in pins] + [row for row in ordered if row.symbol not in pins]
+
+
+# ---------------------------------------------------------------- signal log and whales
+
+
+@dataclass(slots=True)
+class SignalEntry:
+    """A signal line; repeats of the same (symbol, grade) within the cooldown fold into it."""
+
+    symbol: str
+    grade: str
+    code: str
+    first_ts: int
+    last_ts: int
+    count: int = 1
+
+
+class SignalLog:
+    def __init__(self, max_rows: int) -> None:
+        self.entries: deque[SignalEntry] = deque(maxlen=max_rows)  # newest first
+        self._open: dict[tuple[str, str], SignalEntry] = {}
+
+    def add(self, signal: Signal, cooldown_ms: int) -> None:
+        key = (signal.symbol, signal.grade)
+        entry = self._open.get(key)
+        if entry is not None and signal.ts - entry.first_ts < cooldown_ms and entry in self.entries:
+            if signal.ts > entry.last_ts:
+                entry.last_ts = signal.ts
+                entry.count += 1
+            return
+        entry = SignalEntry(signal.symbol, signal.grade, signal.code, signal.ts, signal.ts)
+        self._open[key] = entry
+        self.entries.appendleft(entry)
+
+    def for_symbol(self, symbol: str) -> list[SignalEntry]:
+        return [entry for entry in self.entries if entry.symbol == symbol]
+
+
+@dataclass
+class Market:
+    """Everything the engine has told the UI so far."""
+
+    whale_rows: int = 200
+    signal_rows: int = 500
+    scan: Scan | None = None
+    rows: dict[str, Row] = field(default_factory=dict)
+    whales: deque[Whale] = field(init=False)
+    signals: SignalLog = field(init=False)
+    scans_seen: int = 0
+    version: int = 0  # bumped whenever anything shown changed
+
+    def __post_init__(self) -> None:
+        self.whales = deque(maxlen=self.whale_rows)
+        self.signals = SignalLog(self.signal_rows)
+
+    def apply(self, events: Sequence[EngineEvent], cooldown_ms: int) -> bool:
+        """Fold one tick's events in; True when anything changed. Only the newest scan builds rows."""
+        latest: Scan | None = None
+        for event in events:
+            if isinstance(event, Whale):
+                self.whales.appendleft(event)
+            elif isinstance(event, Scan):
+                latest = event
+                self.scans_seen += 1
+                for item in event.symbols:
+                    for signal in item.signals:
+                        self.signals.add(signal, cooldown_ms)
+        if latest is not None:
+            self.scan = latest
+            self.rows = {item.consensus.symbol: build_row(item, latest.window_minutes) for item in latest.symbols}
+        if events:
+            self.version += 1
+        return bool(events)
+
+    def whales_of(self, symbol: str, limit: int = 20) -> list[Whale]:
+        out: list[Whale] = []
+        for whale in self.whales:
+            if whale.symbol == symbol:
+                out.append(whale)
+                if len(out) >= limit:
+                    break
+        return out

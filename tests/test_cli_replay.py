@@ -1,0 +1,201 @@
+"""Replay end to end through the command line: exact JSON events, .gz, damage, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import orjson
+
+M0 = 29_425_500  # a minute number; its start is ts0
+TS0 = M0 * 60_000
+
+
+def _trade(ts: int, exchange: str, side: str, price: float, amount: float, trade_id) -> dict:
+    return {"ts": ts, "exchange": exchange, "symbol": "BTC/USDT", "side": side, "price": price, "amount": amount, "id": trade_id}
+
+
+def scenario_lines() -> list[str]:
+    """Two-minute window: the first reported scan is strong bullish with A+ and A; the final scan
+    is mixed with C. One whale: two fills of one coinbase order merged."""
+    rows: list = [
+        {"type": "meta", "listings": {"BTC/USDT": ["binance", "okx", "bybit", "coinbase"]}},
+        _trade(TS0 + 1_000, "binance", "buy", 1000.0, 2.0, "1"),
+        _trade(TS0 + 2_000, "okx", "buy", 1000.0, 3.0, "a1"),
+        _trade(TS0 + 2_500, "bybit", "buy", 1000.0, 4.0, 7),
+        _trade(TS0 + 3_000, "coinbase", "buy", 1000.0, 1500.0, "c1"),
+        _trade(TS0 + 3_000, "coinbase", "buy", 1000.0, 500.0, "c2"),  # same order: merged
+        "this line is broken",
+        _trade(TS0 + 61_000, "binance", "sell", 1000.0, 0.5, "2"),
+        _trade(TS0 + 62_000, "okx", "sell", 1000.0, 1.0, "a2"),
+        _trade(TS0 + 63_000, "coinbase", "sell", 1000.0, 100.0, "c3"),
+        _trade(TS0 + 125_000, "binance", "buy", 1000.0, 1.0, "3"),
+        _trade(TS0 + 125_500, "binance", "buy", 1000.0, 1.0, "3"),  # duplicate id: skipped
+        _trade(TS0 + 126_000, "okx", "buy", 1000.0, 2.0, "a3"),
+        _trade(TS0 + 127_000, "coinbase", "sell", 1000.0, 2.0, "c4"),
+        {"type": "meta", "listings": {}},  # not first: a bad line
+    ]
+    return [row if isinstance(row, str) else json.dumps(row) for row in rows]
+
+
+EXPECTED = [
+    {"type": "whale", "ts": TS0 + 3_000, "exchange": "coinbase", "symbol": "BTC/USDT", "side": "buy",
+     "price": 1000.0, "amount": 2000.0, "value": 2_000_000.0},
+    {"type": "consensus", "ts": TS0 + 120_000, "symbol": "BTC/USDT", "level": "strong_bullish",
+     "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0},
+     "ratios": {"binance": 4.0, "okx": 3.0, "bybit": None, "coinbase": 20.0}, "total": 1_907_500.0},
+    {"type": "signal", "ts": TS0 + 120_000, "symbol": "BTC/USDT", "grade": "A+", "code": "global_sync_bullish",
+     "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0}},
+    {"type": "signal", "ts": TS0 + 120_000, "symbol": "BTC/USDT", "grade": "A", "code": "us_institutional_accumulation",
+     "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0}},
+    {"type": "consensus", "ts": TS0 + 180_000, "symbol": "BTC/USDT", "level": "mixed",
+     "flows": {"binance": 500.0, "okx": 1000.0, "bybit": 0.0, "coinbase": -102_000.0},
+     "ratios": {"binance": 2.0, "okx": 2.0, "bybit": None, "coinbase": 0.0}, "total": -100_500.0},
+    {"type": "signal", "ts": TS0 + 180_000, "symbol": "BTC/USDT", "grade": "C", "code": "single_platform_long_trap",
+     "flows": {"binance": 500.0, "okx": 1000.0, "bybit": 0.0, "coinbase": -102_000.0}},
+]
+
+
+def _settings(tmp_path: Path, window: int = 2) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(f'timezone = "UTC"\n[window]\nminutes = {window}\n', encoding="utf-8")
+    return path
+
+
+def _events(stdout: bytes) -> list[dict]:
+    return [orjson.loads(line) for line in stdout.splitlines()]
+
+
+def test_replay_json_events_are_exact(tmp_path, run_cli):
+    replay = tmp_path / "tape.jsonl"
+    replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
+    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--headless", "--json")
+    assert done.returncode == 0, done.stderr
+    assert _events(done.stdout) == EXPECTED
+    stderr = done.stderr.decode()
+    assert "tape.jsonl:7: line skipped: not valid JSON" in stderr
+    assert "tape.jsonl:15: line skipped: meta line that is not the first line" in stderr
+    assert "2 bad lines skipped" in stderr and "1 duplicates skipped" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_gzip_replay_gives_the_same_events(tmp_path, run_cli):
+    replay = tmp_path / "tape.jsonl.gz"
+    replay.write_bytes(gzip.compress(("\n".join(scenario_lines()) + "\n").encode()))
+    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--json")
+    assert done.returncode == 0, done.stderr
+    assert _events(done.stdout) == EXPECTED
+
+
+def test_truncated_gzip_reports_what_was_read_then_exits_2(tmp_path, run_cli):
+    body = ("\n".join(scenario_lines()) + "\n").encode()
+    whole = gzip.compress(body * 3)
+    replay = tmp_path / "cut.jsonl.gz"
+    replay.write_bytes(whole[: len(whole) - 30])  # the end of the stream is missing
+    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--json")
+    assert done.returncode == 2
+    stderr = done.stderr.decode()
+    assert "truncated or corrupt" in stderr and "Traceback" not in stderr
+    events = _events(done.stdout)
+    assert events[: len(EXPECTED)] == EXPECTED  # the first copy of the tape was read in full
+
+
+def test_headless_log_lines_in_the_original_style(tmp_path, run_cli):
+    replay = tmp_path / "tape.jsonl"
+    replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
+    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--headless")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    t = "2025-12-12 09:0"
+    assert lines == [
+        f"{t}0:03 | INFO  - 🐳 [BTC/USDT] 巨鲸监测 [COINBASE]: 买入 $2,000,000 @ 1,000 (2 笔成交)",
+        f"{t}2:00 | INFO  - 💰 BTC/USDT | 共识: 强力看涨 (Strong Bullish) | BIN:+2k | OKX:+2k | BYB:+4k | COI:+1.90M | 总净流入: +1.91M",
+        f"{t}2:00 | CRITICAL - 🚨 [BTC/USDT] 信号触发 [A+]: 全球协同看涨 (Global Sync Bullish) - 主力全平台吸筹，市场做多情绪一致。",
+        f"{t}2:00 | CRITICAL - 🚨 [BTC/USDT] 信号触发 [A]: 美资机构吸筹 (US Institutional Accumulation) - Coinbase 领涨，机构资金流入显著。",
+        f"{t}3:00 | INFO  - 💰 BTC/USDT | 共识: 震荡/分歧 (Mixed) | BIN:+0.5k | OKX:+1k | BYB:0k | COI:-102k | 总净流出: -100k",
+        f"{t}3:00 | CRITICAL - 🚨 [BTC/USDT] 信号触发 [C]: 单平台诱多 (Single Platform Long Trap) - 东方交易所买入，西方交易所卖出。警惕诱多。",
+    ]
+
+
+def test_warm_up_with_the_default_window_and_bucket_lines(tmp_path, run_cli):
+    """A recording that starts with 50 bucket minutes reports from its first streamed minute."""
+    rows = [
+        json.dumps({"type": "bucket", "exchange": "binance", "symbol": "ETH/USDT", "minute": M0 + m, "buy": 2000.0, "sell": 500.0})
+        for m in range(50)
+    ]
+    rows.append(rows[3])  # a second bucket line for the same minute: duplicate
+    rows.append(json.dumps(_trade(TS0 + 50 * 60_000 + 10, "binance", "buy", 10.0, 1.0, "x") | {"symbol": "ETH/USDT"}))
+    replay = tmp_path / "buckets.jsonl"
+    replay.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    settings = tmp_path / "s.toml"
+    settings.write_text('timezone = "UTC"\n[consensus]\nmin_exchanges = 1\n', encoding="utf-8")
+    done = run_cli("--config", str(settings), "--replay", str(replay), "--json")
+    assert done.returncode == 0, done.stderr
+    events = _events(done.stdout)
+    assert [e["ts"] for e in events if e["type"] == "consensus"] == [TS0 + 50 * 60_000, TS0 + 51 * 60_000]
+    first = events[0]
+    assert first["flows"] == {"binance": 50 * 1500.0} and first["level"] == "strong_bullish"
+    assert first["ratios"] == {"binance": 4.0}
+    assert "1 duplicates skipped" in done.stderr.decode()
+
+
+def test_empty_file_exits_0_with_a_warning(tmp_path, run_cli):
+    replay = tmp_path / "empty.jsonl"
+    replay.write_text("\n\n", encoding="utf-8")
+    done = run_cli("--replay", str(replay), "--json")
+    assert done.returncode == 0
+    assert done.stdout == b""
+    assert "no valid lines" in done.stderr.decode()
+
+
+def test_file_of_only_bad_lines_exits_0(tmp_path, run_cli):
+    replay = tmp_path / "bad.jsonl"
+    replay.write_text('{"ts": "1", "exchange": "binance"}\n[1, 2]\n', encoding="utf-8")
+    done = run_cli("--replay", str(replay), "--json")
+    assert done.returncode == 0
+    assert done.stdout == b""
+    stderr = done.stderr.decode()
+    assert "bad.jsonl:1: line skipped" in stderr and "bad.jsonl:2: line skipped: not a JSON object" in stderr
+
+
+def test_missing_replay_file_is_exit_2_without_traceback(tmp_path, run_cli):
+    done = run_cli("--replay", str(tmp_path / "nope.jsonl"), "--json")
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == f"gme-tui: replay file not found: {tmp_path / 'nope.jsonl'}"
+
+
+def test_a_directory_is_not_a_replay_file(tmp_path, run_cli):
+    done = run_cli("--replay", str(tmp_path), "--json")
+    assert done.returncode == 2
+    assert "is a directory" in done.stderr.decode() and "Traceback" not in done.stderr.decode()
+
+
+def test_unknown_flag_is_exit_2(run_cli):
+    done = run_cli("--frobnicate")
+    assert done.returncode == 2
+    assert "unrecognized arguments: --frobnicate" in done.stderr.decode()
+
+
+def test_speed_without_a_replay_is_refused(run_cli):
+    done = run_cli("--speed", "2", "--headless")
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == "gme-tui: --speed goes with --demo or --replay"
+
+
+def test_bad_settings_file_names_key_and_line(tmp_path, run_cli):
+    settings = tmp_path / "bad.toml"
+    settings.write_text('language = "zh"\n\n[window]\nminutes = "fifty"\n', encoding="utf-8")
+    replay = tmp_path / "t.jsonl"
+    replay.write_text("", encoding="utf-8")
+    done = run_cli("--config", str(settings), "--replay", str(replay), "--json")
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == (
+        f"gme-tui: {settings}: window.minutes (line 4): expected a number, got a string ('fifty')"
+    )
+
+
+def test_version(run_cli):
+    done = run_cli("--version")
+    assert done.returncode == 0
+    assert done.stdout.decode().startswith("gme-tui ")
