@@ -94,6 +94,8 @@ class AlertSettings:
     muted: tuple[str, ...] = ()
     request_timeout_seconds: float = field(default=10.0, metadata=_range(1, 120))
     outbox_path: str = ""  # empty = the user data directory
+    # An alert still undelivered after this long is reported as undeliverable and dropped.
+    give_up_hours: float = field(default=24.0, metadata=_range(0.1, 720))
 
 
 @dataclass(frozen=True)

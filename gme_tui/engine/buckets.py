@@ -70,14 +70,18 @@ class PairFlow:
         """A closed minute from a backfill. With `replace`, it supersedes whatever the stream put
         there (each minute comes from exactly one source); otherwise it adds like trades would."""
         record = self.minutes.get(minute)
+        # A bucket's close is the minute's true close (stamped at its last ms); without one, the
+        # stamp -1 lets the stream's trades of that minute still set it.
+        close_ts = minute * 60_000 + 59_999 if close is not None else -1
         if record is None or replace:
-            self.minutes[minute] = [buy, sell, count, close, minute * 60_000 + 59_999]
+            self.minutes[minute] = [buy, sell, count, close, close_ts]
         else:
             record[BUY] += buy
             record[SELL] += sell
             record[COUNT] += count
             if close is not None:
                 record[CLOSE] = close
+                record[4] = close_ts
         self.bucket_minutes.add(minute)
         self.covered.add(minute)
         if close is not None and minute * 60_000 >= self.last_ts:

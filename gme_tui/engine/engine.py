@@ -120,7 +120,13 @@ class Engine:
         if coverage.exchange not in self._enabled:
             return
         pair = self._pair(coverage.exchange, coverage.symbol)
-        pair.cover(coverage.first_minute, coverage.last_minute, self._keep_from or coverage.first_minute)
+        # Only the window plus the margin is ever read: a range reaching far back (a source that
+        # says "covered since connect") must not become millions of remembered minutes.
+        kept_span = self.config.window_minutes + self.config.keep_extra_minutes
+        keep_from = coverage.last_minute - kept_span
+        if self._keep_from is not None:
+            keep_from = max(keep_from, self._keep_from)
+        pair.cover(coverage.first_minute, coverage.last_minute, keep_from)
 
     def add_trade(self, trade: Trade) -> list[EngineEvent]:
         exchange = trade.exchange

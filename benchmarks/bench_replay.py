@@ -1,0 +1,124 @@
+"""Replay throughput of the engine against a floor measured in the same run.
+
+    python benchmarks/bench_replay.py [--trades 600000] [--symbols 300] [--minutes 90]
+
+Generates a replay file (hundreds of symbols on four exchanges, with duplicates and multi-fill
+orders), then times:
+  floor   a bare loop: orjson-decode each line, add price × amount into a dict keyed by
+          (exchange, symbol, minute): the least any replay must do;
+  engine  the real path: ReplaySource parsing and validating every line, the Engine bucketing,
+          deduplicating, merging whales and scanning every minute (results discarded);
+  cli     `gme-tui --replay FILE --json` end to end, output to /dev/null (subprocess).
+Prints trades/s for each and the ratio to the floor (target: engine within 2x of the floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gme_tui.engine import Engine, EngineConfig  # noqa: E402
+from gme_tui.model import EXCHANGES  # noqa: E402
+from gme_tui.sources.replay import ReplaySource  # noqa: E402
+
+T0 = 1_765_530_000_000
+
+
+def generate(path: Path, trades: int, symbols: int, minutes: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    names = [f"S{i:03d}/USDT" for i in range(symbols)]
+    prices = {name: 10 ** rng.uniform(-2, 4) for name in names}
+    span = minutes * 60_000
+    with path.open("wb") as out:
+        out.write(orjson.dumps({"type": "meta", "listings": {n: list(EXCHANGES) for n in names}}) + b"\n")
+        ids = {e: 0 for e in EXCHANGES}
+        written = 0
+        while written < trades:
+            ts = T0 + written * span // trades
+            exchange = EXCHANGES[rng.randrange(4)]
+            name = names[int(rng.paretovariate(1.2)) % symbols]
+            side = "buy" if rng.random() < 0.5 else "sell"
+            fills = 3 if rng.random() < 0.02 else 1  # a split taker order
+            for _ in range(fills):
+                ids[exchange] += 1
+                row = {"ts": ts, "exchange": exchange, "symbol": name, "side": side,
+                       "price": round(prices[name], 6), "amount": round(rng.expovariate(1 / 50) / prices[name] * 100, 6),
+                       "id": str(ids[exchange])}
+                line = orjson.dumps(row) + b"\n"
+                out.write(line)
+                if rng.random() < 0.001:
+                    out.write(line)  # a duplicate
+                written += 1
+
+
+def floor(path: Path) -> int:
+    sums: dict[tuple[str, str, int], float] = {}
+    loads = orjson.loads
+    count = 0
+    with path.open("rb") as fh:
+        next(fh)
+        for line in fh:
+            t = loads(line)
+            key = (t["exchange"], t["symbol"], t["ts"] // 60_000)
+            sums[key] = sums.get(key, 0.0) + t["price"] * t["amount"]
+            count += 1
+    return count
+
+
+def engine_replay(path: Path) -> tuple[int, int]:
+    engine = Engine(EngineConfig())
+    source = ReplaySource(path)
+    feed = engine.feed
+    events = 0
+    for item in source.items():
+        events += len(feed(item))
+    events += len(engine.finish())
+    return engine.stats.trades + engine.stats.duplicates, engine.stats.scans
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trades", type=int, default=600_000)
+    parser.add_argument("--symbols", type=int, default=300)
+    parser.add_argument("--minutes", type=int, default=90)
+    parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.jsonl"
+        generate(path, args.trades, args.symbols, args.minutes)
+        size = path.stat().st_size / 1e6
+        print(f"file: {args.trades:,} trades, {args.symbols} symbols x 4 exchanges, {args.minutes} min, {size:.0f} MB")
+        floor_s = min(timed(floor, path)[0] for _ in range(args.repeat))
+        lines = floor(path)
+        runs = [timed(engine_replay, path) for _ in range(args.repeat)]
+        engine_s = min(r[0] for r in runs)
+        scans = runs[0][1][1]
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+        start = time.perf_counter()
+        with open(os.devnull, "wb") as sink:
+            subprocess.run([sys.executable, "-m", "gme_tui", "--replay", str(path), "--json"],
+                           stdout=sink, stderr=subprocess.DEVNULL, env=env, check=True)
+        cli_s = time.perf_counter() - start
+    print(f"floor : {floor_s:6.2f} s  {lines / floor_s:10,.0f} lines/s")
+    print(f"engine: {engine_s:6.2f} s  {lines / engine_s:10,.0f} lines/s  ratio {engine_s / floor_s:.2f}x the floor ({scans} scans)")
+    print(f"cli   : {cli_s:6.2f} s  {lines / cli_s:10,.0f} lines/s  ratio {cli_s / floor_s:.2f}x (includes start-up and JSON output)")
+
+
+if __name__ == "__main__":
+    main()

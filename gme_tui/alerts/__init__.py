@@ -1,0 +1,17 @@
+"""Alerts to DingTalk and WeCom group robots (SPEC §10, specs/webhooks.md).
+
+Public API for the command line:
+- `AlertDispatcher(settings, secrets, *, mode, clock=wall_ms, outbox_path=None)`: a pipeline
+  consumer (`on_events`, `on_health`), with `start()`, `mute()`, `unmute()`, `status()`, `close()`;
+- `notify_test(settings, secrets, out)`: the `notify-test` subcommand, returning its exit code;
+- `install_log_redaction(secrets)`: keep robot credentials out of every log record.
+"""
+
+from gme_tui.alerts.dispatcher import AlertDispatcher, RobotStatus, wall_ms
+from gme_tui.alerts.notify_test import notify_test
+from gme_tui.alerts.redact import install_log_redaction, redact, uninstall_log_redaction
+
+__all__ = [
+    "AlertDispatcher", "RobotStatus", "notify_test", "install_log_redaction", "uninstall_log_redaction",
+    "redact", "wall_ms",
+]

@@ -1,0 +1,41 @@
+"""A rolling per-robot limiter: at most `capacity` messages in any `window_ms`.
+
+A send is stamped when its answer arrives (never earlier than the robot received it), and the
+window carries a margin, so our count is never kinder than the robot's own.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+WINDOW_MS = 60_000
+MARGIN_MS = 1_500
+
+
+class RollingLimiter:
+    def __init__(self, capacity: int, window_ms: int = WINDOW_MS + MARGIN_MS, sent: Iterable[int] = ()) -> None:
+        self.capacity = capacity
+        self.window_ms = window_ms
+        self._sent: deque[int] = deque(sorted(sent))
+
+    def _expire(self, now_ms: int) -> None:
+        while self._sent and self._sent[0] <= now_ms - self.window_ms:
+            self._sent.popleft()
+
+    def free(self, now_ms: int) -> int:
+        self._expire(now_ms)
+        return max(0, self.capacity - len(self._sent))
+
+    def next_free_ms(self, now_ms: int) -> int:
+        """When at least one slot is free."""
+        if self.free(now_ms) > 0:
+            return now_ms
+        return self._sent[len(self._sent) - self.capacity] + self.window_ms
+
+    def record(self, ts_ms: int) -> None:
+        self._sent.append(ts_ms)
+
+    def sent_in_window(self, now_ms: int) -> int:
+        self._expire(now_ms)
+        return len(self._sent)

@@ -1,0 +1,209 @@
+"""Backfill over REST, and the rule that gives every minute exactly one source.
+
+The rule, per (exchange, symbol):
+- The stream passes trades on at once (whales and flows must not wait). The ledger remembers, per
+  minute, what the stream delivered.
+- A minute the stream covered whole (the connection was up from before the minute began until
+  after it ended) belongs to the stream: the collector emits `Coverage` for it when it closes.
+- Every other minute of the window belongs to the backfill: the minutes before the first
+  connection, the minutes of a gap, and the two partial minutes at the edges (the minute the
+  stream came up in and the minute it dropped in). Once such a minute is closed (plus a settle
+  delay so the exchange's history has it), the backfill fetches it and emits ONE bucket equal to
+  the exchange's figure minus what the stream already delivered for that minute. The engine adds
+  the two, so the minute totals exactly the exchange's own figure, never stream + history. From
+  then on the minute is settled: stream trades that still arrive for it are dropped and counted.
+- Each minute is scheduled at most once (`scheduled_through`), so two jobs never settle the same
+  minute twice.
+- If the history says less than the stream already delivered (history not yet complete), the
+  minute is left to the stream and not marked covered: coverage is never faked.
+- Exchanges without public history (Bybit) schedule nothing: their coverage grows from the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from gme_tui.model import MINUTE_MS, MinuteBucket, SourceItem
+from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow, backoff_seconds, describe_error
+from gme_tui.sources.clock import Clock
+
+log = logging.getLogger(__name__)
+
+BUY, SELL, COUNT, SETTLED = 0, 1, 2, 3
+
+
+class StreamLedger:
+    """(symbol, minute) → [buy, sell, count, settled]: what the stream delivered per minute."""
+
+    def __init__(self) -> None:
+        self.minutes: dict[tuple[str, int], list] = {}
+
+    def settle(self, symbol: str, minute: int, flow: MinuteFlow, exchange: str) -> MinuteBucket | None:
+        """The bucket that completes `minute` to the history's figure, or None if the history is
+        short of what the stream already gave (then the minute stays the stream's, uncovered)."""
+        record = self.minutes.get((symbol, minute))
+        streamed_buy, streamed_sell, streamed_count = (record[BUY], record[SELL], record[COUNT]) if record else (0.0, 0.0, 0)
+        buy = flow.buy - streamed_buy
+        sell = flow.sell - streamed_sell
+        if buy < -_tolerance(flow.buy) or sell < -_tolerance(flow.sell):
+            return None
+        if record is None:
+            self.minutes[(symbol, minute)] = [0.0, 0.0, 0, True]
+        else:
+            record[SETTLED] = True
+        return MinuteBucket(
+            exchange=exchange,
+            symbol=symbol,
+            minute=minute,
+            buy=max(buy, 0.0),
+            sell=max(sell, 0.0),
+            count=max(flow.count - streamed_count, 0),
+            close=flow.close,
+        )
+
+    def prune(self, keep_from_minute: int) -> None:
+        for key in [k for k in self.minutes if k[1] < keep_from_minute]:
+            del self.minutes[key]
+
+
+def _tolerance(value: float) -> float:
+    return 1e-6 + abs(value) * 1e-9
+
+
+@dataclass(order=True)
+class Job:
+    due_ms: int
+    seq: int
+    symbol: str = field(compare=False)
+    first: int = field(compare=False)
+    last: int = field(compare=False)
+    initial: bool = field(compare=False, default=False)
+    attempts: int = field(compare=False, default=0)
+
+
+class Backfiller:
+    """One per exchange: runs the jobs in due order (then universe order: majors first), inside
+    the exchange's REST limits (ccxt's rate limiter) and off the exchange during a ban."""
+
+    def __init__(
+        self,
+        adapter: ExchangeAdapter,
+        ledger: StreamLedger,
+        emit: Callable[[Sequence[SourceItem]], None],
+        clock: Clock,
+        *,
+        window_minutes: int,
+        settle_seconds: float = 3.0,
+        backoff_max_seconds: float = 60.0,
+    ) -> None:
+        self.adapter = adapter
+        self.ledger = ledger
+        self.emit = emit
+        self.clock = clock
+        self.window_minutes = window_minutes
+        self.settle_ms = int(settle_seconds * 1000)
+        self.backoff_max = backoff_max_seconds
+        self.scheduled_through: dict[str, int] = {}
+        self.initial_total = 0
+        self.initial_done = 0
+        self.blocked_until_ms = 0
+        self.reason = ""
+        self.requests_failed = 0
+        self._heap: list[Job] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._initial_pending: dict[str, int] = {}
+
+    @property
+    def busy(self) -> bool:
+        return self.initial_done < self.initial_total
+
+    def schedule(self, symbol: str, first: int, last: int, *, initial: bool = False) -> None:
+        """Fetch minutes first..last of `symbol` once `last` is closed; minutes already given to
+        a job are skipped."""
+        first = max(first, self.scheduled_through.get(symbol, first - 1) + 1)
+        if first > last:
+            return
+        self.scheduled_through[symbol] = last
+        if initial:
+            if symbol not in self._initial_pending:
+                self.initial_total += 1
+            self._initial_pending[symbol] = self._initial_pending.get(symbol, 0) + 1
+        heapq.heappush(self._heap, Job((last + 1) * MINUTE_MS + self.settle_ms, next(self._seq), symbol, first, last, initial))
+        self._wake.set()
+
+    async def run(self, rest: Any, markets: Mapping[str, Mapping[str, Any]]) -> None:
+        """Forever (cancelled by the collector). `markets`: canonical symbol → ccxt market."""
+        while True:
+            now = self.clock.wall_ms()
+            wait_ms = self.blocked_until_ms - now
+            if not self._heap or self._heap[0].due_ms > now or wait_ms > 0:
+                due = self._heap[0].due_ms - now if self._heap else 60_000
+                await self._sleep_or_wake(max(wait_ms, min(due, 60_000)) / 1000)
+                continue
+            job = heapq.heappop(self._heap)
+            await self._run_job(job, rest, markets[job.symbol])
+
+    async def _run_job(self, job: Job, rest: Any, market: Mapping[str, Any]) -> None:
+        now = self.clock.wall_ms()
+        oldest = now // MINUTE_MS - self.window_minutes - 1
+        first = max(job.first, oldest)
+        if first > job.last:
+            self._finish(job)
+            return
+        try:
+            flows = await self.adapter.fetch_minutes(rest, market, first, job.last)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._failed(job, exc, rest)
+            return
+        items = []
+        for minute in range(first, job.last + 1):
+            bucket = self.ledger.settle(job.symbol, minute, flows.get(minute, _EMPTY), self.adapter.id)
+            if bucket is not None:
+                items.append(bucket)
+        self.reason = ""
+        self.emit(items)
+        self._finish(job)
+
+    def _failed(self, job: Job, exc: BaseException, rest: Any) -> None:
+        self.requests_failed += 1
+        now = self.clock.wall_ms()
+        headers = getattr(rest, "last_response_headers", None) or {}
+        info = describe_error(exc, now, headers.get("Retry-After") or headers.get("retry-after"))
+        if info.ban_seconds is not None:
+            self.blocked_until_ms = now + int(info.ban_seconds * 1000)
+            delay_ms = 0
+        else:
+            delay_ms = int(backoff_seconds(job.attempts, self.backoff_max) * 1000)
+        self.reason = f"backfill: {info.reason}"
+        log.warning("%s backfill %s %d..%d failed: %s", self.adapter.id, job.symbol, job.first, job.last, info.reason)
+        job.attempts += 1
+        job.due_ms = now + delay_ms
+        heapq.heappush(self._heap, job)
+
+    def _finish(self, job: Job) -> None:
+        if job.initial:
+            left = self._initial_pending.get(job.symbol, 0) - 1
+            self._initial_pending[job.symbol] = left
+            if left == 0:
+                self.initial_done += 1
+
+    async def _sleep_or_wake(self, seconds: float) -> None:
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+
+_EMPTY = MinuteFlow()

@@ -1,0 +1,465 @@
+"""The Textual app: one consumer buffer, one pipeline worker, one state update per UI tick.
+
+Data path: the pipeline calls `_Inbox.on_events` (append only) -> a timer every `ui.refresh_ms`
+drains it into `Market` and bumps the `market_version` reactive once -> watchers hand plain rows
+to widgets, which only render. Filters, sort and pause are reactives too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Sequence
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+
+from gme_tui import format as fmt
+from gme_tui.model import EXCHANGE_SHORT, EngineEvent
+from gme_tui.settings import Settings, SettingsError, load_settings, save_changes
+from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, SortSpec, visible_rows
+from gme_tui.tui.widgets.cells import CellContext, table_columns
+from gme_tui.tui.widgets.feeds import SignalLogView, WhaleTicker
+from gme_tui.tui.widgets.flow_table import FlowTable
+from gme_tui.tui.widgets.status import StatusBar, StatusInfo
+
+log = logging.getLogger(__name__)
+GRADE_GROUP = Binding.Group("grade filter", compact=True)
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class _Inbox:
+    """The pipeline's consumer: append only, so the engine never waits on the UI."""
+
+    def __init__(self) -> None:
+        self.events: list[EngineEvent] = []
+
+    def on_events(self, events: Sequence[EngineEvent]) -> None:
+        self.events.extend(events)
+
+    def drain(self) -> list[EngineEvent]:
+        events, self.events = self.events, []
+        return events
+
+
+class GmeApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "gme-tui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "search", "Search"),
+        *[Binding(str(n), f"grade({n})", GRADE_FILTERS[n], group=GRADE_GROUP) for n in range(6)],
+        Binding("s", "sort_next", "Sort"),
+        Binding("S", "sort_reverse", "Reverse", key_display="S"),
+        Binding("enter", "detail", "Detail"),
+        Binding("o", "settings", "Settings"),
+        Binding("f", "pin", "Pin"),
+        Binding("m", "mute", "Mute"),
+        Binding("p", "pause", "Pause"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+    ]
+
+    grade_filter: reactive[int] = reactive(0, init=False)
+    search: reactive[str] = reactive("", init=False)
+    sort: reactive[SortSpec] = reactive(SortSpec(), init=False)
+    paused: reactive[bool] = reactive(False, init=False)
+    market_version: reactive[int] = reactive(0, init=False, always_update=True)
+
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: Any,
+        *,
+        alerts: Any = None,
+        on_settings_saved: Callable[[Settings], None] | None = None,
+        now_ms: Callable[[], int] = wall_ms,
+        secrets: Any = None,
+        start_pipeline: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.pipeline = pipeline
+        self.alerts = alerts
+        self.on_settings_saved = on_settings_saved
+        self.now_ms = now_ms
+        self.secrets = secrets
+        self.start_pipeline = start_pipeline
+        self.market = Market(whale_rows=settings.ui.whale_rows, signal_rows=settings.ui.signal_rows)
+        self.inbox = _Inbox()
+        pipeline.add_consumer(self.inbox)
+        self.muted: dict[str, int] = {}  # symbol -> until (ms)
+        self.selected: str | None = None
+        self.pipeline_finished = False
+        self.pipeline_error = ""
+        self.crash: BaseException | None = None
+        self._pending = 0
+        self._shown_rows: dict = {}
+        self._coverage: dict[str, int] = {}
+        self._timer: Timer | None = None
+        self._columns = table_columns(settings.enabled_exchanges, settings.language)
+        self.zone = fmt.zone(settings.timezone)
+
+    # ------------------------------------------------------------ layout and lifecycle
+
+    def compose(self) -> ComposeResult:
+        yield FlowTable(id="table")
+        with Horizontal(id="feeds"):
+            yield WhaleTicker(id="whales")
+            yield SignalLogView(id="signals")
+        yield Input(placeholder="filter symbols (escape clears)", id="search")
+        yield StatusBar(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#whales").border_title = "WHALES"
+        self.query_one("#signals").border_title = "SIGNALS"
+        self._configure_feeds()
+        self.query_one(FlowTable).focus()
+        if self.start_pipeline:
+            self.run_worker(self._run_pipeline(), name="pipeline", group="pipeline", exclusive=True, exit_on_error=False)
+        self._timer = self.set_interval(self.settings.ui.refresh_ms / 1000, self.tick, name="ui-tick")
+        self.tick()
+
+    async def _run_pipeline(self) -> None:
+        try:
+            await self.pipeline.run()
+        except Exception as error:  # a source failure ends the data, not the app: the last state stays
+            log.exception("the data source failed")
+            self.pipeline_error = f"{type(error).__name__}: {error}"[:200]
+        finally:
+            self.pipeline_finished = True
+
+    # ------------------------------------------------------------ the tick
+
+    def tick(self) -> None:
+        """Drain the inbox into one state update, then refresh the status bar."""
+        events = self.inbox.drain()
+        now = self.now_ms()
+        self._expire_mutes(now)
+        if events:
+            cooldown_ms = int(self.settings.alerts.cooldown_minutes * 60_000)
+            self.market.apply(events, cooldown_ms)
+            if self.paused:
+                self._pending += len(events)
+            else:
+                self.market_version += 1
+        self._show_status(now)
+
+    def watch_market_version(self) -> None:
+        self._publish()
+
+    def _publish(self) -> None:
+        """Hand the current market to the widgets (the only place their data changes)."""
+        market = self.market
+        self._shown_rows = market.rows
+        self._coverage = _fewest_covered(market.rows.values())
+        self.query_one(WhaleTicker).show(tuple(market.whales))
+        self.query_one(SignalLogView).show(tuple(market.signals.entries))
+        self._show_table()
+
+    def _show_table(self) -> None:
+        table = self.query_one(FlowTable)
+        rows = visible_rows(
+            self._shown_rows.values(),
+            grade_filter=self.grade_filter,
+            search=self.search,
+            sort=self.sort,
+            pinned=self.settings.ui.pinned,
+        )
+        window = self.settings.window.minutes
+        notes = {
+            exchange: f"{EXCHANGE_SHORT[exchange]}~{covered}m"
+            for exchange, covered in self._coverage.items()
+            if covered < window
+        }
+        context = CellContext(
+            language=self.settings.language,
+            window_minutes=window,
+            pinned=frozenset(self.settings.ui.pinned),
+            muted=frozenset(self.muted),
+        )
+        self.selected = table.show(
+            rows, columns=self._columns, context=context, sort=self.sort, selected=self.selected, header_note=notes
+        )
+        self._rows_shown = len(rows)
+
+    def _show_status(self, now: int) -> None:
+        try:
+            health = list(self.pipeline.source.health())
+        except Exception:  # a broken health() must not take the screen down
+            log.exception("source health() failed")
+            health = []
+        scan = self.market.scan
+        info = StatusInfo(
+            mode=getattr(self.pipeline.source, "mode", "live"),
+            health=health,
+            coverage=self._coverage,
+            window_minutes=self.settings.window.minutes,
+            now_ms=now,
+            zone=self.zone,
+            scan_ts=scan.ts if scan else None,
+            rows_total=len(self._shown_rows),
+            rows_shown=getattr(self, "_rows_shown", 0),
+            filter_text=self.filter_text,
+            sort_text=self.sort_text,
+            paused=self.paused,
+            pending=self._pending,
+            finished=self.pipeline_finished,
+            error=self.pipeline_error,
+        )
+        self.query_one(StatusBar).show(info)
+
+    @property
+    def filter_text(self) -> str:
+        parts = [f"grade {GRADE_FILTERS[self.grade_filter]}"]
+        if self.search:
+            parts.append(f"search '{self.search}'")
+        return "filter: " + ", ".join(parts)
+
+    @property
+    def sort_text(self) -> str:
+        title = next((c.title for c in self._columns if c.key == self.sort.column), self.sort.column)
+        return f"{title}{'↓' if self.sort.descending else '↑'}"
+
+    # ------------------------------------------------------------ reactives
+
+    def watch_grade_filter(self) -> None:
+        self._show_table()
+        self._show_status(self.now_ms())
+
+    def watch_search(self) -> None:
+        self._show_table()
+        self._show_status(self.now_ms())
+
+    def watch_sort(self) -> None:
+        self._show_table()
+        self._show_status(self.now_ms())
+
+    def watch_paused(self, paused: bool) -> None:
+        if not paused:
+            self._pending = 0
+            self._publish()
+        self._show_status(self.now_ms())
+
+    # ------------------------------------------------------------ actions
+
+    def action_grade(self, number: int) -> None:
+        self.grade_filter = number
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.value = ""
+        box.display = False
+        self.search = ""
+        self.query_one(FlowTable).focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.search = event.value
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self, event: Input.Submitted) -> None:
+        box = self.query_one("#search", Input)
+        box.display = bool(event.value)
+        self.query_one(FlowTable).focus()
+
+    def action_sort_next(self) -> None:
+        shown = [c.key for c in (self.query_one(FlowTable).columns or self._columns)]
+        current = self.sort.column
+        column = shown[(shown.index(current) + 1) % len(shown)] if current in shown else shown[0]
+        self.sort = SortSpec(column, column not in ASCENDING_FIRST)
+
+    def action_sort_reverse(self) -> None:
+        self.sort = SortSpec(self.sort.column, not self.sort.descending)
+
+    @on(FlowTable.HeaderClicked)
+    def _header_clicked(self, event: FlowTable.HeaderClicked) -> None:
+        if event.column == self.sort.column:
+            self.action_sort_reverse()
+        else:
+            self.sort = SortSpec(event.column, event.column not in ASCENDING_FIRST)
+
+    @on(FlowTable.RowSelected)
+    def _row_selected(self, event: FlowTable.RowSelected) -> None:
+        self.selected = event.symbol
+
+    def action_detail(self) -> None:
+        if self.selected is None:
+            self.notify("no symbol selected", severity="warning")
+            return
+        from gme_tui.tui.screens.detail import DetailScreen
+
+        self.push_screen(DetailScreen(self.selected))
+
+    def action_settings(self) -> None:
+        from gme_tui.tui.screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen())
+
+    def action_help(self) -> None:
+        from gme_tui.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+
+    def action_pin(self) -> None:
+        symbol = self.selected
+        if symbol is None:
+            return
+        pinned = list(self.settings.ui.pinned)
+        if symbol in pinned:
+            pinned.remove(symbol)
+        else:
+            pinned.append(symbol)
+        self.save_settings({"ui.pinned": pinned})
+        self._show_table()
+
+    def action_mute(self) -> None:
+        symbol = self.selected
+        if symbol is None:
+            return
+        if symbol in self.muted:
+            del self.muted[symbol]
+            if self.alerts is not None:
+                self.alerts.unmute(symbol)
+            self.notify(f"{symbol}: alerts on")
+        else:
+            until = self.now_ms() + int(self.settings.alerts.mute_minutes * 60_000)
+            self.muted[symbol] = until
+            if self.alerts is not None:
+                self.alerts.mute(symbol, until)
+            self.notify(f"{symbol}: alerts muted until {fmt.clock(until, self.zone, seconds=False)}")
+        self._show_table()
+
+    def _expire_mutes(self, now: int) -> None:
+        expired = [symbol for symbol, until in self.muted.items() if until <= now]
+        for symbol in expired:
+            del self.muted[symbol]
+        if expired:
+            self._show_table()
+
+    # ------------------------------------------------------------ settings
+
+    @property
+    def settings_path(self) -> Path:
+        return self.settings.source_path or Path("settings.toml")
+
+    def save_settings(self, changes: dict[str, Any]) -> bool:
+        """Write the changes into the file the settings came from, reload it and apply it live.
+        Returns False (and tells the user) when the file refused them."""
+        path = self.settings_path
+        try:
+            save_changes(path, changes)
+            new = load_settings(path)
+        except (SettingsError, OSError) as error:
+            log.warning("settings not saved: %s", error)
+            self.notify(f"settings not saved: {error}", severity="error", timeout=8)
+            return False
+        self.apply_settings(new)
+        if self.on_settings_saved is not None:
+            try:
+                self.on_settings_saved(new)
+            except Exception:
+                log.exception("applying the new settings failed")
+                self.notify("saved, but applying them failed: see the log", severity="error")
+        return True
+
+    def apply_settings(self, settings: Settings) -> None:
+        old = self.settings
+        self.settings = settings
+        self.zone = fmt.zone(settings.timezone)
+        self._columns = table_columns(settings.enabled_exchanges, settings.language)
+        if settings.ui.refresh_ms != old.ui.refresh_ms and self._timer is not None:
+            self._timer.stop()
+            self._timer = self.set_interval(settings.ui.refresh_ms / 1000, self.tick, name="ui-tick")
+        self._configure_feeds()
+        self._show_table()
+        self._show_status(self.now_ms())
+
+    def _configure_feeds(self) -> None:
+        s = self.settings
+        self.query_one(WhaleTicker).configure(self.zone, s.language, s.alerts.whale_notify_threshold)
+        self.query_one(SignalLogView).configure(self.zone, s.language)
+
+    # ------------------------------------------------------------ palette and crashes
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for number, name in GRADE_FILTERS.items():
+            yield SystemCommand(f"Filter: {name}", f"show {name} rows (key {number})", lambda n=number: self.action_grade(n))
+        yield SystemCommand("Search symbols", "filter rows by text (key /)", self.action_search)
+        yield SystemCommand("Sort by next column", "key s", self.action_sort_next)
+        yield SystemCommand("Reverse sort", "key S", self.action_sort_reverse)
+        yield SystemCommand("Symbol detail", "per-exchange chart of the selected symbol (enter)", self.action_detail)
+        yield SystemCommand("Settings", "exchanges, window, thresholds, alerts (key o)", self.action_settings)
+        yield SystemCommand("Pin / unpin symbol", "keep the selected symbol on top (key f)", self.action_pin)
+        yield SystemCommand("Mute / unmute alerts", "of the selected symbol (key m)", self.action_mute)
+        yield SystemCommand("Pause / resume", "freeze the screen; data keeps flowing (key p)", self.action_pause)
+        yield SystemCommand("Keys", "help (key ?)", self.action_help)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # the traceback goes to the log file; run_tui prints a one-line hint on the terminal
+        if self.crash is None:
+            self.crash = error
+            log.critical("gme-tui crashed", exc_info=error)
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        if self.crash is not None and "debug" not in self.features:
+            self._exit_renderables.clear()
+            return
+        super()._print_error_renderables()
+
+
+def _fewest_covered(rows: Iterable) -> dict[str, int]:
+    fewest: dict[str, int] = {}
+    for row in rows:
+        for exchange, window in row.scan.exchanges.items():
+            covered = window.covered_minutes
+            if covered is not None and covered < fewest.get(exchange, 1 << 30):
+                fewest[exchange] = covered
+    return fewest
+
+
+def _log_file() -> str | None:
+    for handler in logging.getLogger().handlers:
+        name = getattr(handler, "baseFilename", None)
+        if name:
+            return name
+    return None
+
+
+def run_tui(settings: Settings, pipeline: Any, **kwargs: Any) -> int:
+    """Run the app until quit. Returns 0, or 1 after a crash (traceback in the log file, a
+    one-line hint on the terminal)."""
+    app = GmeApp(settings, pipeline, **kwargs)
+    try:
+        app.run()
+    except Exception as error:  # a failure outside the app's own loop (driver, terminal)
+        app.crash = app.crash or error
+        log.critical("gme-tui crashed", exc_info=error)
+    if app.crash is not None:
+        where = _log_file()
+        hint = f"see {where}" if where else "see the log file"
+        print(f"gme-tui crashed: {type(app.crash).__name__}: {app.crash} ({hint})", file=sys.stderr)
+        return 1
+    return app.return_code or 0

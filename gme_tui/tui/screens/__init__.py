@@ -1,0 +1,1 @@
+"""Detail, settings and help screens."""

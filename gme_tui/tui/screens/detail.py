@@ -1,0 +1,185 @@
+"""Detail of one symbol: per-exchange net flow per minute as a chart, cumulative flow, buy/sell
+ratio and coverage per exchange, and the symbol's recent whales and signals."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from itertools import accumulate
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from gme_tui import format as fmt
+from gme_tui.engine.rules import LEVELS, SIGNALS
+from gme_tui.model import EXCHANGE_SHORT, MINUTE_MS
+from gme_tui.tui.view import Market, Row
+from gme_tui.tui.widgets.cells import LEVEL_STYLES, SPARKS, Piece, UP, DOWN, DIM
+from gme_tui.tui.widgets.feeds import SIDE_TEXT
+
+LABEL = 5  # "BIN  "
+
+
+def bars(values: tuple[float, ...], width: int, peak: float) -> list[Piece]:
+    """One bar per column on a scale shared by all rows, so exchanges compare at a glance."""
+    if not values or width <= 0:
+        return []
+    step = len(values) / width
+    out: list[Piece] = []
+    for i in range(min(width, len(values))):
+        chunk = values[int(i * step): max(int((i + 1) * step), int(i * step) + 1)]
+        value = sum(chunk)
+        if peak <= 0 or value == 0:
+            out.append(("·", DIM))
+        else:
+            level = min(7, int(abs(value) / peak * 7.999))
+            out.append((SPARKS[level], UP if value > 0 else DOWN))
+    return out
+
+
+def line(values: tuple[float, ...], width: int, low: float, high: float) -> list[Piece]:
+    """A level line: height is the position between `low` and `high`, colour the sign."""
+    if not values or width <= 0:
+        return []
+    step = len(values) / width
+    span = high - low
+    out: list[Piece] = []
+    for i in range(min(width, len(values))):
+        value = values[min(len(values) - 1, int((i + 1) * step) - 1)]
+        level = 0 if span <= 0 else min(7, int((value - low) / span * 7.999))
+        out.append((SPARKS[level], UP if value > 0 else DOWN if value < 0 else DIM))
+    return out
+
+
+def detail_text(row: Row, market: Market, language: str, zone: tzinfo, width: int) -> Text:
+    scan = row.scan
+    windows = scan.exchanges
+    minutes = max((len(w.minute_nets) for w in windows.values()), default=0)
+    chart_width = max(10, min(minutes or 10, width - LABEL - 34))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    level = scan.consensus.level
+    text.append(f"{row.symbol}  ", style="bold")
+    text.append(LEVELS[level].text(language) if level in LEVELS else level, style=LEVEL_STYLES.get(level, ""))
+    text.append(f"   price {fmt.price(scan.price)} ")
+    text.append(fmt.percent(scan.price_change), style=_sign(scan.price_change))
+    text.append(f"   volume {fmt.money(scan.volume).lstrip('+')}   net ")
+    text.append(fmt.money(row.total), style=_sign(row.total))
+    text.append(f"   B/S {fmt.ratio(row.buy_sell)}")
+    text.append(f"   grades {' '.join(row.grades) or '-'}\n\n")
+
+    peak = max((max(abs(v) for v in w.minute_nets) for w in windows.values() if w.minute_nets), default=0.0)
+    window_minutes = scan.consensus.window_minutes
+    first_ms = scan.consensus.ts - window_minutes * MINUTE_MS
+    text.append(f"Net flow per minute (full bar = {fmt.money(peak).lstrip('+')})\n", style="bold")
+    axis = "one column per minute" if chart_width >= minutes else f"{minutes} minutes in {chart_width} columns"
+    text.append(f"{'':<{LABEL}}{axis:<{chart_width}} {'net':>9} {'B/S':>6} {'coverage':>9}\n", style="dim")
+    for exchange, window in windows.items():
+        text.append(f"{EXCHANGE_SHORT[exchange]:<{LABEL}}", style="bold")
+        _pieces(text, bars(window.minute_nets, chart_width, peak), chart_width)
+        text.append(f" {fmt.money(window.net):>9}", style=_sign(window.net))
+        text.append(f" {fmt.ratio(window.ratio):>6}")
+        covered = window.covered_minutes
+        cover = "n/a" if covered is None else f"{covered}/{window_minutes}m"
+        text.append(f" {cover:>9}\n", style="yellow" if covered is not None and covered < window_minutes else "dim")
+    text.append(f"{'':<{LABEL}}{fmt.clock(first_ms, zone, seconds=False)}", style="dim")
+    end = fmt.clock(scan.consensus.ts, zone, seconds=False)
+    text.append(f"{end:>{max(6, chart_width - 5)}}\n\n", style="dim")
+
+    cumulative = {e: tuple(accumulate(w.minute_nets)) for e, w in windows.items() if w.minute_nets}
+    total_cum = tuple(accumulate(row.trend))
+    all_values = [v for series in (*cumulative.values(), total_cum) for v in series] or [0.0]
+    low, high = min(all_values), max(all_values)
+    text.append(
+        f"Cumulative net flow ({fmt.money(low)} … {fmt.money(high)})\n", style="bold"
+    )
+    for exchange, series in cumulative.items():
+        text.append(f"{EXCHANGE_SHORT[exchange]:<{LABEL}}", style="bold")
+        _pieces(text, line(series, chart_width, low, high), chart_width)
+        text.append(f" {fmt.money(series[-1]):>9}\n", style=_sign(series[-1]))
+    if total_cum:
+        text.append(f"{'ALL':<{LABEL}}", style="bold")
+        _pieces(text, line(total_cum, chart_width, low, high), chart_width)
+        text.append(f" {fmt.money(total_cum[-1]):>9}\n", style=_sign(total_cum[-1]))
+    return text
+
+
+def whales_and_signals_text(symbol: str, market: Market, language: str, zone: tzinfo) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append("Recent whales\n", style="bold")
+    whales = market.whales_of(symbol, 8)
+    if not whales:
+        text.append("  none in this session\n", style="dim")
+    for whale in whales:
+        side = "green" if whale.side == "buy" else "red"
+        text.append(f"  {fmt.clock(whale.ts, zone)} {EXCHANGE_SHORT.get(whale.exchange, whale.exchange)} ")
+        text.append(SIDE_TEXT.get(language, SIDE_TEXT["en"])[whale.side], style=side)
+        text.append(f" {fmt.usd(whale.value):>12}", style=side)
+        text.append(f" @ {fmt.price(whale.price)}\n", style="dim")
+    text.append("\nSignals\n", style="bold")
+    entries = market.signals.for_symbol(symbol)[:8]
+    if not entries:
+        text.append("  none in this session\n", style="dim")
+    for entry in entries:
+        label = SIGNALS.get(entry.code)
+        name = label.text(language) if label else entry.code
+        meaning = (label.meaning_zh if language == "zh" else label.meaning_en) if label else ""
+        repeat = f" ×{entry.count} since {fmt.clock(entry.first_ts, zone, seconds=False)}" if entry.count > 1 else ""
+        text.append(f"  {fmt.clock(entry.last_ts, zone, seconds=False)} [{entry.grade}] {name}{repeat}")
+        text.append(f" - {meaning}\n", style="dim")
+    return text
+
+
+def _pieces(text: Text, pieces: list[Piece], width: int) -> None:
+    for piece, style in pieces:
+        text.append(piece, style=style)
+    text.append(" " * (width - len(pieces)))
+
+
+def _sign(value: float | None) -> str:
+    if not value or value != value:
+        return "dim"
+    return "green" if value > 0 else "red"
+
+
+class DetailScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("enter", "app.pop_screen", "Back", show=False),
+        Binding("q", "app.pop_screen", "Back", show=False),
+    ]
+    DEFAULT_CSS = """
+    DetailScreen #chart { padding: 0 1; }
+    DetailScreen #recent { padding: 1 1 0 1; }
+    """
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__()
+        self.symbol = symbol
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="chart")
+            yield Static(id="recent")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.title = self.symbol
+        self.watch(self.app, "market_version", self.redraw, init=False)
+        self.redraw()
+
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def redraw(self, *_: object) -> None:
+        app = self.app
+        row = app.market.rows.get(self.symbol)
+        language = app.settings.language
+        chart = self.query_one("#chart", Static)
+        if row is None:
+            chart.update(Text(f"{self.symbol}: not in the latest scan", style="yellow"))
+        else:
+            chart.update(detail_text(row, app.market, language, app.zone, max(60, self.size.width - 2)))
+        self.query_one("#recent", Static).update(whales_and_signals_text(self.symbol, app.market, language, app.zone))

@@ -1,0 +1,184 @@
+"""Settings screen: the common tunables, applied live and saved into the file they came from.
+
+Only keys whose value changed are written (through `save_changes`, which keeps the user's
+comments, order and other keys). Secrets are shown masked and never written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+
+from gme_tui.model import EXCHANGES
+from gme_tui.settings import GRADES, LANGUAGES, Settings
+
+
+@dataclass(frozen=True)
+class NumberField:
+    key: str  # dotted settings key
+    label: str
+    kind: type  # int or float
+    read: Callable[[Settings], float]
+
+
+NUMBERS = (
+    NumberField("window.minutes", "window (minutes)", int, lambda s: s.window.minutes),
+    NumberField("consensus.strong_flow", "strong level: every exchange beyond", float, lambda s: s.consensus.strong_flow),
+    NumberField("consensus.lean_total", "lean level: total beyond", float, lambda s: s.consensus.lean_total),
+    NumberField("consensus.min_exchanges", "quorum (0 = all enabled)", int, lambda s: s.consensus.min_exchanges),
+    NumberField("signals.aplus_ratio", "A+: buy/sell ratio above", float, lambda s: s.signals.aplus_ratio),
+    NumberField("signals.a_min_flow", "A: Coinbase flow above", float, lambda s: s.signals.a_min_flow),
+    NumberField("signals.a_multiple", "A: times the others' mean", float, lambda s: s.signals.a_multiple),
+    NumberField("whales.threshold", "whale: order value from", float, lambda s: s.whales.threshold),
+    NumberField("alerts.whale_notify_threshold", "whale alert: value from", float, lambda s: s.alerts.whale_notify_threshold),
+    NumberField("alerts.cooldown_minutes", "alert cooldown (minutes)", float, lambda s: s.alerts.cooldown_minutes),
+)
+
+
+def mask(secret: str) -> str:
+    """Enough to recognise which robot it is, never enough to use it."""
+    if not secret:
+        return "(not set)"
+    if len(secret) <= 12:
+        return "•" * 8
+    return secret[:8] + "…" + "•" * 6 + secret[-2:]
+
+
+def _number_id(key: str) -> str:
+    return "num-" + key.replace(".", "-")
+
+
+def parse_number(text: str, kind: type) -> float | int:
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    if kind is int:
+        return int(cleaned)
+    return float(cleaned)
+
+
+def _same(old: Any, new: Any) -> bool:
+    return (tuple(old) if isinstance(old, (list, tuple)) else old) == (tuple(new) if isinstance(new, (list, tuple)) else new)
+
+
+class SettingsScreen(Screen[bool]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+    ]
+    DEFAULT_CSS = """
+    SettingsScreen VerticalScroll { padding: 0 1; }
+    SettingsScreen .section { text-style: bold; color: $text-accent; margin-top: 1; }
+    SettingsScreen Horizontal { height: auto; }
+    SettingsScreen .row { height: 1; margin: 0; }
+    SettingsScreen .row Label { width: 38; }
+    SettingsScreen .row Input { width: 20; height: 1; border: none; padding: 0 1; background: $boost; }
+    SettingsScreen Checkbox { border: none; padding: 0 1; height: 1; }
+    SettingsScreen Select { width: 20; }
+    SettingsScreen #errors { color: $error; height: auto; }
+    SettingsScreen #buttons { margin-top: 1; height: 3; }
+    SettingsScreen .secret { color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        settings: Settings = self.app.settings
+        with VerticalScroll():
+            yield Static(f"Settings: {self.app.settings_path}", classes="section")
+            yield Static("Exchanges", classes="section")
+            with Horizontal():
+                for name in EXCHANGES:
+                    yield Checkbox(name, settings.exchanges[name].enabled, id=f"ex-{name}")
+            yield Static("Window and thresholds", classes="section")
+            for field in NUMBERS:
+                with Horizontal(classes="row"):
+                    yield Label(field.label)
+                    yield Input(_show_number(field.read(settings)), id=_number_id(field.key))
+            yield Static("Alerts: grades sent to the robots", classes="section")
+            with Horizontal():
+                for grade in GRADES:
+                    yield Checkbox(grade, grade in settings.alerts.notify_grades, id=f"grade-{_grade_id(grade)}")
+                yield Checkbox("whale alerts", settings.alerts.enable_whale_notify, id="whale-notify")
+            with Horizontal(classes="row"):
+                yield Label("labels language")
+                yield Select([(code, code) for code in LANGUAGES], value=settings.language, allow_blank=False, id="language")
+            yield Static("Robots (from the environment or .env; never saved here)", classes="section")
+            secrets = getattr(self.app, "secrets", None)
+            yield Static(f"DingTalk webhook: {mask(getattr(secrets, 'dingtalk_webhook', ''))}", classes="secret")
+            yield Static(f"DingTalk secret:  {mask(getattr(secrets, 'dingtalk_secret', ''))}", classes="secret")
+            yield Static(f"WeCom webhook:    {mask(getattr(secrets, 'wechat_webhook', ''))}", classes="secret")
+            yield Static("", id="errors")
+            with Horizontal(id="buttons"):
+                yield Button("Save (ctrl+s)", id="save", variant="primary")
+                yield Button("Cancel (escape)", id="cancel")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#ex-binance", Checkbox).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def collect(self) -> tuple[dict[str, Any], list[str]]:
+        """The changed keys and their new values, and the fields that do not parse."""
+        settings: Settings = self.app.settings
+        changes: dict[str, Any] = {}
+        errors: list[str] = []
+        for name in EXCHANGES:
+            enabled = self.query_one(f"#ex-{name}", Checkbox).value
+            if enabled != settings.exchanges[name].enabled:
+                changes[f"exchanges.{name}.enabled"] = enabled
+        for field in NUMBERS:
+            text = self.query_one(f"#{_number_id(field.key)}", Input).value
+            try:
+                value = parse_number(text, field.kind)
+            except ValueError:
+                errors.append(f"{field.label}: {text!r} is not a {'whole ' if field.kind is int else ''}number")
+                continue
+            if value != field.read(settings):
+                changes[field.key] = value
+        grades = [g for g in GRADES if self.query_one(f"#grade-{_grade_id(g)}", Checkbox).value]
+        if not _same(grades, settings.alerts.notify_grades):
+            changes["alerts.notify_grades"] = grades
+        whale_notify = self.query_one("#whale-notify", Checkbox).value
+        if whale_notify != settings.alerts.enable_whale_notify:
+            changes["alerts.enable_whale_notify"] = whale_notify
+        language = self.query_one("#language", Select).value
+        if language != settings.language:
+            changes["language"] = language
+        return changes, errors
+
+    def action_save(self) -> None:
+        changes, errors = self.collect()
+        box = self.query_one("#errors", Static)
+        if errors:
+            box.update("\n".join(errors))
+            return
+        if not changes:
+            self.app.notify("nothing changed")
+            self.dismiss(False)
+            return
+        if self.app.save_settings(changes):
+            self.app.notify(f"saved {len(changes)} setting(s) to {self.app.settings_path}")
+            self.dismiss(True)
+        else:
+            box.update("not saved: see the message above; the file is unchanged")
+
+
+def _grade_id(grade: str) -> str:
+    return grade.replace("+", "plus")
+
+
+def _show_number(value: float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}".replace(",", "_") if abs(value) >= 10_000 else str(int(value))
+    return str(value)

@@ -1,0 +1,104 @@
+"""Deterministic market data and an in-memory Source for the TUI tests and snapshots.
+
+Eight symbols shaped so that every consensus level and the A+, A and C grades appear; Bybit is
+backfilled for only 12 of the 50 minutes so its coverage mark shows; whales at the last minute.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import AsyncIterator, Sequence
+
+from gme_tui.engine import Engine, EngineConfig
+from gme_tui.model import ExchangeHealth, Listings, MinuteBucket, SourceItem, Trade
+from gme_tui.pipeline import Pipeline
+from gme_tui.settings import Settings, load_settings
+
+START_MINUTE = 29_425_500  # 2025-12-12 07:00 UTC
+WINDOW = 50
+NOW_MS = (START_MINUTE + WINDOW) * 60_000 + 12_345  # fixed wall clock for snapshots
+
+# symbol -> net per minute on (binance, okx, bybit, coinbase), volume per minute, price
+SHAPES: dict[str, tuple[tuple[float, float, float, float], float, float]] = {
+    "BTC/USDT": ((40_000, 30_000, 20_000, 25_000), 400_000, 42_150.0),  # strong bullish, A+
+    "ETH/USDT": ((4_000, 3_000, 2_000, 90_000), 300_000, 2_280.5),  # strong bullish, A
+    "SOL/USDT": ((-30_000, -20_000, -9_000, -15_000), 200_000, 98.5),  # strong bearish
+    "HBAR/USDT": ((6_000, 5_000, -1_000, -8_000), 60_000, 0.1234),  # C: east buys, coinbase sells
+    "DOGE/USDT": ((5_000, -6_000, 300, -200), 90_000, 0.0912),  # mixed
+    "XRP/USDT": ((2_000_000, -100_000, 30_000, -50_000), 3_000_000, 2.05),  # lean bullish
+    "ADA/USDT": ((-1_500_000, 200_000, -10_000, 5_000), 2_500_000, 0.41),  # lean bearish
+    "币安人生/USDT": ((1_500, 2_000, 900, -700), 20_000, 0.0356),  # CJK name, mixed
+}
+EXCHANGE_ORDER = ("binance", "okx", "bybit", "coinbase")
+
+
+def minute_net(net: float, symbol_index: int, k: int) -> float:
+    """A wavy but exact-enough per-minute net around the average, so sparklines have shape."""
+    wave = math.sin((k + symbol_index * 3) / 4.0)
+    return net * (1.0 + 0.8 * wave)
+
+
+def market_items(symbols: Sequence[str] = tuple(SHAPES), bybit_minutes: int = 12) -> list[SourceItem]:
+    items: list[SourceItem] = [Listings({s: EXCHANGE_ORDER for s in symbols})]
+    for k in range(WINDOW):
+        minute = START_MINUTE + k
+        for index, symbol in enumerate(symbols):
+            nets, volume, price = SHAPES[symbol]
+            for exchange, net in zip(EXCHANGE_ORDER, nets):
+                if exchange == "bybit" and k < WINDOW - bybit_minutes:
+                    continue
+                flow = minute_net(net, index, k)
+                drift = 1 + 0.02 * k / WINDOW * (1 if sum(nets) > 0 else -1)
+                items.append(
+                    MinuteBucket(exchange, symbol, minute, (volume + flow) / 2, (volume - flow) / 2, 10, price * drift)
+                )
+    last = (START_MINUTE + WINDOW - 1) * 60_000
+    whales = [
+        ("binance", "BTC/USDT", "buy", 42_150.0, 12.4),
+        ("coinbase", "ETH/USDT", "sell", 2_280.0, 548.0),
+        ("okx", "SOL/USDT", "buy", 98.5, 3_105.0),
+        ("bybit", "XRP/USDT", "sell", 2.05, 1_300_000.0),
+        ("binance", "币安人生/USDT", "buy", 0.0356, 7_000_000.0),
+    ]
+    for n, (exchange, symbol, side, price, amount) in enumerate(whales):
+        if symbol in symbols:
+            items.append(Trade(exchange, symbol, last + 1_000 * (n + 1), side, price, amount, f"w{n}"))
+    return items
+
+
+class MemorySource:
+    """A Source that yields predefined batches, then ends (like a replay)."""
+
+    def __init__(self, batches: Sequence[Sequence[SourceItem]], mode: str = "replay") -> None:
+        self.mode = mode
+        self._batches = list(batches)
+        self.closed = False
+        self.state = "replay"
+
+    async def batches(self) -> AsyncIterator[Sequence[SourceItem]]:
+        for batch in self._batches:
+            yield batch
+
+    def health(self) -> list[ExchangeHealth]:
+        return [
+            ExchangeHealth(name, self.state, NOW_MS - 60_000, NOW_MS - 400, 120.0 + 10 * i, 0, "", 0, 0)
+            for i, name in enumerate(EXCHANGE_ORDER)
+        ]
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def settings_file(tmp_path: Path, text: str = "") -> Settings:
+    """Settings loaded from a real file in tmp_path (so saving has somewhere to go), UTC clock."""
+    path = tmp_path / "settings.toml"
+    path.write_text(text or '# my settings\nlanguage = "en"  # labels\ntimezone = "UTC"\n\n[ui]\nrefresh_ms = 100\n', "utf-8")
+    return load_settings(path)
+
+
+def make_pipeline(settings: Settings, items: Sequence[SourceItem] | None = None, *, track_coverage: bool = True) -> Pipeline:
+    config = replace(EngineConfig.from_settings(settings, live=False), track_coverage=track_coverage)
+    source = MemorySource([market_items() if items is None else items])
+    return Pipeline(source, Engine(config))
