@@ -164,7 +164,9 @@ def _run_headless(args: argparse.Namespace, settings: Settings, pipeline: Pipeli
     try:
         code = asyncio.run(_headless(pipeline, printer, alerts))
     except BrokenPipeError:  # `gme-tui --headless --json | head`: the reader left; not an error
-        sys.stderr.close()
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at interpreter exit
         return EXIT_OK
     _summarize(pipeline)
     return code

@@ -77,5 +77,7 @@ class Pipeline:
         for consumer in self.consumers:
             try:
                 consumer.on_events(events)
+            except BrokenPipeError:  # stdout's reader left: nothing more to do
+                raise
             except Exception:  # one broken consumer must not stop the others or the data
                 log.exception("consumer %s failed", type(consumer).__name__)

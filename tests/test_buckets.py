@@ -57,14 +57,13 @@ def test_trade_after_a_bucket_without_close_sets_the_close() -> None:
 def test_prune_forgets_minutes_ids_buckets_and_coverage() -> None:
     pair = PairFlow()
     for minute in range(M, M + 5):
-        pair.add(minute, True, 1.0, 1.0, minute * MIN)
-        pair.remember(f"id{minute}", minute)
+        pair.add(minute, True, 1.0, 1.0, minute * MIN, f"id{minute}")
     pair.set_minute(M + 1, 1.0, 0.0, 1, None, replace=False)
     pair.cover(M, M + 4, keep_from=M)
     pair.prune(M + 3)
     assert sorted(pair.minutes) == [M + 3, M + 4]
     assert pair.ids == {f"id{M + 3}", f"id{M + 4}"} and sorted(pair.ids_by_minute) == [M + 3, M + 4]
-    assert not pair.seen(f"id{M}") and pair.seen(f"id{M + 4}")
+    assert f"id{M}" not in pair.ids and f"id{M + 4}" in pair.ids
     assert pair.bucket_minutes == set() and pair.covered == {M + 3, M + 4}
 
 
@@ -88,13 +87,13 @@ raw_trade = st.tuples(
     st.integers(1, 1_000),  # price: integers keep every sum exact
     st.integers(1, 8),  # amount
     st.one_of(st.none(), st.integers(0, 25)),  # id: a small pool makes duplicates common
-    st.integers(0, 2),  # how many minutes late it may arrive
+    st.one_of(st.integers(0, 2), st.integers(5, 9)),  # minutes it may arrive late: some beyond the kept ones
 )
 
 
 def build_stream(raws: list[tuple]) -> list[Trade]:
     """A re-sent id carries the same trade (as exchanges re-send); arrival order is ts order
-    shuffled by up to two minutes, so minutes arrive out of order but never older than kept."""
+    shuffled by up to nine minutes, so minutes arrive out of order and some too late."""
     by_id: dict[tuple[int, int], Trade] = {}
     keyed: list[tuple[int, int, Trade]] = []
     for index, (minute, ms, pair_index, side, price, amount, raw_id, delay) in enumerate(raws):
@@ -107,17 +106,42 @@ def build_stream(raws: list[tuple]) -> list[Trade]:
     return [t for _, _, t in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
 
-def brute_force(stream: list[Trade], scan_ms: int, arrived: int) -> dict[tuple[str, str], tuple[float, float]]:
+def accepted_flags(stream: list[Trade]) -> tuple[list[bool], int, int]:
+    """SPEC §2/§6 from first principles: a trade older than the kept minutes (window + margin
+    before the last scan) is late; otherwise a re-sent id is a duplicate. Returns per trade
+    whether it counts, and the late and duplicate totals."""
+    flags: list[bool] = []
+    ids: set[tuple[str, str, str]] = set()
+    first_minute = data_time = None
+    late = duplicates = 0
+    for item in stream:
+        keep_from = None
+        if data_time is not None and data_time // MIN > first_minute:  # a scan has run
+            keep_from = data_time // MIN - WINDOW - EXTRA
+        key = None if item.id is None else (item.exchange, item.symbol, item.id)
+        if keep_from is not None and item.minute < keep_from:
+            late += 1
+            flags.append(False)
+        elif key is not None and key in ids:
+            duplicates += 1
+            flags.append(False)
+        else:
+            if key is not None:
+                ids.add(key)
+            if first_minute is None:
+                first_minute = item.minute
+            data_time = item.ts if data_time is None else max(data_time, item.ts)
+            flags.append(True)
+    return flags, late, duplicates
+
+
+def brute_force(stream: list[Trade], flags: list[bool], scan_ms: int, arrived: int) -> dict:
     """Buy and sell sums per pair over the scan's window, from the first `arrived` trades."""
-    seen: set[tuple[str, str, str]] = set()
     sums: dict[tuple[str, str], list[float]] = {}
     last = scan_ms // MIN - 1
-    for item in stream[:arrived]:
-        if item.id is not None:
-            key = (item.exchange, item.symbol, item.id)
-            if key in seen:
-                continue
-            seen.add(key)
+    for item, counted in zip(stream[:arrived], flags):
+        if not counted:
+            continue
         pair = sums.setdefault((item.exchange, item.symbol), [0.0, 0.0])
         if last - WINDOW + 1 <= item.minute <= last:
             pair[0 if item.side == "buy" else 1] += item.value
@@ -129,20 +153,21 @@ def brute_force(stream: list[Trade], scan_ms: int, arrived: int) -> dict[tuple[s
 def test_window_sums_equal_brute_force(raws: list[tuple]) -> None:
     stream = build_stream(raws)
     engine = Engine(EngineConfig(window_minutes=WINDOW, keep_extra_minutes=EXTRA, warmup=False))
-    scans: list[tuple[int, object]] = []  # (trades applied before the scan, scan)
+    scans: list[tuple[int, object]] = []  # (trades arrived before the scan, scan)
     for arrived, item in enumerate(stream):
         for scan in scans_in(engine.add_trade(item)):
             scans.append((arrived, scan))
     for scan in scans_in(engine.finish()):
         scans.append((len(stream), scan))
 
-    assert engine.stats.late == 0
-    unique = {(t.exchange, t.symbol, t.id) for t in stream if t.id is not None}
-    assert engine.stats.duplicates == sum(t.id is not None for t in stream) - len(unique)
-    first_minute, data_time = stream[0].minute, max(t.ts for t in stream)
+    flags, late, duplicates = accepted_flags(stream)
+    assert (engine.stats.late, engine.stats.duplicates, engine.stats.trades) == (late, duplicates, sum(flags))
+    first_minute = stream[0].minute
+    data_time = max(t.ts for t, counted in zip(stream, flags) if counted)
+    assert engine.data_time == data_time
     assert [s.ts for _, s in scans] == list(range((first_minute + 1) * MIN, (data_time // MIN + 2) * MIN, MIN))
     for arrived, scan in scans:
-        expected = brute_force(stream, scan.ts, arrived)
+        expected = brute_force(stream, flags, scan.ts, arrived)
         got = {
             (exchange, item.consensus.symbol): (window.buy, window.sell)
             for item in scan.symbols

@@ -41,7 +41,7 @@ ERRCODES: Mapping[int, ErrcodeRule] = {
     430104: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
     460101: ErrcodeRule(MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
     101002: ErrcodeRule(MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
-    -1: ErrcodeRule(RETRY, "system busy", "retrying"),
+    -1: ErrcodeRule(RETRY, "system busy", "temporary (alerts are retried)"),
 }
 
 

@@ -142,7 +142,7 @@ class AlertDispatcher:
             return
         now = self.clock()
         for lane in self.lanes.values():
-            lane.wait_until_ms, lane.failures = self.outbox.robot_state(lane.name)
+            lane.wait_until_ms, _failures = self.outbox.robot_state(lane.name)
             for ts in self.outbox.recent_sends(lane.name, now - lane.limiter.window_ms):
                 lane.limiter.record(ts)
 
@@ -316,6 +316,10 @@ class AlertDispatcher:
         return 1
 
     def _plan(self, lane: _Lane, due: list[PendingAlert], free: int) -> list[Any]:
+        # A row whose markdown went but whose @all text did not is finished alone, never merged.
+        started = [row for row in due if row.parts_done]
+        if started:
+            return [_Single(row) for row in started][:free]
         singles = [row for row in due if not row.digest_only]
         merged = [row for row in due if row.digest_only]
         if not merged and sum(self._cost(lane, r) for r in singles) <= free:
@@ -444,7 +448,9 @@ class AlertDispatcher:
                       lane.client.label, outcome.describe(), outcome.hint)
         elif outcome.kind == MESSAGE_ERROR:
             pass
-        self.outbox.set_robot_state(lane.name, lane.wait_until_ms, lane.failures)  # type: ignore[union-attr]
+        # Only a throttle outlives a restart: a new run retries network trouble at once.
+        throttle_until = lane.wait_until_ms if outcome.kind == THROTTLED else 0
+        self.outbox.set_robot_state(lane.name, throttle_until, lane.failures)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ closing
 

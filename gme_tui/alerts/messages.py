@@ -38,7 +38,7 @@ _WORDS = {
     "zh": {
         "alert": "报警", "type": "信号类型", "grade": "信号等级", "symbol": "币种", "time": "触发时间",
         "flows": "平台资金流向", "past": "过去{w}分钟", "consensus": "市场共识", "meaning": "信号解读",
-        "whale": "巨鲸成交", "buy": "买入", "sell": "卖出", "exchange": "交易所", "value": "成交额",
+        "whale": "巨鲸成交", "side": "方向", "buy": "买入", "sell": "卖出", "exchange": "交易所", "value": "成交额",
         "price": "均价", "amount": "数量", "level": "共识等级", "total": "总净流量",
         "down": "交易所连接中断", "up": "交易所连接恢复", "since": "中断开始", "lasted": "持续",
         "reason": "原因", "digest": "消息汇总", "digest_b": "B 级信号汇总", "count": "共 {n} 条",
@@ -50,7 +50,7 @@ _WORDS = {
     "en": {
         "alert": "alert", "type": "Signal", "grade": "Grade", "symbol": "Symbol", "time": "Time",
         "flows": "Net flow per exchange", "past": "last {w} min", "consensus": "Consensus",
-        "meaning": "Meaning", "whale": "Whale order", "buy": "buy", "sell": "sell",
+        "meaning": "Meaning", "whale": "Whale order", "side": "Side", "buy": "buy", "sell": "sell",
         "exchange": "Exchange", "value": "Value", "price": "Avg price", "amount": "Amount",
         "level": "Level", "total": "Total net flow", "down": "Exchange connection down",
         "up": "Exchange connection restored", "since": "Down since", "lasted": "Lasted",
@@ -109,7 +109,7 @@ class MessageRenderer:
         return label.meaning_zh if self.language == "zh" else (label.meaning_en or label.meaning_zh)
 
     def when(self, ts_ms: int) -> str:
-        return f"{fmt.stamp(ts_ms, self.tz)} ({fmt.zone_label(self.tz, ts_ms)})"
+        return f"{fmt.stamp(ts_ms, self.tz)} {fmt.zone_label(self.tz, ts_ms)}"
 
     def _title(self, icon: str, subject: str) -> str:
         return f"{self.mark}{icon} {PRODUCT} {subject}"
@@ -142,7 +142,7 @@ class MessageRenderer:
         for section in sections:
             if section:
                 out += ["", "---", ""] + list(section)
-        out += ["", f"<font color=\"comment\">{PRODUCT} · {self.words['disclaimer']}</font>"]
+        out += ["", f"> {PRODUCT} · {self.words['disclaimer']}"]
         return "\n".join(out)
 
     # ------------------------------------------------------------ alerts
@@ -155,7 +155,7 @@ class MessageRenderer:
         flows = self._flow_lines(dict(signal.flows), consensus.coverage if consensus else None, window)
         title = self._title("🚨", f"{w['alert']} [{signal.grade}] {signal.symbol} {label.text(self.language)}")
         level = LEVELS.get(consensus.level) if consensus else None
-        consensus_line = [f"**{w['consensus']}**: {self._label(level)} ({self._meaning(level)})"] if level else []
+        consensus_line = [f"**{w['consensus']}**: {self._label(level)} — {self._meaning(level)}"] if level else []
         text = self._body(
             title,
             [(w["type"], self._label(label)), (w["grade"], signal.grade), (w["symbol"], signal.symbol),
@@ -200,7 +200,7 @@ class MessageRenderer:
         title = self._title(icon, f"{w['whale']} {whale.symbol} {side} {fmt.usd(whale.value)}")
         text = self._body(
             title,
-            [(w["symbol"], whale.symbol), (w["exchange"], whale.exchange.upper()), (w["type"], side),
+            [(w["symbol"], whale.symbol), (w["exchange"], whale.exchange.upper()), (w["side"], side),
              (w["value"], f"{fmt.usd(whale.value)}"), (w["price"], fmt.price(whale.price)),
              (w["amount"], fmt.price(whale.amount)), (w["time"], self.when(whale.ts))],
             [],
@@ -270,22 +270,31 @@ def split_digest(
     """Split digest lines into as few messages as fit the robot: [(title, text, line_count)].
 
     `render(lines, part, parts)` returns (title, text); `fits(title, text)` applies the robot's
-    size limit. A single line that does not fit on its own is shortened rather than dropped.
+    size limit. Each part takes the longest prefix that fits (a binary search, so a backlog of
+    thousands of lines stays cheap). A line too long on its own is shortened rather than dropped.
     """
+    def ok(chunk: Sequence[str]) -> bool:
+        return fits(*render(chunk, 99, 99))  # widest part numbers: the final titles are no longer
+
     chunks: list[list[str]] = []
-    current: list[str] = []
-    for line in lines:
-        candidate = current + [line]
-        if fits(*render(candidate, 99, 99)):
-            current = candidate
+    rest = list(lines)
+    while rest:
+        if not ok(rest[:1]):
+            line = rest[0]
+            while not ok([line]) and len(line) > 20:
+                line = line[: len(line) * 3 // 4] + "…"
+            chunks.append([line])
+            rest = rest[1:]
             continue
-        if current:
-            chunks.append(current)
-        current = [line]
-        while not fits(*render(current, 99, 99)) and len(current[0]) > 20:
-            current = [current[0][: len(current[0]) * 3 // 4] + "…"]
-    if current:
-        chunks.append(current)
+        low, high = 1, len(rest)  # ok(rest[:low]) holds
+        while low < high:
+            middle = (low + high + 1) // 2
+            if ok(rest[:middle]):
+                low = middle
+            else:
+                high = middle - 1
+        chunks.append(rest[:low])
+        rest = rest[low:]
     out = []
     for index, chunk in enumerate(chunks, start=1):
         title, text = render(chunk, index, len(chunks))

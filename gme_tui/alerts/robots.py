@@ -54,7 +54,7 @@ def classify(errcode: int, errmsg: str, table: Mapping[int, ErrcodeRule]) -> Out
         return Outcome(OK, 0, "ok")
     rule = table.get(errcode)
     if rule is None:  # unknown: assume transient; the age limit bounds the retries
-        return Outcome(RETRY, errcode, f"unknown error ({errmsg[:120]})", "retrying with backoff")
+        return Outcome(RETRY, errcode, f"unknown error ({errmsg[:120]})", "alerts are retried with backoff")
     return Outcome(rule.kind, errcode, rule.reason, rule.hint, rule.retry_after_ms)
 
 
@@ -130,12 +130,12 @@ class RobotClient:
         except asyncio.TimeoutError:
             return Outcome(RETRY, None, f"no answer within {self.timeout.total:g} s", "network or robot slow")
         except (aiohttp.ClientError, OSError, ValueError) as exc:  # aiohttp texts hold the full URL
-            return Outcome(RETRY, None, safe_error(exc, self._secret_values), "network problem; retrying")
+            return Outcome(RETRY, None, safe_error(exc, self._secret_values), "network problem or robot unreachable (alerts are retried)")
         return self._read_answer(status, raw)
 
     def _read_answer(self, status: int, raw: bytes) -> Outcome:
         if status in (408, 425, 429) or status >= 500:
-            return Outcome(RETRY, None, f"HTTP {status}", "the service is having trouble; retrying")
+            return Outcome(RETRY, None, f"HTTP {status}", "the service is having trouble (alerts are retried)")
         if status != 200:
             return Outcome(ROBOT_ERROR, None, f"HTTP {status}", f"check the {self.label} webhook URL")
         try:
@@ -143,5 +143,5 @@ class RobotClient:
             errcode = int(answer["errcode"])
             errmsg = str(answer.get("errmsg", ""))
         except (ValueError, KeyError, TypeError):
-            return Outcome(RETRY, None, "answer is not the robot's JSON", "a proxy in the way? retrying")
+            return Outcome(RETRY, None, "answer is not the robot's JSON", "a proxy in the way? (alerts are retried)")
         return classify(errcode, self.redact(errmsg), self.errcodes())

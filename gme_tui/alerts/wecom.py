@@ -20,7 +20,7 @@ ERRCODES: Mapping[int, ErrcodeRule] = {
     93000: ErrcodeRule(ROBOT_ERROR, "invalid webhook key", "check the key in WECHAT_WEBHOOK (the robot may have been removed)"),
     40058: ErrcodeRule(MESSAGE_ERROR, "content too long", "a gme-tui bug: please report it"),
     40008: ErrcodeRule(MESSAGE_ERROR, "invalid message type", "a gme-tui bug: please report it"),
-    -1: ErrcodeRule(RETRY, "system busy", "retrying"),
+    -1: ErrcodeRule(RETRY, "system busy", "temporary (alerts are retried)"),
 }
 
 

@@ -6,14 +6,13 @@ for dedupe are kept per minute so that pruning a minute forgets its ids too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Layout of one minute's record, a list for speed on the per-trade path.
 BUY, SELL, COUNT, CLOSE = 0, 1, 2, 3
 
 
-@dataclass(frozen=True, slots=True)
-class WindowSums:
+class WindowSums(NamedTuple):
     buy: float
     sell: float
     trades: int
@@ -39,18 +38,7 @@ class PairFlow:
         self.last_ts: int = -1
         self.participating = False
 
-    def seen(self, trade_id: str) -> bool:
-        return trade_id in self.ids
-
-    def remember(self, trade_id: str, minute: int) -> None:
-        self.ids.add(trade_id)
-        bucket = self.ids_by_minute.get(minute)
-        if bucket is None:
-            self.ids_by_minute[minute] = [trade_id]
-        else:
-            bucket.append(trade_id)
-
-    def add(self, minute: int, is_buy: bool, value: float, price: float, ts: int) -> None:
+    def add(self, minute: int, is_buy: bool, value: float, price: float, ts: int, trade_id: str | None = None) -> None:
         record = self.minutes.get(minute)
         if record is None:
             record = self.minutes[minute] = [0.0, 0.0, 0, price, ts]
@@ -65,6 +53,13 @@ class PairFlow:
         if ts >= self.last_ts:
             self.last_ts = ts
             self.last_price = price
+        if trade_id is not None:  # remembered per minute, so pruning the minute forgets it
+            self.ids.add(trade_id)
+            ids = self.ids_by_minute.get(minute)
+            if ids is None:
+                self.ids_by_minute[minute] = [trade_id]
+            else:
+                ids.append(trade_id)
 
     def set_minute(self, minute: int, buy: float, sell: float, count: int, close: float | None, replace: bool) -> None:
         """A closed minute from a backfill. With `replace`, it supersedes whatever the stream put
@@ -104,22 +99,15 @@ class PairFlow:
             self.covered = {m for m in self.covered if m >= keep_from}
 
     def window(self, first: int, last: int) -> WindowSums:
-        """Sums over minutes first..last inclusive, added in minute order (deterministic floats)."""
-        buy = sell = 0.0
-        trades = 0
-        nets: list[float] = []
-        first_close: float | None = None
-        minutes = self.minutes
-        for minute in range(first, last + 1):
-            record = minutes.get(minute)
-            if record is None:
-                nets.append(0.0)
-                continue
-            buy += record[BUY]
-            sell += record[SELL]
-            trades += record[COUNT]
-            nets.append(record[BUY] - record[SELL])
-            if first_close is None and record[CLOSE] is not None:
-                first_close = record[CLOSE]
-        covered = sum(1 for m in self.covered if first <= m <= last)
-        return WindowSums(buy, sell, trades, covered, tuple(nets), first_close)
+        """Sums over minutes first..last inclusive, added in minute order (deterministic floats).
+
+        Built from C-level list operations: this runs for every pair at every scan."""
+        records = list(map(self.minutes.get, range(first, last + 1)))
+        present = [r for r in records if r is not None]
+        buy = sum([r[BUY] for r in present], 0.0)
+        sell = sum([r[SELL] for r in present], 0.0)
+        trades = sum([r[COUNT] for r in present])
+        first_close = next((r[CLOSE] for r in present if r[CLOSE] is not None), None)
+        nets = tuple([0.0 if r is None else r[BUY] - r[SELL] for r in records])
+        covered = sum(1 for m in self.covered if first <= m <= last) if self.covered else 0
+        return WindowSums(buy, sell, trades, covered, nets, first_close)

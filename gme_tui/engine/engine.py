@@ -88,12 +88,17 @@ class Engine:
         self._next_scan: int | None = None  # the next boundary not yet scanned
         self._keep_from: int | None = None  # the oldest minute still kept
         self.last_scan: Scan | None = None
-        self._counts = {"trades": 0, "buckets": 0, "duplicates": 0, "late": 0, "ignored": 0, "whales": 0, "scans": 0}
+        self._counts = {"buckets": 0, "duplicates": 0, "late": 0, "ignored": 0, "whales": 0, "scans": 0}
+        self._trades = 0
+        # Hot-path mirrors of the state above, as plain ints: no None checks per trade.
+        self._data_clock = self.config.clock == "data"
+        self._late_before = -(1 << 62)  # minutes before this are dropped as late (= _keep_from)
+        self._data_scan_at = -(1 << 62) if self._data_clock else 1 << 62  # data time ≥ this → scan
 
     # ------------------------------------------------------------ input
 
     def feed(self, item: SourceItem) -> list[EngineEvent]:
-        if isinstance(item, Trade):
+        if type(item) is Trade:
             return self.add_trade(item)
         if isinstance(item, MinuteBucket):
             return self.add_bucket(item)
@@ -107,8 +112,11 @@ class Engine:
 
     def feed_many(self, items: Iterable[SourceItem]) -> list[EngineEvent]:
         events: list[EngineEvent] = []
+        add_trade, feed = self.add_trade, self.feed
         for item in items:
-            events.extend(self.feed(item))
+            produced = add_trade(item) if type(item) is Trade else feed(item)
+            if produced:
+                events.extend(produced)
         return events
 
     def set_listings(self, listings: Listings) -> None:
@@ -129,34 +137,35 @@ class Engine:
         pair.cover(coverage.first_minute, coverage.last_minute, keep_from)
 
     def add_trade(self, trade: Trade) -> list[EngineEvent]:
-        exchange = trade.exchange
-        if exchange not in self._enabled:
-            self._counts["ignored"] += 1
-            return []
-        symbol = trade.symbol
-        pair = self._pairs.get((exchange, symbol)) or self._pair(exchange, symbol)
-        ts = trade.ts
+        # The per-trade hot path: locals and one tuple unpack, no helper calls on the common path.
+        exchange, symbol, ts, side, price, amount, trade_id = trade
+        pair = self._pairs.get((exchange, symbol))
+        if pair is None:
+            if exchange not in self._enabled:
+                self._counts["ignored"] += 1
+                return []
+            pair = self._pair(exchange, symbol)
         minute = ts // MINUTE_MS
-        trade_id = trade.id
         if trade_id is not None and trade_id in pair.ids:
             self._counts["duplicates"] += 1
             return []
-        if self._keep_from is not None and minute < self._keep_from:
+        if minute < self._late_before:
             self._counts["late"] += 1
             return []
         events: list[EngineEvent] = []
-        whale = self._whales.add(exchange, symbol, ts, trade.side, trade.amount, trade.price * trade.amount)
+        value = price * amount
+        whale = self._whales.add(exchange, symbol, ts, side, amount, value)
         if whale is not None:
             self._counts["whales"] += 1
             events.append(whale)
-        if self.config.clock == "data":
+        if ts >= self._data_scan_at:
             self._on_data_time(ts, events)
-        if trade_id is not None:
-            pair.remember(trade_id, minute)
-        pair.add(minute, trade.side == "buy", trade.price * trade.amount, trade.price, ts)
+        elif self._data_clock and ts > self._data_time:  # type: ignore[operator]
+            self._data_time = ts
+        pair.add(minute, side == "buy", value, price, ts, trade_id)
         if not pair.participating:
             self._participate(exchange, symbol, pair)
-        self._counts["trades"] += 1
+        self._trades += 1
         return events
 
     def add_bucket(self, bucket: MinuteBucket, *, replace: bool = False) -> list[EngineEvent]:
@@ -191,7 +200,9 @@ class Engine:
             events.append(whale)
         scan_until = now_ms - scan_grace_ms
         if self._next_scan is None:
-            self._next_scan = (scan_until // MINUTE_MS + 1) * MINUTE_MS
+            # Live: the first scan is the boundary just passed, so numbers show at once (with
+            # their coverage) instead of up to a minute later.
+            self._next_scan = (scan_until // MINUTE_MS) * MINUTE_MS
             if self._first_minute is None:
                 self._first_minute = scan_until // MINUTE_MS
         self._scan_through(scan_until, events)
@@ -215,6 +226,7 @@ class Engine:
             self._scan_through(ts, events)
         if self._data_time is None or ts > self._data_time:
             self._data_time = ts
+        self._data_scan_at = self._next_scan  # type: ignore[assignment]
 
     def _scan_through(self, until_ms: int, events: list[EngineEvent]) -> None:
         while self._next_scan is not None and self._next_scan <= until_ms:
@@ -297,7 +309,7 @@ class Engine:
     def _prune(self, keep_from: int) -> None:
         if self._keep_from is not None and keep_from <= self._keep_from:
             return
-        self._keep_from = keep_from
+        self._keep_from = self._late_before = keep_from
         for pair in self._pairs.values():
             pair.prune(keep_from)
 
@@ -320,10 +332,10 @@ class Engine:
 
     @property
     def stats(self) -> EngineStats:
-        return EngineStats(data_time=self._data_time, **self._counts)
+        return EngineStats(data_time=self._data_time, trades=self._trades, **self._counts)
 
     def open_whale_orders(self) -> int:
-        return len(self._whales._open)
+        return self._whales.open_orders()
 
 
 def _price(

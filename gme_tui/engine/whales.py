@@ -7,66 +7,61 @@ at the end of a replay, or (live) after a quiet time. Each order is judged once,
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from gme_tui.model import Whale
 
 
-class _OpenOrder:
-    __slots__ = ("exchange", "symbol", "ts", "side", "amount", "value", "fills")
-
-    def __init__(self, exchange: str, symbol: str, ts: int, side: str, amount: float, value: float) -> None:
-        self.exchange = exchange
-        self.symbol = symbol
-        self.ts = ts
-        self.side = side
-        self.amount = amount
-        self.value = value
-        self.fills = 1
+# An open order is a small list, mutated in place as fills arrive (cheapest on the hot path):
+TS, SIDE, AMOUNT, VALUE, FILLS = 0, 1, 2, 3, 4
 
 
 class WhaleTracker:
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
-        self._open: dict[tuple[str, str], _OpenOrder] = {}
+        self._open: dict[tuple[str, str], list] = {}
 
     def add(self, exchange: str, symbol: str, ts: int, side: str, amount: float, value: float) -> Whale | None:
         """Add one fill; returns the whale that this fill closed, if the closed order was one."""
         key = (exchange, symbol)
         order = self._open.get(key)
-        if order is not None and order.ts == ts and order.side == side:
-            order.amount += amount
-            order.value += value
-            order.fills += 1
+        if order is not None and order[TS] == ts and order[SIDE] == side:
+            order[AMOUNT] += amount
+            order[VALUE] += value
+            order[FILLS] += 1
             return None
-        self._open[key] = _OpenOrder(exchange, symbol, ts, side, amount, value)
-        return self._judge(order) if order is not None else None
+        self._open[key] = [ts, side, amount, value, 1]
+        if order is None or order[VALUE] < self.threshold:
+            return None
+        return _whale(key, order)
 
     def close_quiet(self, now_ms: int, quiet_ms: int) -> list[Whale]:
         """Close every order whose last fill is at least `quiet_ms` old (live mode)."""
-        quiet = [key for key, order in self._open.items() if order.ts + quiet_ms <= now_ms]
-        return list(self._close_keys(quiet))
+        quiet = [key for key, order in self._open.items() if order[TS] + quiet_ms <= now_ms]
+        return self._close_keys(quiet)
 
     def close_all(self) -> list[Whale]:
         """Close every open order, in the order the pairs first traded (end of a replay)."""
-        return list(self._close_keys(list(self._open)))
+        return self._close_keys(list(self._open))
 
-    def _close_keys(self, keys: list[tuple[str, str]]) -> Iterator[Whale]:
+    def open_orders(self) -> int:
+        return len(self._open)
+
+    def _close_keys(self, keys: list[tuple[str, str]]) -> list[Whale]:
+        whales = []
         for key in keys:
-            whale = self._judge(self._open.pop(key))
-            if whale is not None:
-                yield whale
+            order = self._open.pop(key)
+            if order[VALUE] >= self.threshold:
+                whales.append(_whale(key, order))
+        return whales
 
-    def _judge(self, order: _OpenOrder) -> Whale | None:
-        if order.value < self.threshold:
-            return None
-        return Whale(
-            ts=order.ts,
-            exchange=order.exchange,
-            symbol=order.symbol,
-            side=order.side,  # type: ignore[arg-type]
-            price=order.value / order.amount,
-            amount=order.amount,
-            value=order.value,
-            fills=order.fills,
-        )
+
+def _whale(key: tuple[str, str], order: list) -> Whale:
+    return Whale(
+        ts=order[TS],
+        exchange=key[0],
+        symbol=key[1],
+        side=order[SIDE],
+        price=order[VALUE] / order[AMOUNT],
+        amount=order[AMOUNT],
+        value=order[VALUE],
+        fills=order[FILLS],
+    )

@@ -48,3 +48,6 @@ class BinanceAdapter(ExchangeAdapter):
                 flows[minute] = MinuteFlow(buy=buy, sell=float(row[7]) - buy, count=int(row[8]), close=float(row[4]))
             start = int(rows[-1][0]) // MINUTE_MS + 1
         return flows
+
+
+ADAPTER = BinanceAdapter()

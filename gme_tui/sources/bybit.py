@@ -25,3 +25,6 @@ class BybitAdapter(ExchangeAdapter):
         for d in message["data"]:
             out.append((d["s"], int(d["T"]), d["S"] == "Buy", float(d["p"]), float(d["v"]), str(d["i"])))
         return True
+
+
+ADAPTER = BybitAdapter()

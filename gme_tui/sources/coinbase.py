@@ -68,3 +68,6 @@ class CoinbaseAdapter(ExchangeAdapter):
                 return sums.flows()
             headers = getattr(rest, "last_response_headers", None) or {}
             after = headers.get("CB-AFTER") or headers.get("Cb-After") or str(min(int(d["trade_id"]) for d in page))
+
+
+ADAPTER = CoinbaseAdapter()

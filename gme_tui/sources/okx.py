@@ -44,3 +44,6 @@ class OkxAdapter(ExchangeAdapter):
             if len(page) < PAGE or int(page[-1]["ts"]) < first * MINUTE_MS:
                 return sums.flows()
             after = str(page[-1]["tradeId"])
+
+
+ADAPTER = OkxAdapter()

@@ -79,11 +79,18 @@ TEMPLATES: Mapping[str, GVector] = {
     "chop_other_way": (-0.02, 0.015, -0.01, 0.02),
 }
 
-# Next regime, by weight, once the story is told.
+# Next regime, by weight, once the story is told; a turn of sentiment is likelier than more of
+# the same, so that windows cross thresholds and levels keep changing.
 NEXT_WEIGHTS: Mapping[str, float] = {
     "sync_bull": 1.0, "bull": 1.5, "sync_bear": 1.0, "bear": 1.5, "trap": 1.0, "trap_big": 0.7,
-    "distribution": 0.7, "accumulation": 1.0, "chop": 1.2, "chop_other_way": 1.2,
+    "distribution": 0.7, "accumulation": 1.0, "chop": 0.8, "chop_other_way": 0.8,
 }
+FAMILY: Mapping[str, str] = {
+    "sync_bull": "up", "bull": "up", "trap": "up", "trap_big": "up", "accumulation": "up",
+    "sync_bear": "down", "bear": "down", "distribution": "down", "chop": "flat", "chop_other_way": "flat",
+}
+TURN_PREFERENCE = 3.0  # weight multiplier for a regime of another family
+REGIME_MINUTES = (8, 20)
 
 
 def _flat(g: float) -> GVector:
@@ -109,9 +116,11 @@ STORIES: Mapping[str, Story] = {
     # chop, then a rally that turns every exchange positive within minutes
     "chop_to_rally": ((-60, (0.01, -0.03, 0.01, -0.01)), (-4, _flat(0.15)), (20, TEMPLATES["trap"])),
     # Asia buys, Coinbase sells: mixed with C
-    "trap": ((-60, TEMPLATES["trap"]), (6, TEMPLATES["sync_bear"])),
-    "bear_steady": ((-60, TEMPLATES["sync_bear"]), (-2, TEMPLATES["bull"])),
-    "sync_bull": ((-60, TEMPLATES["sync_bull"]), (4, TEMPLATES["trap"])),
+    "trap": ((-60, TEMPLATES["trap"]), (-6, TEMPLATES["sync_bear"])),
+    # a sell-off that buyers have been reversing for a while: strong bearish, mixed, strong bullish
+    "bear_steady": ((-60, TEMPLATES["sync_bear"]), (-12, _flat(0.15))),
+    # buying that has just turned: A+ for a few minutes, strong bullish for longer
+    "sync_bull": ((-60, TEMPLATES["sync_bull"]), (-6, TEMPLATES["sync_bear"])),
     # symbols that Coinbase does not list can only be mixed (quorum), so they just wander
     "wander": ((-60, TEMPLATES["chop"]), (-20, TEMPLATES["bull"]), (5, TEMPLATES["chop_other_way"])),
 }
@@ -149,6 +158,7 @@ NET_NOISE = 0.03  # per-minute noise on g
 VOLUME_NOISE = 0.2  # log-normal per-minute noise on volume, per symbol
 MAX_IMBALANCE = 0.8  # |net| <= 0.8 volume: someone always takes the other side
 RAMP_MINUTES = 2  # random regimes blend in over a couple of minutes
+BACKFILL_JITTER = 0.06  # the backfill's window sums land within 6 % of the story's
 
 
 class SymbolPlan:
@@ -182,15 +192,17 @@ class SymbolPlan:
         return target
 
     def balance_backfill(self, minutes: int) -> None:
-        """Take the noise out of the backfill's window (nets sum to the plan, volumes to the
-        nominal total) so the first scan shows exactly the story, whatever the seed."""
+        """Tame the noise over the backfill's window: its nets sum to the plan and its volumes to
+        the nominal total, each within a few percent (round figures would look fake). Signs and
+        margins then stay as the story wants, so the first scan shows it whatever the seed."""
         rows = [self.minute(self._first + i) for i in range(minutes)]
         for exchange, base in self._base.items():
             index = EXCHANGE_INDEX[exchange]
             planned = sum(base * self.g(self._first + i)[index] for i in range(minutes))
+            planned *= self._rng.uniform(1 - BACKFILL_JITTER, 1 + BACKFILL_JITTER)
             drift = (sum(row[exchange].net for row in rows) - planned) / minutes
             volume = sum(row[exchange].volume for row in rows)
-            scale = base * minutes / volume
+            scale = base * minutes * self._rng.uniform(1 - BACKFILL_JITTER, 1 + BACKFILL_JITTER) / volume
             for row in rows:
                 plan = row[exchange]
                 net = plan.net - drift
@@ -213,13 +225,15 @@ class SymbolPlan:
 
     def _extend_segments(self, k: int) -> None:
         while k >= self._story_end:
+            family = FAMILY.get(self._last_name, "flat")
             names = [n for n in NEXT_WEIGHTS if n != self._last_name]
-            name = self._rng.choices(names, [NEXT_WEIGHTS[n] for n in names])[0]
+            weights = [NEXT_WEIGHTS[n] * (TURN_PREFERENCE if FAMILY[n] != family else 1.0) for n in names]
+            name = self._rng.choices(names, weights)[0]
             scale = self._rng.uniform(0.8, 1.25)
             g = tuple(round(v * scale, 4) for v in TEMPLATES[name])
             self._segments.append((self._story_end, g, RAMP_MINUTES))  # type: ignore[arg-type]
             self._last_name = name
-            self._story_end += self._rng.randint(10, 30)
+            self._story_end += self._rng.randint(*REGIME_MINUTES)
 
 
 def make_plans(rng: random.Random, first_minute: int, specs: Sequence[SymbolSpec] = SYMBOLS) -> dict[str, SymbolPlan]:

@@ -11,28 +11,26 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from textual import on
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from gme_tui import format as fmt
 from gme_tui.model import EXCHANGE_SHORT, EngineEvent
 from gme_tui.settings import Settings, SettingsError, load_settings, save_changes
 from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, SortSpec, visible_rows
 from gme_tui.tui.widgets.cells import CellContext, table_columns
+from gme_tui.tui.screens.main import MainScreen
 from gme_tui.tui.widgets.feeds import SignalLogView, WhaleTicker
 from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar, StatusInfo
 
 log = logging.getLogger(__name__)
-GRADE_GROUP = Binding.Group("grade filter", compact=True)
 
 
 def wall_ms() -> int:
@@ -54,22 +52,8 @@ class _Inbox:
 
 
 class GmeApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "gme-tui"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("slash", "search", "Search"),
-        *[Binding(str(n), f"grade({n})", GRADE_FILTERS[n], group=GRADE_GROUP) for n in range(6)],
-        Binding("s", "sort_next", "Sort"),
-        Binding("S", "sort_reverse", "Reverse", key_display="S"),
-        Binding("enter", "detail", "Detail"),
-        Binding("o", "settings", "Settings"),
-        Binding("f", "pin", "Pin"),
-        Binding("m", "mute", "Mute"),
-        Binding("p", "pause", "Pause"),
-        Binding("escape", "clear_search", "Clear search", show=False),
-    ]
 
     grade_filter: reactive[int] = reactive(0, init=False)
     search: reactive[str] = reactive("", init=False)
@@ -108,25 +92,27 @@ class GmeApp(App[int]):
         self._shown_rows: dict = {}
         self._coverage: dict[str, int] = {}
         self._timer: Timer | None = None
+        self._started = False
         self._columns = table_columns(settings.enabled_exchanges, settings.language)
         self.zone = fmt.zone(settings.timezone)
 
     # ------------------------------------------------------------ layout and lifecycle
 
-    def compose(self) -> ComposeResult:
-        yield FlowTable(id="table")
-        with Horizontal(id="feeds"):
-            yield WhaleTicker(id="whales")
-            yield SignalLogView(id="signals")
-        yield Input(placeholder="filter symbols (escape clears)", id="search")
-        yield StatusBar(id="status")
-        yield Footer(compact=True)
+    def get_default_screen(self) -> Screen:
+        self.main = MainScreen()
+        return self.main
 
-    def on_mount(self) -> None:
-        self.query_one("#whales").border_title = "WHALES"
-        self.query_one("#signals").border_title = "SIGNALS"
+    def start(self) -> None:
+        """Called once by the main screen when its widgets exist: start data and the tick."""
+        main = self.main
+        self._started = True
+        self.table = main.query_one(FlowTable)
+        self.whale_ticker = main.query_one(WhaleTicker)
+        self.signal_log = main.query_one(SignalLogView)
+        self.status_bar = main.query_one(StatusBar)
+        self.search_box = main.query_one("#search", Input)
         self._configure_feeds()
-        self.query_one(FlowTable).focus()
+        self.table.focus()
         if self.start_pipeline:
             self.run_worker(self._run_pipeline(), name="pipeline", group="pipeline", exclusive=True, exit_on_error=False)
         self._timer = self.set_interval(self.settings.ui.refresh_ms / 1000, self.tick, name="ui-tick")
@@ -145,6 +131,8 @@ class GmeApp(App[int]):
 
     def tick(self) -> None:
         """Drain the inbox into one state update, then refresh the status bar."""
+        if not self._started or not self.main.is_attached:  # not yet mounted, or shutting down
+            return
         events = self.inbox.drain()
         now = self.now_ms()
         self._expire_mutes(now)
@@ -165,12 +153,12 @@ class GmeApp(App[int]):
         market = self.market
         self._shown_rows = market.rows
         self._coverage = _fewest_covered(market.rows.values())
-        self.query_one(WhaleTicker).show(tuple(market.whales))
-        self.query_one(SignalLogView).show(tuple(market.signals.entries))
+        self.whale_ticker.show(tuple(market.whales))
+        self.signal_log.show(tuple(market.signals.entries))
         self._show_table()
 
     def _show_table(self) -> None:
-        table = self.query_one(FlowTable)
+        table = self.table
         rows = visible_rows(
             self._shown_rows.values(),
             grade_filter=self.grade_filter,
@@ -219,7 +207,7 @@ class GmeApp(App[int]):
             finished=self.pipeline_finished,
             error=self.pipeline_error,
         )
-        self.query_one(StatusBar).show(info)
+        self.status_bar.show(info)
 
     @property
     def filter_text(self) -> str:
@@ -259,16 +247,16 @@ class GmeApp(App[int]):
         self.grade_filter = number
 
     def action_search(self) -> None:
-        box = self.query_one("#search", Input)
+        box = self.search_box
         box.display = True
         box.focus()
 
     def action_clear_search(self) -> None:
-        box = self.query_one("#search", Input)
+        box = self.search_box
         box.value = ""
         box.display = False
         self.search = ""
-        self.query_one(FlowTable).focus()
+        self.table.focus()
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -276,12 +264,12 @@ class GmeApp(App[int]):
 
     @on(Input.Submitted, "#search")
     def _search_done(self, event: Input.Submitted) -> None:
-        box = self.query_one("#search", Input)
+        box = self.search_box
         box.display = bool(event.value)
-        self.query_one(FlowTable).focus()
+        self.table.focus()
 
     def action_sort_next(self) -> None:
-        shown = [c.key for c in (self.query_one(FlowTable).columns or self._columns)]
+        shown = [c.key for c in (self.table.columns or self._columns)]
         current = self.sort.column
         column = shown[(shown.index(current) + 1) % len(shown)] if current in shown else shown[0]
         self.sort = SortSpec(column, column not in ASCENDING_FIRST)
@@ -397,8 +385,8 @@ class GmeApp(App[int]):
 
     def _configure_feeds(self) -> None:
         s = self.settings
-        self.query_one(WhaleTicker).configure(self.zone, s.language, s.alerts.whale_notify_threshold)
-        self.query_one(SignalLogView).configure(self.zone, s.language)
+        self.whale_ticker.configure(self.zone, s.language, s.alerts.whale_notify_threshold)
+        self.signal_log.configure(self.zone, s.language)
 
     # ------------------------------------------------------------ palette and crashes
 
@@ -450,16 +438,19 @@ def _log_file() -> str | None:
 
 def run_tui(settings: Settings, pipeline: Any, **kwargs: Any) -> int:
     """Run the app until quit. Returns 0, or 1 after a crash (traceback in the log file, a
-    one-line hint on the terminal)."""
-    app = GmeApp(settings, pipeline, **kwargs)
+    one-line hint on the terminal). Keyword arguments go to GmeApp."""
+    return run_app(GmeApp(settings, pipeline, **kwargs))
+
+
+def run_app(app: GmeApp, *, headless: bool = False) -> int:
     try:
-        app.run()
+        app.run(headless=headless)
     except Exception as error:  # a failure outside the app's own loop (driver, terminal)
         app.crash = app.crash or error
         log.critical("gme-tui crashed", exc_info=error)
     if app.crash is not None:
         where = _log_file()
-        hint = f"see {where}" if where else "see the log file"
+        hint = f"details in {where}" if where else "details in the log file"
         print(f"gme-tui crashed: {type(app.crash).__name__}: {app.crash} ({hint})", file=sys.stderr)
         return 1
     return app.return_code or 0

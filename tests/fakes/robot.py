@@ -25,7 +25,7 @@ from aiohttp import web
 
 DINGTALK_PATH = "/robot/send"
 WECOM_PATH = "/cgi-bin/webhook/send"
-FAILURES = ("http500", "stall", "drop", "busy")
+FAILURES = ("http500", "stall", "drop", "busy", "pass")  # "pass": answer this one normally
 
 
 @dataclass
@@ -119,7 +119,7 @@ class FakeRobotServer:
         if robot is None:
             return _answer(300001 if kind == "dingtalk" else 93000, "token/key not found")
         failure = robot.scripted.popleft() if robot.scripted else robot.outage
-        if failure:
+        if failure and failure != "pass":
             return await self._fail(request, robot, failure)
         try:
             body = json.loads(raw)

@@ -22,7 +22,7 @@ NOW_MS = (START_MINUTE + WINDOW) * 60_000 + 12_345  # fixed wall clock for snaps
 
 # symbol -> net per minute on (binance, okx, bybit, coinbase), volume per minute, price
 SHAPES: dict[str, tuple[tuple[float, float, float, float], float, float]] = {
-    "BTC/USDT": ((40_000, 30_000, 20_000, 25_000), 400_000, 42_150.0),  # strong bullish, A+
+    "BTC/USDT": ((60_000, 50_000, 40_000, 45_000), 150_000, 42_150.0),  # strong bullish, A+
     "ETH/USDT": ((4_000, 3_000, 2_000, 90_000), 300_000, 2_280.5),  # strong bullish, A
     "SOL/USDT": ((-30_000, -20_000, -9_000, -15_000), 200_000, 98.5),  # strong bearish
     "HBAR/USDT": ((6_000, 5_000, -1_000, -8_000), 60_000, 0.1234),  # C: east buys, coinbase sells
@@ -37,7 +37,7 @@ EXCHANGE_ORDER = ("binance", "okx", "bybit", "coinbase")
 def minute_net(net: float, symbol_index: int, k: int) -> float:
     """A wavy but exact-enough per-minute net around the average, so sparklines have shape."""
     wave = math.sin((k + symbol_index * 3) / 4.0)
-    return net * (1.0 + 0.8 * wave)
+    return net * (1.0 + 0.5 * wave)
 
 
 def market_items(symbols: Sequence[str] = tuple(SHAPES), bybit_minutes: int = 12) -> list[SourceItem]:
@@ -102,3 +102,12 @@ def make_pipeline(settings: Settings, items: Sequence[SourceItem] | None = None,
     config = replace(EngineConfig.from_settings(settings, live=False), track_coverage=track_coverage)
     source = MemorySource([market_items() if items is None else items])
     return Pipeline(source, Engine(config))
+
+
+async def settle(app, pilot) -> None:
+    """Wait for the in-memory replay to end, then run one UI tick and let the screen catch up."""
+    while not app._started:
+        await pilot.pause()
+    await app.workers.wait_for_complete()
+    app.tick()
+    await pilot.pause()

@@ -60,15 +60,18 @@ def detail_text(row: Row, market: Market, language: str, zone: tzinfo, width: in
     minutes = max((len(w.minute_nets) for w in windows.values()), default=0)
     chart_width = max(10, min(minutes or 10, width - LABEL - 34))
     text = Text(no_wrap=True, overflow="ellipsis")
+    window_minutes = scan.consensus.window_minutes
     level = scan.consensus.level
     text.append(f"{row.symbol}  ", style="bold")
     text.append(LEVELS[level].text(language) if level in LEVELS else level, style=LEVEL_STYLES.get(level, ""))
-    text.append(f"   price {fmt.price(scan.price)} ")
+    text.append(f"   grades {' '.join(row.grades) or '-'}\n")
+    text.append(f"price {fmt.price(scan.price)} ")
     text.append(fmt.percent(scan.price_change), style=_sign(scan.price_change))
     text.append(f"   volume {fmt.money(scan.volume).lstrip('+')}   net ")
     text.append(fmt.money(row.total), style=_sign(row.total))
-    text.append(f"   B/S {fmt.ratio(row.buy_sell)}")
-    text.append(f"   grades {' '.join(row.grades) or '-'}\n\n")
+    share = f" ({row.net_share * 100:+.1f}% of volume)" if row.net_share is not None else ""
+    text.append(f"{share}   B/S {fmt.ratio(row.buy_sell)}   window {window_minutes}m to ")
+    text.append(fmt.clock(scan.consensus.ts, zone, seconds=False) + "\n\n")
 
     peak = max((max(abs(v) for v in w.minute_nets) for w in windows.values() if w.minute_nets), default=0.0)
     window_minutes = scan.consensus.window_minutes
@@ -115,7 +118,7 @@ def whales_and_signals_text(symbol: str, market: Market, language: str, zone: tz
     for whale in whales:
         side = "green" if whale.side == "buy" else "red"
         text.append(f"  {fmt.clock(whale.ts, zone)} {EXCHANGE_SHORT.get(whale.exchange, whale.exchange)} ")
-        text.append(SIDE_TEXT.get(language, SIDE_TEXT["en"])[whale.side], style=side)
+        text.append(SIDE_TEXT.get(language, SIDE_TEXT["en"])[whale.side] + " ", style=side)
         text.append(f" {fmt.usd(whale.value):>12}", style=side)
         text.append(f" @ {fmt.price(whale.price)}\n", style="dim")
     text.append("\nSignals\n", style="bold")
@@ -149,6 +152,7 @@ class DetailScreen(Screen):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("enter", "app.pop_screen", "Back", show=False),
         Binding("q", "app.pop_screen", "Back", show=False),
+        Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """
     DetailScreen #chart { padding: 0 1; }

@@ -69,6 +69,7 @@ class SettingsScreen(Screen[bool]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+q", "app.quit", "Quit", show=False),
     ]
     DEFAULT_CSS = """
     SettingsScreen VerticalScroll { padding: 0 1; }
@@ -76,11 +77,12 @@ class SettingsScreen(Screen[bool]):
     SettingsScreen Horizontal { height: auto; }
     SettingsScreen .row { height: 1; margin: 0; }
     SettingsScreen .row Label { width: 38; }
-    SettingsScreen .row Input { width: 20; height: 1; border: none; padding: 0 1; background: $boost; }
-    SettingsScreen Checkbox { border: none; padding: 0 1; height: 1; }
+    SettingsScreen .row Input { width: 20; }
+    SettingsScreen Checkbox { margin-right: 2; }
     SettingsScreen Select { width: 20; }
     SettingsScreen #errors { color: $error; height: auto; }
-    SettingsScreen #buttons { margin-top: 1; height: 3; }
+    SettingsScreen #buttons { margin-top: 1; height: 1; }
+    SettingsScreen Button { margin-right: 2; }
     SettingsScreen .secret { color: $text-muted; }
     """
 
@@ -91,20 +93,20 @@ class SettingsScreen(Screen[bool]):
             yield Static("Exchanges", classes="section")
             with Horizontal():
                 for name in EXCHANGES:
-                    yield Checkbox(name, settings.exchanges[name].enabled, id=f"ex-{name}")
+                    yield Checkbox(name, settings.exchanges[name].enabled, id=f"ex-{name}", compact=True)
             yield Static("Window and thresholds", classes="section")
             for field in NUMBERS:
                 with Horizontal(classes="row"):
                     yield Label(field.label)
-                    yield Input(_show_number(field.read(settings)), id=_number_id(field.key))
+                    yield Input(_show_number(field.read(settings)), id=_number_id(field.key), compact=True)
             yield Static("Alerts: grades sent to the robots", classes="section")
             with Horizontal():
                 for grade in GRADES:
-                    yield Checkbox(grade, grade in settings.alerts.notify_grades, id=f"grade-{_grade_id(grade)}")
-                yield Checkbox("whale alerts", settings.alerts.enable_whale_notify, id="whale-notify")
+                    yield Checkbox(grade, grade in settings.alerts.notify_grades, id=f"grade-{_grade_id(grade)}", compact=True)
+                yield Checkbox("whale alerts", settings.alerts.enable_whale_notify, id="whale-notify", compact=True)
             with Horizontal(classes="row"):
                 yield Label("labels language")
-                yield Select([(code, code) for code in LANGUAGES], value=settings.language, allow_blank=False, id="language")
+                yield Select([(code, code) for code in LANGUAGES], value=settings.language, allow_blank=False, id="language", compact=True)
             yield Static("Robots (from the environment or .env; never saved here)", classes="section")
             secrets = getattr(self.app, "secrets", None)
             yield Static(f"DingTalk webhook: {mask(getattr(secrets, 'dingtalk_webhook', ''))}", classes="secret")
@@ -112,8 +114,8 @@ class SettingsScreen(Screen[bool]):
             yield Static(f"WeCom webhook:    {mask(getattr(secrets, 'wechat_webhook', ''))}", classes="secret")
             yield Static("", id="errors")
             with Horizontal(id="buttons"):
-                yield Button("Save (ctrl+s)", id="save", variant="primary")
-                yield Button("Cancel (escape)", id="cancel")
+                yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
+                yield Button("Cancel (escape)", id="cancel", compact=True)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -135,7 +135,8 @@ class SignalLogView(LineList):
             ("🚨" if width >= 60 else "", PLAIN),
             (fmt.clock(entry.last_ts, self.zone, seconds=False) + " ", DIM),
             (f"{entry.grade:<2}", GRADE_STYLES.get(entry.grade, PLAIN)),
-            (" " + entry.symbol + " ", Style(bold=True)),
+            (" ", PLAIN),
+            (entry.symbol + " ", Style(bold=True)),
             (name, PLAIN),
         ]
         if entry.count > 1:

@@ -214,7 +214,9 @@ class FlowTable(ScrollView, can_focus=True):
 def _cell_segments(pieces: list[tuple[str, Style]], column: Column, base: Style) -> list[Segment]:
     if len(pieces) == 1:
         text, style = pieces[0]
-        return [Segment(fit(text, column.width, column.align), base + style)]
+        fitted = fit(text, column.width, column.align)
+        if not style.bgcolor:
+            return [Segment(fitted, base + style)]
     used = 0
     out: list[Segment] = []
     for text, style in pieces:

@@ -105,7 +105,7 @@ def status_text(info: StatusInfo) -> Text:
     elif not info.error:
         text.append(f"waiting for the first {info.window_minutes}m window  ", style="dim")
     text.append(f"{info.rows_shown}/{info.rows_total} ", style="bold")
-    text.append(info.filter_text, style="cyan")
+    text.append(info.filter_text + " ", style="cyan")
     text.append(f"  sort {info.sort_text}", style="cyan")
     text.append(f"  {fmt.clock(info.now_ms, info.zone)} {zone_short(info.zone, info.now_ms)}".rstrip())
     text.append(f" [{info.mode}]", style="dim")

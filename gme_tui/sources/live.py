@@ -1,0 +1,148 @@
+"""The live source: one collector per enabled exchange, merged into one stream of batches.
+
+Construct with `LiveSource.from_settings(settings)`. `batches()` starts the collectors on first
+use and yields: each exchange's `Listings` as soon as its markets are known (before any of its
+trades), backfilled `MinuteBucket`s, `Coverage` for minutes streamed whole, and `Trade`s the
+moment their frames arrive; an empty batch at least every 250 ms as a heartbeat. An exchange that
+cannot be reached keeps retrying in the background while the others run on.
+
+Exchange modules are found by name: `gme_tui.sources.<exchange id>` exposes `ADAPTER`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from typing import AsyncIterator, Mapping, Sequence
+
+from gme_tui.model import ExchangeHealth, SourceItem, Trade
+from gme_tui.sources.ccxt_common import ExchangeAdapter
+from gme_tui.sources.clock import Clock, SystemClock
+from gme_tui.sources.collector import Collector
+from gme_tui.sources.universe import canonical_universe
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 0.25
+
+
+def load_adapter(exchange: str) -> ExchangeAdapter:
+    return importlib.import_module(f"gme_tui.sources.{exchange}").ADAPTER
+
+
+class LiveSource:
+    mode = "live"
+
+    def __init__(
+        self,
+        settings,  # gme_tui.settings.Settings
+        *,
+        clock: Clock | None = None,
+        adapters: Mapping[str, ExchangeAdapter] | None = None,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        settle_seconds: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.heartbeat_seconds = heartbeat_seconds
+        live = settings.live
+        exchanges = settings.enabled_exchanges
+        self._pending: list[SourceItem] = []
+        self._ready = asyncio.Event()
+        self._okx_markets: asyncio.Future | None = None
+        self._universe: list[str] | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._closed = False
+        self.collectors: dict[str, Collector] = {}
+        for exchange in exchanges:
+            adapter = (adapters or {}).get(exchange) or load_adapter(exchange)
+            self.collectors[exchange] = Collector(
+                adapter,
+                ccxt_settings=dict(settings.exchanges[exchange].ccxt),
+                proxy=live.proxy,
+                quote_map={k: tuple(v) for k, v in settings.symbols.quote_map.items()},
+                universe=self._canonical_symbols,
+                emit=self._emit_many,
+                emit_trade=self._emit_trade,
+                clock=self.clock,
+                window_minutes=settings.window.minutes,
+                watchdog_seconds=live.watchdog_seconds,
+                backoff_max_seconds=live.backoff_max_seconds,
+                backfill=live.backfill,
+                settle_seconds=getattr(live, "backfill_settle_seconds", 3.0) if settle_seconds is None else settle_seconds,
+                on_markets=self._on_markets,
+            )
+
+    @classmethod
+    def from_settings(cls, settings) -> "LiveSource":
+        return cls(settings)
+
+    # ------------------------------------------------------------ Source protocol
+
+    async def batches(self) -> AsyncIterator[Sequence[SourceItem]]:
+        self.start()
+        while not self._closed:
+            if not self._pending:
+                try:
+                    await asyncio.wait_for(self._ready.wait(), self.heartbeat_seconds)
+                except asyncio.TimeoutError:
+                    pass
+            self._ready.clear()
+            batch, self._pending = self._pending, []
+            self._raise_if_crashed()
+            yield batch
+
+    def health(self) -> Sequence[ExchangeHealth]:
+        return [collector.health() for collector in self.collectors.values()]
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------ plumbing
+
+    def start(self) -> None:
+        if self._tasks or self._closed:
+            return
+        if self.settings.symbols.universe == "okx_all":
+            self._okx_markets = asyncio.get_running_loop().create_future()
+            if "okx" not in self.collectors:
+                self._okx_markets.set_exception(RuntimeError("symbols.universe = okx_all needs OKX enabled"))
+        self._tasks = [asyncio.create_task(c.run(), name=f"collector-{e}") for e, c in self.collectors.items()]
+
+    def _raise_if_crashed(self) -> None:
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc] # a bug, not a network problem
+
+    def _emit_trade(self, trade: Trade) -> None:
+        self._pending.append(trade)
+        if not self._ready.is_set():
+            self._ready.set()
+
+    def _emit_many(self, items: Sequence[SourceItem]) -> None:
+        if items:
+            self._pending.extend(items)
+            self._ready.set()
+
+    def _on_markets(self, exchange: str, markets: dict) -> None:
+        if exchange == "okx" and self._okx_markets is not None and not self._okx_markets.done():
+            self._okx_markets.set_result(markets)
+
+    async def _canonical_symbols(self) -> list[str]:
+        if self._universe is None:
+            okx = await asyncio.shield(self._okx_markets) if self._okx_markets is not None else None
+            self._universe = canonical_universe(self.settings.symbols, okx)
+            log.info("live universe: %d symbols", len(self._universe))
+        return self._universe
+
+    @property
+    def universe(self) -> list[str] | None:
+        return self._universe
+
+    def dropped(self) -> dict[str, dict[str, int]]:
+        """Rejected frames and trades per exchange, by reason."""
+        return {e: c.dropped_by_reason for e, c in self.collectors.items()}

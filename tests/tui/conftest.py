@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gme_tui.settings import Settings
+from gme_tui.tui.app import GmeApp
+from tests.tui.market import NOW_MS, make_pipeline, settings_file
+
+
+class RecordingAlerts:
+    """Stands in for gme_tui.alerts: records mute calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def mute(self, symbol: str, until_ms: int) -> None:
+        self.calls.append(("mute", symbol, str(until_ms)))
+
+    def unmute(self, symbol: str) -> None:
+        self.calls.append(("unmute", symbol))
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+@pytest.fixture
+def tui_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.chdir(tmp_path)  # a relative settings path keeps snapshots free of tmp names
+    settings_file(tmp_path)
+    from gme_tui.settings import load_settings
+
+    return load_settings(Path("settings.toml"))
+
+
+@pytest.fixture
+def make_app(tui_settings: Settings):
+    saved: list[Settings] = []
+
+    def build(settings: Settings | None = None, items=None, **kwargs: Any) -> GmeApp:
+        chosen = settings or tui_settings
+        app = GmeApp(
+            chosen,
+            make_pipeline(chosen, items),
+            now_ms=lambda: NOW_MS,
+            on_settings_saved=saved.append,
+            **kwargs,
+        )
+        app.saved_settings = saved  # type: ignore[attr-defined]
+        return app
+
+    return build
