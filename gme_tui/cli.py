@@ -14,7 +14,7 @@ from gme_tui import __version__
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.format import zone
 from gme_tui.logs import setup_logging
-from gme_tui.pipeline import Pipeline
+from gme_tui.pipeline import Pipeline, wall_clock_ms
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings
 from gme_tui.sources.base import Source
 from gme_tui.sources.replay import ReplayError, ReplaySource
@@ -179,6 +179,7 @@ async def _headless(pipeline: Pipeline, printer, alerts) -> int:
     task = asyncio.ensure_future(pipeline.run())
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, task.cancel)
+    watcher = asyncio.ensure_future(_watch_health(pipeline, alerts)) if alerts is not None else None
     code = EXIT_OK
     try:
         await task
@@ -191,10 +192,19 @@ async def _headless(pipeline: Pipeline, printer, alerts) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        if watcher is not None:
+            watcher.cancel()
         printer.flush()
         if alerts is not None:
             await alerts.close(timeout=5.0)
     return code
+
+
+async def _watch_health(pipeline: Pipeline, alerts, every_s: float = 5.0) -> None:
+    """Feed the sources' health to the alert dispatcher (exchange down / recovered alerts)."""
+    while True:
+        alerts.on_health(pipeline.source.health(), wall_clock_ms())
+        await asyncio.sleep(every_s)
 
 
 def _summarize(pipeline: Pipeline) -> None:
