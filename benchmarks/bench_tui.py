@@ -38,7 +38,9 @@ WINDOW = 50
 class StreamingSource:
     mode = "demo"
 
-    def __init__(self, symbols: list[str], seconds: float, rate: int, batch_ms: int = 50) -> None:
+    def __init__(self, symbols: list[str], seconds: float, rate: int, data_speed: float, batch_ms: int = 50) -> None:
+        self.data_speed = data_speed
+        self.gc_freeze = False
         self.symbols = symbols
         self.seconds = seconds
         self.rate = rate
@@ -63,10 +65,15 @@ class StreamingSource:
         for chunk in self._backfill():
             yield chunk
             await asyncio.sleep(0)
+        if self.gc_freeze:
+            import gc
+
+            gc.collect()
+            gc.freeze()  # long-lived backfill objects out of the collector's way
         self.started.set()
         per_batch = self.rate * self.batch_ms // 1000
         data_ms = (START_MINUTE + WINDOW) * 60_000
-        step = 60 * self.batch_ms  # data time runs 60x real time: one scan per real second
+        step = int(self.data_speed * self.batch_ms)  # 60: data time runs 60x, one scan per real second
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         end_at = next_at + self.seconds
@@ -131,7 +138,8 @@ async def run(args: argparse.Namespace) -> None:
     settings = dataclasses.replace(
         Settings(timezone="UTC", language="en"), ui=UiSettings(refresh_ms=args.refresh_ms), source_path=Path("/nonexistent")
     )
-    source = StreamingSource(symbols, args.seconds, args.rate)
+    source = StreamingSource(symbols, args.seconds, args.rate, args.data_speed)
+    source.gc_freeze = args.gc_freeze
     pipeline = Pipeline(source, Engine(dataclasses.replace(EngineConfig.from_settings(settings, live=False))))
     app = BenchApp(settings, pipeline)
 
@@ -185,7 +193,7 @@ async def run(args: argparse.Namespace) -> None:
         FlowTable.render_line = original_render_line
 
     print(f"gme-tui TUI benchmark: {rows} symbols, {streamed / args.seconds:,.0f} trades/s for {args.seconds:.0f} s, "
-          f"{args.width}x{args.height}, refresh {args.refresh_ms} ms, a fresh scan every second")
+          f"{args.width}x{args.height}, refresh {args.refresh_ms} ms, data time x{args.data_speed:g}")
     print(line("UI tick with a scan (target 16)", app.tick_ms))
     print(line("table render per refresh", render_ms))
     print(line("event-loop lag, any cause", lags))
@@ -198,6 +206,8 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=600)
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--refresh-ms", type=int, default=1000)
+    parser.add_argument("--data-speed", type=float, default=60, help="data time per real time (60: a scan every second)")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the backfill")
     parser.add_argument("--width", type=int, default=200)
     parser.add_argument("--height", type=int, default=60)
     asyncio.run(run(parser.parse_args()))

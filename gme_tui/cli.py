@@ -132,7 +132,9 @@ def _monitor(args: argparse.Namespace, settings: Settings) -> int:
         print(f"gme-tui: {problem}", file=sys.stderr)
         return EXIT_UNUSABLE
     engine = Engine(EngineConfig.from_settings(settings, live=mode == "live"))
-    pipeline = Pipeline(source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000))
+    pipeline = Pipeline(
+        source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000), offload=not args.headless
+    )
     alerts = _make_alerts(settings, mode, args.alerts)
     if alerts is not None:
         pipeline.add_consumer(alerts)
@@ -140,7 +142,12 @@ def _monitor(args: argparse.Namespace, settings: Settings) -> int:
         return _run_headless(args, settings, pipeline, alerts)
     from gme_tui.tui.app import run_tui
 
-    return run_tui(settings, pipeline, alerts=alerts)
+    def apply_settings(new: Settings) -> None:
+        pipeline.reconfigure(EngineConfig.from_settings(new, live=mode == "live"))
+        if alerts is not None and hasattr(alerts, "update_settings"):
+            alerts.update_settings(new)
+
+    return run_tui(settings, pipeline, alerts=alerts, on_settings_saved=apply_settings, secrets=Secrets.from_environment())
 
 
 def _install_redaction() -> None:

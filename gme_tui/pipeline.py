@@ -7,12 +7,13 @@ dispatcher enqueues); a consumer that raises is logged and the run goes on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Callable, Protocol, Sequence
 
-from gme_tui.engine import Engine
-from gme_tui.model import EngineEvent
+from gme_tui.engine import Engine, EngineConfig
+from gme_tui.model import EngineEvent, SourceItem
 from gme_tui.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,18 @@ class Pipeline:
         *,
         scan_grace_ms: int = 2_000,
         now_ms: Callable[[], int] = wall_clock_ms,
+        offload: bool = False,
     ) -> None:
         self.source = source
         self.engine = engine
         self.consumers = list(consumers)
         self.scan_grace_ms = scan_grace_ms
         self.now_ms = now_ms
+        # With a UI on the same event loop, the engine's work (a scan of 600 symbols takes tens of
+        # ms) runs in a worker thread so key presses are not kept waiting; all engine calls still
+        # happen one at a time, in order, and events are published on the loop.
+        self.offload = offload
+        self._pending_config: EngineConfig | None = None
         self.finished = False
 
     @property
@@ -55,9 +62,10 @@ class Pipeline:
         engine = self.engine
         try:
             async for batch in self.source.batches():
-                events = engine.feed_many(batch) if batch else []
-                if self.live:
-                    events.extend(engine.advance(self.now_ms(), scan_grace_ms=self.scan_grace_ms))
+                if self.offload:
+                    events = await asyncio.to_thread(self._step, batch)
+                else:
+                    events = self._step(batch)
                 if events:
                     self._publish(events)
         except Exception:
@@ -70,6 +78,19 @@ class Pipeline:
         finally:
             self.finished = True
             await self.source.close()
+
+    def reconfigure(self, config: EngineConfig) -> None:
+        """Hand the engine new settings; applied between two batches, in the engine's thread."""
+        self._pending_config = config
+
+    def _step(self, batch: Sequence[SourceItem]) -> list[EngineEvent]:
+        if self._pending_config is not None:
+            config, self._pending_config = self._pending_config, None
+            self.engine.reconfigure(config)
+        events = self.engine.feed_many(batch) if batch else []
+        if self.live:
+            events.extend(self.engine.advance(self.now_ms(), scan_grace_ms=self.scan_grace_ms))
+        return events
 
     def _publish(self, events: list[EngineEvent]) -> None:
         if not events:

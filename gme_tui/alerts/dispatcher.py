@@ -150,6 +150,15 @@ class AlertDispatcher:
     def active(self) -> bool:
         return bool(self.lanes)
 
+    def update_settings(self, settings: Settings) -> None:
+        """The settings screen saved: new grades, thresholds, cooldown and mutes apply from the
+        next event. Robots, secrets and the outbox stay as they were started."""
+        self.settings = settings
+        self.alerts = settings.alerts
+        self.policy.alerts = settings.alerts
+        self.policy.cooldown_ms = int(settings.alerts.cooldown_minutes * 60_000)
+        self.outages.down_after_ms = int(settings.alerts.exchange_down_minutes * 60_000)
+
     async def start(self) -> None:
         """Start delivering in the background (pending alerts from an earlier run first)."""
         if not self.lanes or self._task is not None:

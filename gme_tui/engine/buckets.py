@@ -107,7 +107,11 @@ class PairFlow:
         buy = sum([r[BUY] for r in present], 0.0)
         sell = sum([r[SELL] for r in present], 0.0)
         trades = sum([r[COUNT] for r in present])
-        first_close = next((r[CLOSE] for r in present if r[CLOSE] is not None), None)
+        first_close = None
+        for record in present:
+            if record[CLOSE] is not None:
+                first_close = record[CLOSE]
+                break
         nets = tuple([0.0 if r is None else r[BUY] - r[SELL] for r in records])
-        covered = sum(1 for m in self.covered if first <= m <= last) if self.covered else 0
+        covered = sum(map(self.covered.__contains__, range(first, last + 1))) if self.covered else 0
         return WindowSums(buy, sell, trades, covered, nets, first_close)

@@ -8,7 +8,7 @@ Two clocks drive scans (SPEC §6):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Literal
 
 from gme_tui.engine.buckets import PairFlow
@@ -94,6 +94,23 @@ class Engine:
         self._data_clock = self.config.clock == "data"
         self._late_before = -(1 << 62)  # minutes before this are dropped as late (= _keep_from)
         self._data_scan_at = -(1 << 62) if self._data_clock else 1 << 62  # data time ≥ this → scan
+
+    def reconfigure(self, config: EngineConfig) -> None:
+        """Apply new thresholds, window or exchange switches from the next trade/scan on.
+
+        The clock, warm-up and coverage mode stay as they were (they belong to the run, not to
+        the settings). A disabled exchange stops participating at once; its kept minutes go.
+        """
+        config = replace(config, clock=self.config.clock, warmup=self.config.warmup, track_coverage=self.config.track_coverage)
+        self.config = config
+        self._rules = config.rule_config
+        self._enabled = frozenset(config.exchanges)
+        self._window_ms = config.window_minutes * MINUTE_MS
+        self._whales.threshold = config.whale_threshold
+        for key in [key for key in self._pairs if key[0] not in self._enabled]:
+            del self._pairs[key]
+        for participants in self._participants.values():
+            participants.intersection_update(self._enabled)
 
     # ------------------------------------------------------------ input
 

@@ -113,10 +113,16 @@ class GmeApp(App[int]):
         self.search_box = main.query_one("#search", Input)
         self._configure_feeds()
         self.table.focus()
+        if self.alerts is not None:
+            self.run_worker(self.alerts.start(), name="alerts", group="alerts", exit_on_error=False)
         if self.start_pipeline:
             self.run_worker(self._run_pipeline(), name="pipeline", group="pipeline", exclusive=True, exit_on_error=False)
         self._timer = self.set_interval(self.settings.ui.refresh_ms / 1000, self.tick, name="ui-tick")
         self.tick()
+
+    async def on_unmount(self) -> None:
+        if self.alerts is not None:  # flush what can go out within a few seconds; the rest stays queued
+            await self.alerts.close(timeout=5.0)
 
     async def _run_pipeline(self) -> None:
         try:
@@ -189,6 +195,8 @@ class GmeApp(App[int]):
         except Exception:  # a broken health() must not take the screen down
             log.exception("source health() failed")
             health = []
+        if self.alerts is not None:  # exchange down / recovered alerts
+            self.alerts.on_health(health, now)
         scan = self.market.scan
         info = StatusInfo(
             mode=getattr(self.pipeline.source, "mode", "live"),

@@ -17,9 +17,10 @@ LEVEL_ORDER = {"strong_bullish": 0, "lean_bullish": 1, "mixed": 2, "lean_bearish
 NO_GRADE = 9
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Row:
-    """One symbol's line in the consensus table, with the figures the columns sort on."""
+    """One symbol's line in the consensus table, with the figures the columns sort on.
+    Built for every symbol on every scan, so the per-minute trend is only summed when shown."""
 
     symbol: str
     scan: SymbolScan
@@ -27,8 +28,16 @@ class Row:
     total: float
     buy_sell: float | None  # all participating exchanges' buy / sell
     net_share: float | None  # total net as a share of window volume
-    trend: tuple[float, ...]  # net per minute summed over exchanges, oldest first
     short_coverage: tuple[str, ...]  # exchanges whose covered minutes fall short of the window
+    _trend: tuple[float, ...] | None = None
+
+    @property
+    def trend(self) -> tuple[float, ...]:
+        """Net per minute summed over exchanges, oldest first."""
+        if self._trend is None:
+            windows = self.scan.exchanges.values()
+            self._trend = tuple(map(sum, zip(*(w.minute_nets for w in windows)))) if windows else ()
+        return self._trend
 
     @property
     def best_grade(self) -> int:
@@ -41,30 +50,24 @@ class Row:
 
 
 def build_row(item: SymbolScan, window_minutes: int) -> Row:
-    windows = item.exchanges
+    windows = item.exchanges.values()
     buy = sell = 0.0
-    trend: list[float] = []
     short: list[str] = []
-    for window in windows.values():
+    for window in windows:
         buy += window.buy
         sell += window.sell
-        nets = window.minute_nets
-        if len(trend) < len(nets):
-            trend.extend([0.0] * (len(nets) - len(trend)))
-        for index, net in enumerate(nets):
-            trend[index] += net
         if window.covered_minutes is not None and window.covered_minutes < window_minutes:
             short.append(window.exchange)
-    grades = sorted({s.grade for s in item.signals}, key=GRADE_ORDER.__getitem__)
+    signals = item.signals
+    grades = tuple(sorted({s.grade for s in signals}, key=GRADE_ORDER.__getitem__)) if signals else ()
     total = item.consensus.total
     return Row(
         symbol=item.consensus.symbol,
         scan=item,
-        grades=tuple(grades),
+        grades=grades,
         total=total,
         buy_sell=buy / sell if sell > 0 else (float("inf") if buy > 0 else None),
         net_share=total / item.volume if item.volume > 0 else None,
-        trend=tuple(trend),
         short_coverage=tuple(short),
     )
 
@@ -138,7 +141,7 @@ def visible_rows(
 # ---------------------------------------------------------------- signal log and whales
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class SignalEntry:
     """A signal line; repeats of the same (symbol, grade) within the cooldown fold into it."""
 
@@ -148,22 +151,26 @@ class SignalEntry:
     first_ts: int
     last_ts: int
     count: int = 1
+    seq: int = 0  # position in the log, to tell whether the deque has dropped it
 
 
 class SignalLog:
     def __init__(self, max_rows: int) -> None:
         self.entries: deque[SignalEntry] = deque(maxlen=max_rows)  # newest first
         self._open: dict[tuple[str, str], SignalEntry] = {}
+        self._added = 0
 
     def add(self, signal: Signal, cooldown_ms: int) -> None:
         key = (signal.symbol, signal.grade)
         entry = self._open.get(key)
-        if entry is not None and signal.ts - entry.first_ts < cooldown_ms and entry in self.entries:
+        alive = entry is not None and self._added - entry.seq <= (self.entries.maxlen or 1 << 62)
+        if entry is not None and alive and signal.ts - entry.first_ts < cooldown_ms:
             if signal.ts > entry.last_ts:
                 entry.last_ts = signal.ts
                 entry.count += 1
             return
-        entry = SignalEntry(signal.symbol, signal.grade, signal.code, signal.ts, signal.ts)
+        self._added += 1
+        entry = SignalEntry(signal.symbol, signal.grade, signal.code, signal.ts, signal.ts, seq=self._added)
         self._open[key] = entry
         self.entries.appendleft(entry)
 

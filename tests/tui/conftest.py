@@ -11,10 +11,21 @@ from tests.tui.market import NOW_MS, make_pipeline, settings_file
 
 
 class RecordingAlerts:
-    """Stands in for gme_tui.alerts: records mute calls."""
+    """Stands in for gme_tui.alerts: records its lifecycle, health and mute calls."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
+        self.lifecycle: list[str] = []
+        self.health_seen = 0
+
+    async def start(self) -> None:
+        self.lifecycle.append("start")
+
+    async def close(self, timeout: float = 5.0) -> None:
+        self.lifecycle.append("close")
+
+    def on_health(self, records: Any, now_ms: int) -> None:
+        self.health_seen += 1
 
     def mute(self, symbol: str, until_ms: int) -> None:
         self.calls.append(("mute", symbol, str(until_ms)))

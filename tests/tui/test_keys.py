@@ -224,6 +224,8 @@ async def test_mute_calls_the_alerts_and_marks_the_row(make_app):
         await pilot.press("m")
         assert alerts.calls[-1] == ("unmute", "BTC/USDT")
         assert "BTC/USDT" not in app.muted
+        assert alerts.lifecycle == ["start"] and alerts.health_seen >= 1  # exchange-down alerts are fed
+    assert alerts.lifecycle == ["start", "close"]  # pending alerts flushed on exit
 
 
 async def test_pause_freezes_the_screen_while_data_keeps_flowing(make_app):

@@ -54,10 +54,10 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: auto; max-width: 90%; height: auto; max-height: 90%;
+        width: 86; max-width: 100%; height: 26; max-height: 100%;
         border: round $primary; padding: 0 1; background: $surface;
     }
-    HelpScreen Static { width: auto; }
+    HelpScreen Static { width: 100%; height: auto; }
     """
 
     def compose(self) -> ComposeResult:

@@ -169,7 +169,7 @@ def table_columns(exchanges: tuple[str, ...], language: str) -> list[Column]:
     """Display order; priorities decide what stays on a narrow terminal (80 columns keeps the
     symbol, consensus, every exchange, total and signals)."""
     columns = [
-        Column("symbol", "SYMBOL", 13, 0, "left", symbol_cell),
+        Column("symbol", "SYMBOL", 12, 0, "left", symbol_cell),
         Column("consensus", "CONSENSUS", 10 if language == "zh" else 14, 1, "left", consensus_cell),
     ]
     for rank, exchange in enumerate(exchanges):
@@ -177,7 +177,7 @@ def table_columns(exchanges: tuple[str, ...], language: str) -> list[Column]:
     columns += [
         Column("total", "TOTAL", 8, 1, "right", total_cell),
         Column("ratio", "B/S", 5, 11, "right", ratio_cell),
-        Column("signals", "SIGNAL", 7, 2, "left", signals_cell),
+        Column("signals", "SIGNAL", 6, 2, "left", signals_cell),
         Column("trend", "FLOW/WIN", TREND_WIDTH, 13, "left", trend_cell),
         Column("price", "PRICE", 10, 8, "right", price_cell),
         Column("change", "CHG", 8, 9, "right", change_cell),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any, Sequence
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -106,7 +107,9 @@ class WhaleTicker(LineList):
             (SIDE_TEXT.get(self.language, SIDE_TEXT["en"])[whale.side] + " ", side_style),
             (fit(value, 11 if width >= 46 else 6, "right"), value_style),
         ]
-        pieces.append((" @ " + fmt.price(whale.price), DIM))
+        price = " @ " + fmt.price(whale.price)
+        if sum(cell_len(text) for text, _ in pieces) + len(price) <= width:  # whole or not at all
+            pieces.append((price, DIM))
         return _clip(pieces, width)
 
 
