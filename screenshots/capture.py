@@ -40,15 +40,59 @@ async def capture(name: str, language: str, size: tuple[int, int], keys: tuple[s
     return svg
 
 
+DEMO_START_MS = 1_765_530_000_000  # 2025-12-12 09:00 UTC: a fixed start keeps the picture stable
+DEMO_MINUTES = 6
+
+
+class _Frozen:
+    """The simulator's health as it was while streaming (the picture is taken after it ended)."""
+
+    mode = "demo"
+
+    def __init__(self, market) -> None:
+        self.records = [dataclasses.replace(r, state="simulated") for r in market.health()]
+
+    def health(self):
+        return self.records
+
+
+async def capture_demo(name: str = "demo-zh") -> Path:
+    """The real simulated market, Chinese labels, as `gme-tui --demo` shows it a few minutes in."""
+    from gme_tui.engine import Engine, EngineConfig
+    from gme_tui.pipeline import Pipeline
+    from gme_tui.sources.simulator import SimulatedMarket
+
+    settings = dataclasses.replace(load_settings(Path("settings.toml")), language="zh")
+    market = SimulatedMarket(seed=7, speed=0, start_ms=DEMO_START_MS, duration_minutes=DEMO_MINUTES)
+    engine = Engine(EngineConfig.from_settings(settings, live=False))
+    events = [event async for batch in market.batches() for event in engine.feed_many(batch)]
+    pipeline = Pipeline(_Frozen(market), engine)  # type: ignore[arg-type]
+    now = DEMO_START_MS + DEMO_MINUTES * 60_000 + 4_000
+    app = GmeApp(settings, pipeline, now_ms=lambda: now, start_pipeline=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        while not app._started:
+            await pilot.pause()
+        app.inbox.on_events(events)
+        app.tick()
+        await pilot.pause()
+        svg = HERE / f"{name}.svg"
+        svg.write_text(app.export_screenshot(title="gme-tui --demo"), encoding="utf-8")
+    return svg
+
+
+def to_png(svg: Path) -> None:
+    if shutil.which("rsvg-convert"):
+        subprocess.run(["rsvg-convert", "-w", "1600", str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
+    print(svg)
+
+
 async def main() -> None:
     work = Path(tempfile.mkdtemp())
     settings_file(work)
     os.chdir(work)  # relative settings path, as a user would have it
     for name, (language, size, keys) in SHOTS.items():
-        svg = await capture(name, language, size, keys)
-        if shutil.which("rsvg-convert"):
-            subprocess.run(["rsvg-convert", "-w", "1600", str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
-        print(svg)
+        to_png(await capture(name, language, size, keys))
+    to_png(await capture_demo())
 
 
 if __name__ == "__main__":

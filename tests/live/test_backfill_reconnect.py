@@ -58,6 +58,7 @@ async def test_flows_equal_the_tape_across_a_disconnect_with_backfill(fake_fast)
     source = LiveSource(settings, clock=clock, settle_seconds=2.0)
     engine = make_engine(settings)
     drain = Drain(source, engine)
+    market = None
     try:
         for exchange in HISTORY:
             await fake.wait_subscribed(exchange, 2)
@@ -93,9 +94,10 @@ async def test_flows_equal_the_tape_across_a_disconnect_with_backfill(fake_fast)
         calls = sum(len(fake.rest_calls[e]) for e in HISTORY)  # steady state: no REST at all
         quiet_until = clock.wall_ms() + 2 * MINUTE_MS
         await drain.until(lambda: clock.wall_ms() > quiet_until, timeout=5)
-        market.cancel()
         assert sum(len(fake.rest_calls[e]) for e in HISTORY) == calls, {e: fake.rest_calls[e][-6:] for e in HISTORY}
     finally:
+        if market is not None:
+            market.cancel()
         await drain.stop()
 
 
