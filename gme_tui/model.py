@@ -56,6 +56,7 @@ class MinuteBucket:
     sell: float  # taker-sell value (quote units)
     count: int = 0
     close: float | None = None  # last price of the minute, when the source knows it
+    covered: bool = True  # False: a minute the source saw only in part (restored from the store)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,16 @@ class Scan:
         return out
 
 
-EngineEvent = Union[Scan, Whale]
+@dataclass(frozen=True, slots=True)
+class ClosedMinutes:
+    """Minutes that closed (or changed after closing, by a late trade) since the previous scan,
+    for the store. Emitted before the scan at `ts` when the engine is asked to."""
+
+    ts: int
+    buckets: tuple[MinuteBucket, ...]
+
+
+EngineEvent = Union[Scan, Whale, ClosedMinutes]
 
 
 @dataclass(frozen=True, slots=True)

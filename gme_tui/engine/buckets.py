@@ -61,7 +61,9 @@ class PairFlow:
             else:
                 ids.append(trade_id)
 
-    def set_minute(self, minute: int, buy: float, sell: float, count: int, close: float | None, replace: bool) -> None:
+    def set_minute(
+        self, minute: int, buy: float, sell: float, count: int, close: float | None, replace: bool, covered: bool = True
+    ) -> None:
         """A closed minute from a backfill. With `replace`, it supersedes whatever the stream put
         there (each minute comes from exactly one source); otherwise it adds like trades would."""
         record = self.minutes.get(minute)
@@ -78,7 +80,8 @@ class PairFlow:
                 record[CLOSE] = close
                 record[4] = close_ts
         self.bucket_minutes.add(minute)
-        self.covered.add(minute)
+        if covered:
+            self.covered.add(minute)
         if close is not None and minute * 60_000 >= self.last_ts:
             self.last_ts = minute * 60_000
             self.last_price = close
@@ -115,3 +118,11 @@ class PairFlow:
         nets = tuple([0.0 if r is None else r[BUY] - r[SELL] for r in records])
         covered = sum(map(self.covered.__contains__, range(first, last + 1))) if self.covered else 0
         return WindowSums(buy, sell, trades, covered, nets, first_close)
+
+    def closed(self, minute: int) -> tuple[float, float, int, float | None, bool] | None:
+        """One minute as (buy, sell, count, close, covered), or None if nothing is known of it."""
+        record = self.minutes.get(minute)
+        covered = minute in self.covered
+        if record is None:
+            return (0.0, 0.0, 0, None, True) if covered else None
+        return (record[BUY], record[SELL], record[COUNT], record[CLOSE], covered)

@@ -16,6 +16,7 @@ from gme_tui.engine.rules import GRADE_OF, RuleConfig, consensus_level, signal_c
 from gme_tui.engine.whales import WhaleTracker
 from gme_tui.model import (
     EXCHANGES,
+    ClosedMinutes,
     MINUTE_MS,
     Consensus,
     Coverage,
@@ -47,6 +48,7 @@ class EngineConfig:
     clock: Clock = "data"
     warmup: bool = True  # replay and demo: report scans only once a full window has passed
     track_coverage: bool = False  # live: report minutes covered per exchange
+    emit_minutes: bool = False  # emit ClosedMinutes before each scan (for the store)
 
     @property
     def rule_config(self) -> RuleConfig:
@@ -94,6 +96,10 @@ class Engine:
         self._data_clock = self.config.clock == "data"
         self._late_before = -(1 << 62)  # minutes before this are dropped as late (= _keep_from)
         self._data_scan_at = -(1 << 62) if self._data_clock else 1 << 62  # data time ≥ this → scan
+        # With emit_minutes: minutes before this were already handed out, so a change to one of
+        # them (a late trade, a backfill) marks it dirty to be handed out again.
+        self._dirty_before = -(1 << 62)
+        self._dirty: set[tuple[tuple[str, str], int]] = set()
 
     def reconfigure(self, config: EngineConfig) -> None:
         """Apply new thresholds, window or exchange switches from the next trade/scan on.
@@ -169,6 +175,8 @@ class Engine:
         if minute < self._late_before:
             self._counts["late"] += 1
             return []
+        if minute < self._dirty_before:
+            self._dirty.add(((exchange, symbol), minute))
         events: list[EngineEvent] = []
         value = price * amount
         whale = self._whales.add(exchange, symbol, ts, side, amount, value)
@@ -200,7 +208,9 @@ class Engine:
         events: list[EngineEvent] = []
         if self.config.clock == "data":
             self._on_data_time(bucket.minute * MINUTE_MS, events)
-        pair.set_minute(bucket.minute, bucket.buy, bucket.sell, bucket.count, bucket.close, replace)
+        pair.set_minute(bucket.minute, bucket.buy, bucket.sell, bucket.count, bucket.close, replace, bucket.covered)
+        if bucket.minute < self._dirty_before:
+            self._dirty.add(((bucket.exchange, bucket.symbol), bucket.minute))
         if not pair.participating:
             self._participate(bucket.exchange, bucket.symbol, pair)
         self._counts["buckets"] += 1
@@ -247,6 +257,8 @@ class Engine:
 
     def _scan_through(self, until_ms: int, events: list[EngineEvent]) -> None:
         while self._next_scan is not None and self._next_scan <= until_ms:
+            if self.config.emit_minutes:
+                events.append(self._closed_minutes(self._next_scan))
             scan = self._scan(self._next_scan)
             if scan is not None:
                 events.append(scan)
@@ -322,6 +334,22 @@ class Engine:
             price_change=change,
             volume=sum(w.buy + w.sell for w in windows.values()),
         )
+
+    def _closed_minutes(self, scan_ms: int) -> ClosedMinutes:
+        """The minute that closed at `scan_ms` for every pair, plus minutes changed since handed out."""
+        closing = scan_ms // MINUTE_MS - 1
+        wanted = {(key, closing) for key in self._pairs}
+        wanted.update(self._dirty)
+        self._dirty = set()
+        self._dirty_before = closing + 1
+        buckets = []
+        for key, minute in sorted(wanted):
+            pair = self._pairs.get(key)
+            known = pair.closed(minute) if pair is not None else None
+            if known is not None:
+                buy, sell, count, close, covered = known
+                buckets.append(MinuteBucket(key[0], key[1], minute, buy, sell, count, close, covered))
+        return ClosedMinutes(ts=scan_ms, buckets=tuple(buckets))
 
     def _prune(self, keep_from: int) -> None:
         if self._keep_from is not None and keep_from <= self._keep_from:
