@@ -1,15 +1,17 @@
 """Minute buckets of one (exchange, symbol): taker-buy and taker-sell value, trade count, close.
 
+Minutes live in parallel lists indexed by `minute - base` (columns, not a dict of records): a
+scan sums a slice of each list in C, which matters because every pair is summed at every scan.
 Memory is bounded by the caller pruning minutes older than the window plus a margin; trade ids
 for dedupe are kept per minute so that pruning a minute forgets its ids too.
 """
 
 from __future__ import annotations
 
+from operator import sub
 from typing import NamedTuple
 
-# Layout of one minute's record, a list for speed on the per-trade path.
-BUY, SELL, COUNT, CLOSE = 0, 1, 2, 3
+UNKNOWN = -2  # close_ts of a slot nothing has been recorded in (a bucket without close uses -1)
 
 
 class WindowSums(NamedTuple):
@@ -25,11 +27,17 @@ class PairFlow:
     """The kept minutes of one (exchange, symbol)."""
 
     __slots__ = (
-        "minutes", "ids", "ids_by_minute", "bucket_minutes", "covered", "last_price", "last_ts", "participating",
+        "base", "buys", "sells", "counts", "closes", "close_ts",
+        "ids", "ids_by_minute", "bucket_minutes", "covered", "last_price", "last_ts", "participating",
     )
 
     def __init__(self) -> None:
-        self.minutes: dict[int, list] = {}
+        self.base = 0  # the minute of index 0 (set by the first slot)
+        self.buys: list[float] = []
+        self.sells: list[float] = []
+        self.counts: list[int] = []
+        self.closes: list[float | None] = []
+        self.close_ts: list[int] = []  # ts of the close; UNKNOWN for an empty slot
         self.ids: set[str] = set()
         self.ids_by_minute: dict[int, list[str]] = {}
         self.bucket_minutes: set[int] = set()  # minutes that came from a bucket line/backfill
@@ -38,18 +46,54 @@ class PairFlow:
         self.last_ts: int = -1
         self.participating = False
 
+    # ------------------------------------------------------------ slots
+
+    def _slot(self, minute: int) -> int:
+        """The index of `minute`, growing the lists at either end as needed."""
+        if not self.buys:
+            self.base = minute
+        index = minute - self.base
+        if index < 0:  # an out-of-order minute before the first one: rare, so a plain insert
+            grow = -index
+            self.buys[:0] = [0.0] * grow
+            self.sells[:0] = [0.0] * grow
+            self.counts[:0] = [0] * grow
+            self.closes[:0] = [None] * grow
+            self.close_ts[:0] = [UNKNOWN] * grow
+            self.base = minute
+            return 0
+        grow = index + 1 - len(self.buys)
+        if grow > 0:
+            self.buys.extend([0.0] * grow)
+            self.sells.extend([0.0] * grow)
+            self.counts.extend([0] * grow)
+            self.closes.extend([None] * grow)
+            self.close_ts.extend([UNKNOWN] * grow)
+        return index
+
+    @property
+    def minutes(self) -> dict[int, list]:
+        """The known minutes as {minute: [buy, sell, count, close, close_ts]} (for inspection)."""
+        return {
+            self.base + i: [self.buys[i], self.sells[i], self.counts[i], self.closes[i], self.close_ts[i]]
+            for i, stamp in enumerate(self.close_ts)
+            if stamp != UNKNOWN
+        }
+
+    # ------------------------------------------------------------ input
+
     def add(self, minute: int, is_buy: bool, value: float, price: float, ts: int, trade_id: str | None = None) -> None:
-        record = self.minutes.get(minute)
-        if record is None:
-            record = self.minutes[minute] = [0.0, 0.0, 0, price, ts]
+        index = minute - self.base
+        if index < 0 or index >= len(self.buys):
+            index = self._slot(minute)
         if is_buy:
-            record[BUY] += value
+            self.buys[index] += value
         else:
-            record[SELL] += value
-        record[COUNT] += 1
-        if ts >= record[4]:
-            record[CLOSE] = price
-            record[4] = ts
+            self.sells[index] += value
+        self.counts[index] += 1
+        if ts >= self.close_ts[index]:
+            self.closes[index] = price
+            self.close_ts[index] = ts
         if ts >= self.last_ts:
             self.last_ts = ts
             self.last_price = price
@@ -66,19 +110,19 @@ class PairFlow:
     ) -> None:
         """A closed minute from a backfill. With `replace`, it supersedes whatever the stream put
         there (each minute comes from exactly one source); otherwise it adds like trades would."""
-        record = self.minutes.get(minute)
+        index = self._slot(minute)
         # A bucket's close is the minute's true close (stamped at its last ms); without one, the
         # stamp -1 lets the stream's trades of that minute still set it.
         close_ts = minute * 60_000 + 59_999 if close is not None else -1
-        if record is None or replace:
-            self.minutes[minute] = [buy, sell, count, close, close_ts]
+        if self.close_ts[index] == UNKNOWN or replace:
+            self.buys[index], self.sells[index], self.counts[index] = buy, sell, count
+            self.closes[index], self.close_ts[index] = close, close_ts
         else:
-            record[BUY] += buy
-            record[SELL] += sell
-            record[COUNT] += count
+            self.buys[index] += buy
+            self.sells[index] += sell
+            self.counts[index] += count
             if close is not None:
-                record[CLOSE] = close
-                record[4] = close_ts
+                self.closes[index], self.close_ts[index] = close, close_ts
         self.bucket_minutes.add(minute)
         if covered:
             self.covered.add(minute)
@@ -91,38 +135,43 @@ class PairFlow:
 
     def prune(self, keep_from: int) -> None:
         """Forget every minute before `keep_from`, with its ids and coverage."""
-        for minute in [m for m in self.minutes if m < keep_from]:
-            del self.minutes[minute]
-        for minute in [m for m in self.ids_by_minute if m < keep_from]:
-            for trade_id in self.ids_by_minute.pop(minute):
-                self.ids.discard(trade_id)
+        drop = keep_from - self.base
+        if drop > 0 and self.buys:
+            del self.buys[:drop], self.sells[:drop], self.counts[:drop], self.closes[:drop], self.close_ts[:drop]
+            self.base = keep_from
+        if self.ids_by_minute:
+            for minute in [m for m in self.ids_by_minute if m < keep_from]:
+                for trade_id in self.ids_by_minute.pop(minute):
+                    self.ids.discard(trade_id)
+        # Minute sets: drop just the minutes since the previous prune (one a minute, usually).
         if self.bucket_minutes:
-            self.bucket_minutes = {m for m in self.bucket_minutes if m >= keep_from}
+            self.bucket_minutes.difference_update(range(min(self.bucket_minutes), keep_from))
         if self.covered:
-            self.covered = {m for m in self.covered if m >= keep_from}
+            self.covered.difference_update(range(min(self.covered), keep_from))
+
+    # ------------------------------------------------------------ output
 
     def window(self, first: int, last: int) -> WindowSums:
-        """Sums over minutes first..last inclusive, added in minute order (deterministic floats).
-
-        Built from C-level list operations: this runs for every pair at every scan."""
-        records = list(map(self.minutes.get, range(first, last + 1)))
-        present = [r for r in records if r is not None]
-        buy = sum([r[BUY] for r in present], 0.0)
-        sell = sum([r[SELL] for r in present], 0.0)
-        trades = sum([r[COUNT] for r in present])
+        """Sums over minutes first..last inclusive, added in minute order (deterministic floats)."""
+        start, stop = first - self.base, last - self.base + 1
+        lo, hi = max(start, 0), min(stop, len(self.buys))
+        if lo >= hi:
+            covered = sum(map(self.covered.__contains__, range(first, last + 1))) if self.covered else 0
+            return WindowSums(0.0, 0.0, 0, covered, (0.0,) * (last - first + 1), None)
+        buys, sells = self.buys[lo:hi], self.sells[lo:hi]
         first_close = None
-        for record in present:
-            if record[CLOSE] is not None:
-                first_close = record[CLOSE]
+        for close in self.closes[lo:hi]:
+            if close is not None:
+                first_close = close
                 break
-        nets = tuple([0.0 if r is None else r[BUY] - r[SELL] for r in records])
+        nets = (0.0,) * (lo - start) + tuple(map(sub, buys, sells)) + (0.0,) * (stop - hi)
         covered = sum(map(self.covered.__contains__, range(first, last + 1))) if self.covered else 0
-        return WindowSums(buy, sell, trades, covered, nets, first_close)
+        return WindowSums(sum(buys, 0.0), sum(sells, 0.0), sum(self.counts[lo:hi]), covered, nets, first_close)
 
     def closed(self, minute: int) -> tuple[float, float, int, float | None, bool] | None:
         """One minute as (buy, sell, count, close, covered), or None if nothing is known of it."""
-        record = self.minutes.get(minute)
         covered = minute in self.covered
-        if record is None:
+        index = minute - self.base
+        if not 0 <= index < len(self.buys) or self.close_ts[index] == UNKNOWN:
             return (0.0, 0.0, 0, None, True) if covered else None
-        return (record[BUY], record[SELL], record[COUNT], record[CLOSE], covered)
+        return (self.buys[index], self.sells[index], self.counts[index], self.closes[index], covered)
