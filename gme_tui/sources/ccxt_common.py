@@ -185,7 +185,7 @@ _BANNED_UNTIL = re.compile(r"banned until (\d{13})")
 def describe_error(exc: BaseException, now_ms: int, retry_after: str | None = None) -> ErrorInfo:
     """A short, user-facing reason for a failure, and how long to keep off the exchange."""
     text = str(exc)
-    low = text.lower()
+    low = " ".join(_chain(exc)).lower()  # ccxt hides the socket error in __cause__
     if isinstance(exc, ccxt.DDoSProtection):
         banned = _BANNED_UNTIL.search(text)
         if banned:
@@ -195,20 +195,32 @@ def describe_error(exc: BaseException, now_ms: int, retry_after: str | None = No
         if "418" in text or "teapot" in low:
             return ErrorInfo("HTTP 418 IP ban", wait or 120.0)
         return ErrorInfo("HTTP 429 rate limited", wait or 30.0)
-    if "name or service not known" in low or "getaddrinfo" in low or "nodename nor servname" in low or "temporary failure in name resolution" in low:
+    if "clientproxyconnectionerror" in low or "proxy error" in low or "tunnel connection failed" in low or "socks" in low:
+        return ErrorInfo("proxy unreachable or refused")
+    if "dnserror" in low or "gaierror" in low or "name or service not known" in low or "getaddrinfo" in low or "nodename nor servname" in low or "temporary failure in name resolution" in low:
         return ErrorInfo("DNS lookup failed")
-    if "proxy" in low:
-        return ErrorInfo("proxy error: " + _short(text))
     if "connection refused" in low or "connect call failed" in low or "cannot connect" in low:
         return ErrorInfo("connection refused")
     if isinstance(exc, ccxt.RequestTimeout) or "timed out" in low or "timeout" in low:
         return ErrorInfo("timeout")
-    if isinstance(exc, ccxt.ExchangeNotAvailable):
+    if "closed by remote server" in low:
+        return ErrorInfo("connection closed by the exchange")
+    if isinstance(exc, ccxt.ExchangeNotAvailable) or "invalid response status" in low:
         code = re.search(r"\b(5\d\d)\b", text)
         return ErrorInfo(f"exchange unavailable (HTTP {code.group(1)})" if code else "exchange unavailable")
     if isinstance(exc, SilentSocket):
         return ErrorInfo(text)
     return ErrorInfo(f"{type(exc).__name__}: {_short(text)}")
+
+
+def _chain(exc: BaseException) -> list[str]:
+    parts, seen = [], 0
+    current: BaseException | None = exc
+    while current is not None and seen < 6:
+        parts.append(f"{type(current).__name__} {current!r} {current}")
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return parts
 
 
 class SilentSocket(Exception):

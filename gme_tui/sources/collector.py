@@ -373,8 +373,8 @@ def _hhmmss(ms: int) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ms / 1000))
 
 
-async def _quietly(awaitable: Awaitable) -> None:
+async def _quietly(awaitable: Awaitable, timeout: float = 5.0) -> None:
     try:
-        await awaitable
+        await asyncio.wait_for(awaitable, timeout)
     except Exception:  # closing a broken client must not hide the original problem
         log.debug("close failed", exc_info=True)

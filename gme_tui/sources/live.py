@@ -83,9 +83,10 @@ class LiveSource:
         self.start()
         while not self._closed:
             if not self._pending:
-                try:
-                    await asyncio.wait_for(self._ready.wait(), self.heartbeat_seconds)
-                except asyncio.TimeoutError:
+                try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                    async with asyncio.timeout(self.heartbeat_seconds):
+                        await self._ready.wait()
+                except TimeoutError:
                     pass
             self._ready.clear()
             batch, self._pending = self._pending, []

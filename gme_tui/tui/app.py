@@ -71,10 +71,12 @@ class GmeApp(App[int]):
         now_ms: Callable[[], int] = wall_ms,
         secrets: Any = None,
         start_pipeline: bool = True,
+        store: Any = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.pipeline = pipeline
+        self.store = store  # gme_tui.store.Store or None: history in the detail and history screens
         self.alerts = alerts
         self.on_settings_saved = on_settings_saved
         self.now_ms = now_ms
@@ -309,6 +311,11 @@ class GmeApp(App[int]):
 
         self.push_screen(SettingsScreen())
 
+    def action_history(self) -> None:
+        from gme_tui.tui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen())
+
     def action_help(self) -> None:
         from gme_tui.tui.screens.help import HelpScreen
 
@@ -406,6 +413,7 @@ class GmeApp(App[int]):
         yield SystemCommand("Sort by next column", "key s", self.action_sort_next)
         yield SystemCommand("Reverse sort", "key S", self.action_sort_reverse)
         yield SystemCommand("Symbol detail", "per-exchange chart of the selected symbol (enter)", self.action_detail)
+        yield SystemCommand("Signal history", "past signals from the store, with filters (key h)", self.action_history)
         yield SystemCommand("Settings", "exchanges, window, thresholds, alerts (key o)", self.action_settings)
         yield SystemCommand("Pin / unpin symbol", "keep the selected symbol on top (key f)", self.action_pin)
         yield SystemCommand("Mute / unmute alerts", "of the selected symbol (key m)", self.action_mute)

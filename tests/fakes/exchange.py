@@ -96,8 +96,11 @@ class FakeExchange:
                 market = _frame_market(exchange, frame)
                 for conn in list(self.conns[exchange]):
                     if market in conn.markets and not conn.ws.closed:
-                        await conn.ws.send_str(text)
-                        sent += 1
+                        try:
+                            await conn.ws.send_str(text)
+                            sent += 1
+                        except ConnectionError:  # closing under our feet: like a real drop
+                            pass
         return sent
 
     async def send_raw(self, exchange: str, text: str) -> None:

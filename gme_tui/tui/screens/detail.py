@@ -1,5 +1,6 @@
 """Detail of one symbol: per-exchange net flow per minute as a chart, cumulative flow, buy/sell
-ratio and coverage per exchange, and the symbol's recent whales and signals."""
+ratio and coverage per exchange, the last 24 h from the store (when one is open), and the
+symbol's recent whales and signals."""
 
 from __future__ import annotations
 
@@ -109,6 +110,49 @@ def detail_text(row: Row, market: Market, language: str, zone: tzinfo, width: in
     return text
 
 
+LOOKBACK_MINUTES = 24 * 60
+
+
+def column_sums(values: list[float], width: int) -> tuple[float, ...]:
+    """`values` summed into `width` consecutive chunks (as even as integers allow)."""
+    n = len(values)
+    return tuple(sum(values[i * n // width:(i + 1) * n // width]) for i in range(width))
+
+
+def lookback_text(symbol: str, minutes: list, end_minute: int, zone: tzinfo, width: int) -> Text:
+    """Net flow per exchange over the LOOKBACK_MINUTES up to `end_minute` (inclusive), from the
+    store's minutes. Missing minutes count as no flow and show in the coverage column."""
+    first = end_minute - LOOKBACK_MINUTES + 1
+    series: dict[str, list[float]] = {}
+    covered: dict[str, int] = {}
+    for bucket in minutes:
+        if first <= bucket.minute <= end_minute:
+            nets = series.setdefault(bucket.exchange, [0.0] * LOOKBACK_MINUTES)
+            nets[bucket.minute - first] = bucket.buy - bucket.sell
+            covered[bucket.exchange] = covered.get(bucket.exchange, 0) + bucket.covered
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append("Last 24 h net flow (from the store)\n", style="bold")
+    if not series:
+        text.append(f"  nothing stored for {symbol} in the last 24 h\n", style="dim")
+        return text
+    chart_width = max(24, min(LOOKBACK_MINUTES, width - LABEL - 24))
+    columns = {e: column_sums(nets, chart_width) for e, nets in series.items()}
+    peak = max((abs(v) for values in columns.values() for v in values), default=0.0)
+    axis = f"{LOOKBACK_MINUTES / chart_width:.0f} minutes a column"
+    text.append(f"{'':<{LABEL}}{axis:<{chart_width}} {'net 24h':>9} {'coverage':>10}\n", style="dim")
+    for exchange in (e for e in EXCHANGE_SHORT if e in series):
+        total = sum(series[exchange])
+        text.append(f"{EXCHANGE_SHORT[exchange]:<{LABEL}}", style="bold")
+        _pieces(text, bars(columns[exchange], chart_width, peak), chart_width)
+        text.append(f" {fmt.money(total):>9}", style=_sign(total))
+        share = covered.get(exchange, 0)
+        text.append(f" {share:>5}/{LOOKBACK_MINUTES}\n", style="yellow" if share < LOOKBACK_MINUTES else "dim")
+    text.append(f"{'':<{LABEL}}{fmt.clock(first * MINUTE_MS, zone, seconds=False)}", style="dim")
+    end = fmt.clock((end_minute + 1) * MINUTE_MS, zone, seconds=False)
+    text.append(f"{end:>{max(6, chart_width - 5)}}\n", style="dim")
+    return text
+
+
 def whales_and_signals_text(symbol: str, market: Market, language: str, zone: tzinfo) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Recent whales\n", style="bold")
@@ -157,15 +201,19 @@ class DetailScreen(Screen):
     DEFAULT_CSS = """
     DetailScreen #chart { padding: 0 1; }
     DetailScreen #recent { padding: 1 1 0 1; }
+    DetailScreen #lookback { padding: 1 1 0 1; }
     """
 
     def __init__(self, symbol: str) -> None:
         super().__init__()
         self.symbol = symbol
+        self._lookback_minutes: list = []
+        self._lookback_end: int | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="chart")
+            yield Static(id="lookback")
             yield Static(id="recent")
         yield Footer(compact=True)
 
@@ -186,4 +234,23 @@ class DetailScreen(Screen):
             chart.update(Text(f"{self.symbol}: not in the latest scan", style="yellow"))
         else:
             chart.update(detail_text(row, app.market, language, app.zone, max(60, self.size.width - 2)))
+        self._draw_lookback(max(60, self.size.width - 2))
         self.query_one("#recent", Static).update(whales_and_signals_text(self.symbol, app.market, language, app.zone))
+
+    def _draw_lookback(self, width: int) -> None:
+        """The last 24 h from the store, read once per scan (not per UI tick); hidden without a store."""
+        box = self.query_one("#lookback", Static)
+        store = getattr(self.app, "store", None)
+        scan = self.app.market.scan
+        box.display = store is not None and scan is not None
+        if not box.display:
+            return
+        end_minute = scan.ts // MINUTE_MS - 1
+        if end_minute != self._lookback_end:
+            try:
+                self._lookback_minutes = store.minutes(self.symbol, end_minute - LOOKBACK_MINUTES + 1, end_minute)
+            except Exception as error:  # a sick store must not take the screen down
+                box.update(Text(f"Last 24 h: the store cannot be read ({error})", style="yellow"))
+                return
+            self._lookback_end = end_minute
+        box.update(lookback_text(self.symbol, self._lookback_minutes, end_minute, self.app.zone, width))

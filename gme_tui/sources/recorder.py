@@ -1,0 +1,147 @@
+"""`gme-tui record --out FILE [--minutes N]`: live data to a SPEC §8 replay file.
+
+Order: the meta line (listings of every enabled exchange), the backfilled window as `bucket`
+lines, then every trade (and later backfill buckets: gap minutes) as they arrive. Until the
+initial backfill is done (or `READY_TIMEOUT_S` passed) trades are held in memory so that the
+file starts with a full window. `.gz` compresses. Each batch is flushed; SIGINT/SIGTERM or the
+minute limit stop cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import io
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+import orjson
+
+from gme_tui.model import ExchangeHealth, Listings, MinuteBucket, Trade
+
+log = logging.getLogger(__name__)
+READY_TIMEOUT_S = 15 * 60
+
+
+def trade_line(t: Trade) -> bytes:
+    row: dict[str, Any] = {"ts": t.ts, "exchange": t.exchange, "symbol": t.symbol, "side": t.side, "price": t.price, "amount": t.amount}
+    if t.id is not None:
+        row["id"] = t.id
+    return orjson.dumps(row)
+
+
+def bucket_line(b: MinuteBucket) -> bytes:
+    return orjson.dumps({"type": "bucket", "exchange": b.exchange, "symbol": b.symbol, "minute": b.minute, "buy": b.buy, "sell": b.sell})
+
+
+def backfill_ready(health: Sequence[ExchangeHealth]) -> bool:
+    return all(h.state not in ("connecting", "backfilling") and h.backfill_done >= h.backfill_total for h in health)
+
+
+async def record(settings, out: Path, minutes: float | None, *, source=None) -> int:
+    """Record until `minutes` have passed or SIGINT/SIGTERM. Returns the exit code."""
+    if source is None:
+        from gme_tui.sources.live import LiveSource
+
+        source = LiveSource.from_settings(settings)
+    try:
+        handle = _open(Path(out))
+    except OSError as exc:
+        print(f"gme-tui record: cannot write {out}: {exc}", file=sys.stderr)
+        await source.close()
+        return 2
+    stop = asyncio.Event()
+    with _signals(stop):
+        try:
+            await _record(source, handle, minutes, stop)
+        finally:
+            handle.close()
+            await source.close()
+    return 0
+
+
+async def _record(source, handle: TextIO, minutes: float | None, stop: asyncio.Event) -> None:
+    started = time.monotonic()
+    deadline = None if minutes is None else started + minutes * 60
+    listings: dict[str, set[str]] = {}
+    held: list = []  # buckets and trades before the meta line is written
+    header_written = False
+    batches = source.batches().__aiter__()
+    while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+        batch = await _next(batches, stop, deadline)
+        if batch is None:
+            break
+        for item in batch:
+            if isinstance(item, Listings):
+                for symbol, exchanges in item.symbols.items():
+                    listings.setdefault(symbol, set()).update(exchanges)
+            elif isinstance(item, (Trade, MinuteBucket)):
+                if header_written:
+                    handle.write(_line(item))
+                else:
+                    held.append(item)
+        if not header_written and (backfill_ready(source.health()) or time.monotonic() - started > READY_TIMEOUT_S):
+            _write_header(handle, listings, held)
+            held, header_written = [], True
+        handle.flush()
+    if not header_written:
+        _write_header(handle, listings, held)
+    handle.flush()
+
+
+def _write_header(handle: TextIO, listings: dict[str, set[str]], held: list) -> None:
+    meta = {"type": "meta", "listings": {s: sorted(e) for s, e in sorted(listings.items())}}
+    handle.write(orjson.dumps(meta).decode() + "\n")
+    buckets = sorted((i for i in held if isinstance(i, MinuteBucket)), key=lambda b: (b.minute, b.exchange, b.symbol))
+    for item in buckets + [i for i in held if isinstance(i, Trade)]:
+        handle.write(_line(item))
+
+
+def _line(item) -> str:
+    return (trade_line(item) if isinstance(item, Trade) else bucket_line(item)).decode() + "\n"
+
+
+async def _next(batches, stop: asyncio.Event, deadline: float | None):
+    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+    getter = asyncio.ensure_future(batches.__anext__())
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait((getter, stopper), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if getter in done:
+        try:
+            return getter.result()
+        except StopAsyncIteration:
+            return None
+    getter.cancel()
+    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+        await getter
+    return None
+
+
+def _open(path: Path) -> TextIO:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "wb"), encoding="utf-8")
+    return path.open("w", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event):
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,419 @@
+"""The SQLite store: closed minute buckets, signals and whales, so a restart needs no warm-up and
+history reaches back beyond the 50-minute window.
+
+stdlib sqlite3 in WAL mode with `synchronous=NORMAL`: a killed process loses nothing committed and
+never leaves a corrupt file (only a power cut may lose the last transactions). Writes come in
+batches, one transaction each (see writer.py); reads use their own connection, so the UI never
+waits behind a write. The schema version is `PRAGMA user_version`; `_MIGRATIONS[n]` upgrades
+version n to n + 1.
+
+Data model, kept small and honest:
+- `pairs(id, exchange, symbol)`: a 2-byte id instead of two strings on each of the ~3.5 M minute
+  rows a day at 600 symbols x 4 exchanges;
+- `minutes(pair, minute, buy, sell, count, close, covered)`, key (pair, minute): a re-emitted
+  minute (late trade, backfill) replaces the stored one. `covered` = the source really covered
+  the whole minute; an uncovered minute keeps its flow but claims no coverage when restored;
+- `signals(ts, symbol, code, grade, flows and coverage per exchange)`, key (ts, symbol, code);
+- `whales(ts, exchange, symbol, side, price, amount, value, fills)`, one row per taker order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence
+
+from gme_tui.model import EXCHANGES, MINUTE_MS, MinuteBucket, Whale
+
+DAY_MS = 86_400_000
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1
+    """
+    CREATE TABLE pairs(
+        id INTEGER PRIMARY KEY,
+        exchange TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        UNIQUE(exchange, symbol)
+    );
+    CREATE TABLE minutes(
+        pair INTEGER NOT NULL,
+        minute INTEGER NOT NULL,
+        buy REAL NOT NULL,
+        sell REAL NOT NULL,
+        count INTEGER NOT NULL,
+        close REAL,
+        covered INTEGER NOT NULL,
+        PRIMARY KEY(pair, minute)
+    ) WITHOUT ROWID;
+    CREATE TABLE signals(
+        ts INTEGER NOT NULL,
+        symbol TEXT NOT NULL,
+        code TEXT NOT NULL,
+        grade TEXT NOT NULL,
+        flow_binance REAL, flow_okx REAL, flow_bybit REAL, flow_coinbase REAL,
+        cov_binance INTEGER, cov_okx INTEGER, cov_bybit INTEGER, cov_coinbase INTEGER,
+        window_minutes INTEGER NOT NULL,
+        PRIMARY KEY(ts, symbol, code)
+    ) WITHOUT ROWID;
+    CREATE INDEX signals_by_symbol ON signals(symbol, ts);
+    CREATE TABLE whales(
+        ts INTEGER NOT NULL,
+        exchange TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        price REAL NOT NULL,
+        amount REAL NOT NULL,
+        value REAL NOT NULL,
+        fills INTEGER NOT NULL,
+        UNIQUE(exchange, symbol, ts, side, value)
+    );
+    CREATE INDEX whales_by_ts ON whales(ts);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_FLOW_COLUMNS = ", ".join(f"flow_{e}" for e in EXCHANGES)
+_COV_COLUMNS = ", ".join(f"cov_{e}" for e in EXCHANGES)
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used: a clear one-line reason, never a traceback."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignal:
+    ts: int
+    symbol: str
+    grade: str
+    code: str
+    flows: Mapping[str, float]  # participating exchanges only
+    coverage: Mapping[str, int] | None  # minutes covered per exchange (live), None otherwise
+    window_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    minutes: int = 0
+    signals: int = 0
+    whales: int = 0
+
+
+def default_store_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("gme-tui")) / "store.sqlite3"
+
+
+def signal_row(signal, coverage: Mapping[str, int] | None, window_minutes: int) -> tuple:
+    """A signals row: ts, symbol, code, grade, one flow and one coverage column per exchange."""
+    flows = signal.flows
+    cov = coverage or {}
+    return (
+        signal.ts, signal.symbol, signal.code, signal.grade,
+        *(flows.get(e) for e in EXCHANGES),
+        *(cov.get(e) if coverage is not None and e in flows else None for e in EXCHANGES),
+        window_minutes,
+    )
+
+
+class Store:
+    """One store file. Thread-safe: writes are serialised on one connection, reads on another."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.transactions = 0  # committed write transactions, for the writer's tests and figures
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._pair_ids: dict[tuple[str, str], int] = {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._connect()
+            self._migrate()
+            self._reader = self._connect()
+            self._reader.execute("PRAGMA query_only=1")
+            self._load_pairs()
+        except (sqlite3.Error, OSError) as error:
+            raise StoreError(f"cannot open the store {self.path}: {error}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path}: the file system does not support SQLite's WAL mode")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
+        db.execute("PRAGMA journal_size_limit=67108864")  # keep the -wal file near 64 MB at most
+        return db
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer gme-tui (schema {version} > {SCHEMA_VERSION}); "
+                "upgrade gme-tui or point [store] path elsewhere"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number + 1}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _load_pairs(self) -> None:
+        for pair_id, exchange, symbol in self._db.execute("SELECT id, exchange, symbol FROM pairs"):
+            self._pair_ids[(exchange, symbol)] = pair_id
+
+    def close(self) -> None:
+        with self._write_lock, self._read_lock:
+            self._reader.close()
+            self._db.close()
+
+    # ------------------------------------------------------------ writes
+
+    def write(
+        self,
+        minutes: Sequence[MinuteBucket] = (),
+        signals: Sequence[tuple] = (),
+        whales: Sequence[Whale] = (),
+    ) -> None:
+        """One transaction: minutes upserted, signals upserted (rows from `signal_row`), whales
+        inserted once. Raises sqlite3.Error (the writer counts and logs it)."""
+        if not (minutes or signals or whales):
+            return
+        with self._write_lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if minutes:
+                    ids = self._ids_for(minutes)
+                    db.executemany(
+                        "INSERT OR REPLACE INTO minutes(pair, minute, buy, sell, count, close, covered)"
+                        " VALUES (?,?,?,?,?,?,?)",
+                        [
+                            (ids[(b.exchange, b.symbol)], b.minute, b.buy, b.sell, b.count, b.close, int(b.covered))
+                            for b in minutes
+                        ],
+                    )
+                if signals:
+                    db.executemany(
+                        f"INSERT OR REPLACE INTO signals(ts, symbol, code, grade, {_FLOW_COLUMNS}, {_COV_COLUMNS},"
+                        " window_minutes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        signals,
+                    )
+                if whales:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO whales(ts, exchange, symbol, side, price, amount, value, fills)"
+                        " VALUES (?,?,?,?,?,?,?,?)",
+                        [(w.ts, w.exchange, w.symbol, w.side, w.price, w.amount, w.value, w.fills) for w in whales],
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                self._pair_ids = {}  # ids inserted in the rolled-back transaction are gone
+                self._load_pairs()
+                raise
+            self.transactions += 1
+
+    def _ids_for(self, minutes: Iterable[MinuteBucket]) -> dict[tuple[str, str], int]:
+        ids = self._pair_ids
+        for bucket in minutes:
+            key = (bucket.exchange, bucket.symbol)
+            if key not in ids:
+                self._db.execute("INSERT OR IGNORE INTO pairs(exchange, symbol) VALUES (?, ?)", key)
+                ids[key] = self._db.execute(
+                    "SELECT id FROM pairs WHERE exchange = ? AND symbol = ?", key
+                ).fetchone()[0]
+        return ids
+
+    def prune(self, now_ms: int, *, bucket_days: float, history_days: float, chunk: int = 100) -> PruneResult:
+        """Delete minutes that started more than `bucket_days` before `now_ms`, and signals and
+        whales older than `history_days`. Minutes go in small transactions (`chunk` pairs each)
+        so the writer never waits long."""
+        bucket_ms, history_ms = round(bucket_days * DAY_MS), round(history_days * DAY_MS)
+        minute_cutoff = -((bucket_ms - now_ms) // MINUTE_MS)  # ceil: a minute is kept while minute*60000 >= now - age
+        history_cutoff = now_ms - history_ms
+        with self._write_lock:
+            pair_ids = sorted(self._pair_ids.values())
+        deleted_minutes = 0
+        for start in range(0, len(pair_ids), chunk):
+            deleted_minutes += self._delete(
+                "DELETE FROM minutes WHERE pair = ? AND minute < ?",
+                [(pair, minute_cutoff) for pair in pair_ids[start:start + chunk]],
+            )
+        signals = self._delete("DELETE FROM signals WHERE ts < ?", [(history_cutoff,)])
+        whales = self._delete("DELETE FROM whales WHERE ts < ?", [(history_cutoff,)])
+        return PruneResult(deleted_minutes, signals, whales)
+
+    def _delete(self, sql: str, params: list[tuple]) -> int:
+        with self._write_lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                before = db.total_changes
+                db.executemany(sql, params)
+                changed = db.total_changes - before
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self.transactions += 1
+            return changed
+
+    # ------------------------------------------------------------ reads
+
+    def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchall()
+
+    def minutes(
+        self,
+        symbol: str,
+        since_minute: int,
+        until_minute: int,
+        exchange: str | None = None,
+    ) -> list[MinuteBucket]:
+        """Stored minutes since_minute..until_minute (inclusive) of a symbol, ordered by exchange
+        then minute; one exchange only if given."""
+        exchanges = [exchange] if exchange else list(EXCHANGES)
+        out: list[MinuteBucket] = []
+        for name in exchanges:
+            pair = self._pair_id(name, symbol)
+            if pair is None:
+                continue
+            rows = self._query(
+                "SELECT minute, buy, sell, count, close, covered FROM minutes"
+                " WHERE pair = ? AND minute BETWEEN ? AND ? ORDER BY minute",
+                (pair, since_minute, until_minute),
+            )
+            out.extend(MinuteBucket(name, symbol, m, float(b), float(s), c, _float(cl), bool(cov)) for m, b, s, c, cl, cov in rows)
+        return out
+
+    def _pair_id(self, exchange: str, symbol: str) -> int | None:
+        rows = self._query("SELECT id FROM pairs WHERE exchange = ? AND symbol = ?", (exchange, symbol))
+        return rows[0][0] if rows else None
+
+    def restore_items(self, now_ms: int, window_minutes: int, extra_minutes: int = 1) -> list[MinuteBucket]:
+        """Every stored minute of the `window_minutes` (+ `extra_minutes`) before the minute of
+        `now_ms`, with its coverage as stored. The extra minute covers a first scan that falls in
+        the grace period, when the window still ends one minute earlier."""
+        last = now_ms // MINUTE_MS - 1
+        first = last - window_minutes - extra_minutes + 1
+        rows = self._query(
+            "SELECT p.exchange, p.symbol, m.minute, m.buy, m.sell, m.count, m.close, m.covered"
+            " FROM pairs p JOIN minutes m ON m.pair = p.id AND m.minute BETWEEN ? AND ?"
+            " ORDER BY m.minute, p.exchange, p.symbol",
+            (first, last),
+        )
+        return [MinuteBucket(e, s, m, float(b), float(se), c, _float(cl), bool(cov)) for e, s, m, b, se, c, cl, cov in rows]
+
+    def last_minute(self, exchange: str | None = None) -> int | None:
+        """The newest stored minute (of one exchange if given), or None for an empty store. One
+        index lookup per pair, not a scan of the table."""
+        sql = "SELECT max((SELECT max(minute) FROM minutes WHERE pair = p.id)) FROM pairs p"
+        if exchange:
+            return self._query(sql + " WHERE p.exchange = ?", (exchange,))[0][0]
+        return self._query(sql)[0][0]
+
+    def known_minutes(self, exchange: str, symbol: str, first: int, last: int) -> set[int]:
+        pair = self._pair_id(exchange, symbol)
+        if pair is None:
+            return set()
+        rows = self._query("SELECT minute FROM minutes WHERE pair = ? AND minute BETWEEN ? AND ?", (pair, first, last))
+        return {minute for (minute,) in rows}
+
+    def signals(
+        self,
+        since_ms: int,
+        grade: str | Sequence[str] | None = None,
+        symbol: str | None = None,
+        *,
+        text: str = "",
+        until_ms: int | None = None,
+        limit: int = 1_000,
+    ) -> list[StoredSignal]:
+        """Signals since `since_ms`, newest first. `grade`: one grade or several; `symbol`: exact;
+        `text`: part of the symbol, any case."""
+        where, params = ["ts >= ?"], [since_ms]
+        if until_ms is not None:
+            where.append("ts < ?")
+            params.append(until_ms)
+        if grade:
+            grades = [grade] if isinstance(grade, str) else list(grade)
+            where.append(f"grade IN ({','.join('?' * len(grades))})")
+            params.extend(grades)
+        if symbol:
+            where.append("symbol = ?")
+            params.append(symbol)
+        if text:
+            where.append("instr(upper(symbol), ?) > 0")
+            params.append(text.upper())
+        rows = self._query(
+            f"SELECT ts, symbol, code, grade, {_FLOW_COLUMNS}, {_COV_COLUMNS}, window_minutes FROM signals"
+            f" WHERE {' AND '.join(where)} ORDER BY ts DESC, symbol, code LIMIT ?",
+            (*params, limit),
+        )
+        return [_stored_signal(row) for row in rows]
+
+    def whales(
+        self,
+        since_ms: int,
+        symbol: str | None = None,
+        exchange: str | None = None,
+        *,
+        min_value: float = 0.0,
+        until_ms: int | None = None,
+        limit: int = 1_000,
+    ) -> list[Whale]:
+        """Whales since `since_ms`, newest first."""
+        where, params = ["ts >= ?", "value >= ?"], [since_ms, min_value]
+        if until_ms is not None:
+            where.append("ts < ?")
+            params.append(until_ms)
+        if symbol:
+            where.append("symbol = ?")
+            params.append(symbol)
+        if exchange:
+            where.append("exchange = ?")
+            params.append(exchange)
+        rows = self._query(
+            "SELECT ts, exchange, symbol, side, price, amount, value, fills FROM whales"
+            f" WHERE {' AND '.join(where)} ORDER BY ts DESC, exchange, symbol LIMIT ?",
+            (*params, limit),
+        )
+        return [Whale(*row) for row in rows]
+
+    def integrity(self) -> str:
+        """`PRAGMA integrity_check`'s verdict: 'ok' for a sound file."""
+        return "; ".join(str(r[0]) for r in self._query("PRAGMA integrity_check"))
+
+    def counts(self) -> dict[str, int]:
+        return {table: self._query(f"SELECT count(*) FROM {table}")[0][0] for table in ("minutes", "signals", "whales")}
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _stored_signal(row: tuple) -> StoredSignal:
+    ts, symbol, code, grade = row[:4]
+    n = len(EXCHANGES)
+    flow_values, cov_values = row[4:4 + n], row[4 + n:4 + 2 * n]
+    flows = {e: float(v) for e, v in zip(EXCHANGES, flow_values) if v is not None}
+    covered = any(v is not None for v in cov_values)
+    coverage = {e: int(v) for e, v in zip(EXCHANGES, cov_values) if v is not None} if covered else None
+    return StoredSignal(
+        ts, symbol, grade, code, MappingProxyType(flows), MappingProxyType(coverage) if coverage is not None else None, row[-1]
+    )
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,232 @@
+"""Signal history from the store: past signals, newest first, filtered by grade, symbol text and
+period. Consecutive scans of one signal on one symbol fold into one line (×N since HH:MM), like
+the main screen's signal log. Without a store the screen says how to turn it on.
+
+The store arrives duck-typed (`app.store.signals(...)`): the UI does not import another consumer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, Mapping, Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from gme_tui import format as fmt
+from gme_tui.engine.rules import SIGNALS
+from gme_tui.model import EXCHANGE_SHORT, EXCHANGES, MINUTE_MS
+from gme_tui.tui.widgets.cells import GRADE_STYLES
+
+GRADES: dict[int, str | None] = {0: None, 1: "A+", 2: "A", 3: "B", 4: "C"}
+PERIODS: tuple[tuple[int, str], ...] = ((60, "1 h"), (24 * 60, "24 h"), (7 * 24 * 60, "7 d"), (90 * 24 * 60, "90 d"))
+ROW_LIMIT = 2_000
+OFF_TEXT = (
+    "Signal history is off: no store is open.\n\n"
+    "Live mode keeps one by default ([store] enabled = true in settings.toml, path = \"\" for the\n"
+    "user data directory). For a replay or the demo, start with --store PATH.\n\n"
+    "escape returns"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One signal held over `count` consecutive scans, first_ts..last_ts; figures of the last."""
+
+    symbol: str
+    grade: str
+    code: str
+    first_ts: int
+    last_ts: int
+    count: int
+    flows: Mapping[str, float]
+    coverage: Mapping[str, int] | None
+    window_minutes: int
+
+
+def fold_runs(signals: Sequence[Any]) -> list[HistoryEntry]:
+    """Stored signals (newest first) -> entries, a run of consecutive minutes folded into one."""
+    entries: list[HistoryEntry] = []
+    open_runs: dict[tuple[str, str], int] = {}  # (symbol, code) -> index of the run it may extend
+    for signal in signals:
+        key = (signal.symbol, signal.code)
+        index = open_runs.get(key)
+        if index is not None and entries[index].first_ts == signal.ts + MINUTE_MS:
+            run = entries[index]
+            entries[index] = HistoryEntry(
+                run.symbol, run.grade, run.code, signal.ts, run.last_ts, run.count + 1, run.flows, run.coverage, run.window_minutes
+            )
+            continue
+        open_runs[key] = len(entries)
+        entries.append(
+            HistoryEntry(signal.symbol, signal.grade, signal.code, signal.ts, signal.ts, 1, signal.flows, signal.coverage, signal.window_minutes)
+        )
+    return entries
+
+
+def _when(ts: int, zone: tzinfo) -> str:
+    return datetime.fromtimestamp(ts / 1000, zone).strftime("%m-%d %H:%M")
+
+
+def _short_coverage(entry: HistoryEntry) -> str:
+    if entry.coverage is None:
+        return ""
+    short = [f"{EXCHANGE_SHORT[e]} {m}/{entry.window_minutes}m" for e, m in entry.coverage.items() if m < entry.window_minutes]
+    return " ".join(short)
+
+
+class HistoryScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("q", "app.pop_screen", "Back", show=False),
+        *[Binding(str(n), f"grade({n})", GRADES[n] or "all", show=n == 0) for n in GRADES],
+        Binding("slash", "search", "Symbol"),
+        Binding("t", "period", "Period"),
+        Binding("question_mark", "app.help", "Help", show=False),
+    ]
+    DEFAULT_CSS = """
+    HistoryScreen #history-head { padding: 0 1; height: auto; }
+    HistoryScreen #history-off { padding: 1 2; }
+    HistoryScreen #history-search { display: none; }
+    HistoryScreen #history-table { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.grade = 0
+        self.text = ""
+        self.period = 1  # index into PERIODS: 24 h
+        self.entries: list[HistoryEntry] = []
+        self.fetched = 0
+        self._anchor: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="history-head")
+        yield Input(placeholder="symbol contains… (enter keeps, escape clears)", id="history-search", compact=True)
+        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        yield Static(OFF_TEXT, id="history-off")
+        yield Footer(compact=True)
+
+    @property
+    def store(self) -> Any:
+        return getattr(self.app, "store", None)
+
+    def on_mount(self) -> None:
+        self.title = "Signal history"
+        table = self.query_one(DataTable)
+        table.add_columns("time", "grade", "symbol", "signal", "held", *(EXCHANGE_SHORT[e] for e in EXCHANGES), "coverage")
+        off = self.store is None
+        self.query_one("#history-off").display = off
+        table.display = not off
+        self.query_one("#history-head").display = not off
+        if not off:
+            self.watch(self.app, "market_version", self._on_market, init=False)
+            self.reload()
+            table.focus()
+
+    def _on_market(self, *_: object) -> None:
+        scan = self.app.market.scan
+        if scan is not None and scan.ts != self._anchor:  # a new scan may have stored new signals
+            self.reload()
+
+    def _now(self) -> int:
+        """The latest scan's time (data time in a replay), else the wall clock."""
+        scan = self.app.market.scan
+        return scan.ts if scan is not None else self.app.now_ms()
+
+    def reload(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        now = self._now()
+        self._anchor = now
+        minutes, _ = PERIODS[self.period]
+        try:
+            rows = store.signals(now - minutes * MINUTE_MS, GRADES[self.grade], text=self.text, until_ms=now + 1, limit=ROW_LIMIT)
+        except Exception as error:  # a sick store must not take the screen down
+            self.query_one("#history-head", Static).update(Text(f"the store cannot be read: {error}", style="yellow"))
+            return
+        self.fetched = len(rows)
+        self.entries = fold_runs(rows)
+        self._show()
+
+    def _show(self) -> None:
+        app = self.app
+        zone, language = app.zone, app.settings.language
+        table = self.query_one(DataTable)
+        table.clear()
+        for entry in self.entries:
+            label = SIGNALS.get(entry.code)
+            held = f"×{entry.count} since {fmt.clock(entry.first_ts, zone, seconds=False)}" if entry.count > 1 else ""
+            flows = [
+                Text(fmt.money(entry.flows[e]), style="green" if entry.flows[e] > 0 else "red" if entry.flows[e] < 0 else "dim")
+                if e in entry.flows else Text("-", style="dim")
+                for e in EXCHANGES
+            ]
+            table.add_row(
+                _when(entry.last_ts, zone),
+                Text(f" {entry.grade} ", style=GRADE_STYLES.get(entry.grade, "")),
+                entry.symbol,
+                label.text(language) if label else entry.code,
+                held,
+                *flows,
+                Text(_short_coverage(entry), style="yellow"),
+            )
+        self._show_head()
+
+    def _show_head(self) -> None:
+        _, period = PERIODS[self.period]
+        parts = [f"last {period}", f"grade {GRADES[self.grade] or 'all'}"]
+        if self.text:
+            parts.append(f"symbol '{self.text}'")
+        count = f"{len(self.entries)} entries from {self.fetched} signals"
+        if self.fetched >= ROW_LIMIT:
+            count += f" (the newest {ROW_LIMIT}: narrow the filters to see older ones)"
+        head = Text()
+        head.append("Signal history  ", style="bold")
+        head.append(" · ".join(parts) + f"   {count}\n", style="")
+        head.append("0-4 grade  / symbol  t period  escape back", style="dim")
+        self.query_one("#history-head", Static).update(head)
+
+    # ------------------------------------------------------------ actions
+
+    def action_grade(self, number: int) -> None:
+        self.grade = number
+        self.reload()
+
+    def action_period(self) -> None:
+        self.period = (self.period + 1) % len(PERIODS)
+        self.reload()
+
+    def action_search(self) -> None:
+        if self.store is None:
+            return
+        box = self.query_one("#history-search", Input)
+        box.display = True
+        box.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#history-search", Input)
+        if self.text or box.has_focus:
+            box.value = ""
+            box.display = False
+            self.text = ""
+            self.reload()
+            self.query_one(DataTable).focus()
+            return
+        self.app.pop_screen()
+
+    @on(Input.Changed, "#history-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.text = event.value.strip()
+        self.reload()
+
+    @on(Input.Submitted, "#history-search")
+    def _search_done(self, event: Input.Submitted) -> None:
+        event.input.display = bool(event.value)
+        self.query_one(DataTable).focus()

@@ -1,0 +1,88 @@
+"""`record` writes meta, then the backfilled window as buckets, then trades; .gz compresses."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from gme_tui.engine import Engine, EngineConfig
+from gme_tui.model import MINUTE_MS, Listings, MinuteBucket, Scan, Trade
+from gme_tui.settings import Settings
+from gme_tui.sources.live import LiveSource
+from gme_tui.sources.recorder import record
+from tests.fakes.exchange import make_tape
+from tests.live.conftest import make_settings
+
+
+async def test_a_live_recording_of_the_fake_replays_with_a_full_window(fake_fast, tmp_path):
+    fake, clock = fake_fast, fake_fast.clock
+    start = clock.wall_ms()
+    history = make_tape(fake, "binance", ["BTC/USDT"], 40, start - 4 * MINUTE_MS, start - 50)
+    fake.add_history(history)
+    settings = make_settings(fake, ("binance",), ["BTC/USDT"], window=3)
+    source = LiveSource(settings, clock=clock)
+    out = tmp_path / "rec.jsonl.gz"
+
+    async def publish_some() -> None:
+        await fake.wait_subscribed("binance", 1)
+        for _ in range(20):
+            now = clock.wall_ms()
+            await fake.publish(make_tape(fake, "binance", ["BTC/USDT"], 2, now - 10, now))
+            await clock.sleep(3)
+
+    import asyncio
+
+    market = asyncio.create_task(publish_some())
+    assert await record(settings, out, minutes=2.0 / 60, source=source) == 0  # two real seconds
+    market.cancel()
+    lines = [json.loads(line) for line in gzip.open(out, "rt")]
+    assert lines[0] == {"type": "meta", "listings": {"BTC/USDT": ["binance"]}}
+    kinds = [line.get("type", "trade") for line in lines[1:]]
+    first_trade = kinds.index("trade")
+    assert kinds[:first_trade] == ["bucket"] * first_trade and first_trade >= 3
+    assert all(isinstance(line["id"], str) for line in lines[1:] if line.get("type", "trade") == "trade")
+
+    # replayed through the engine (data clock), the first scan after the start has a full window
+    engine = Engine(EngineConfig(exchanges=("binance",), window_minutes=3, warmup=False))
+    scans = []
+    for line in lines[1:]:
+        if line.get("type") == "bucket":
+            item = MinuteBucket(line["exchange"], line["symbol"], line["minute"], line["buy"], line["sell"])
+        else:
+            item = Trade(line["exchange"], line["symbol"], line["ts"], line["side"], line["price"], line["amount"], line["id"])
+        scans += [e for e in engine.feed(item) if isinstance(e, Scan)]
+    scan = next(s for s in scans if s.ts == (start // MINUTE_MS) * MINUTE_MS)
+    expected = sum(t.value if t.side == "buy" else -t.value for t in history if start // MINUTE_MS - 3 <= t.ts // MINUTE_MS < start // MINUTE_MS)
+    assert scan.symbols[0].exchanges["binance"].net == expected
+
+
+class ScriptedSource:
+    mode = "live"
+
+    def __init__(self, batches):
+        self._batches = batches
+        self.closed = False
+
+    async def batches(self):
+        for batch in self._batches:
+            yield batch
+
+    def health(self):
+        return []
+
+    async def close(self):
+        self.closed = True
+
+
+async def test_plain_file_order_and_clean_end(tmp_path):
+    source = ScriptedSource([
+        [Listings({"BTC/USDT": ("okx",)})],
+        [Trade("okx", "BTC/USDT", 120_000, "buy", 2.0, 1.0, "7")],
+        [MinuteBucket("okx", "BTC/USDT", 1, 3.0, 1.0)],
+    ])
+    out = tmp_path / "r.jsonl"
+    assert await record(Settings(), out, None, source=source) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line.get("type", "trade") for line in lines] == ["meta", "trade", "bucket"] or \
+        [line.get("type", "trade") for line in lines] == ["meta", "bucket", "trade"]
+    assert source.closed
