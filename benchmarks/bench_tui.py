@@ -140,7 +140,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     source = StreamingSource(symbols, args.seconds, args.rate, args.data_speed)
     source.gc_freeze = args.gc_freeze
-    pipeline = Pipeline(source, Engine(dataclasses.replace(EngineConfig.from_settings(settings, live=False))))
+    pipeline = Pipeline(source, Engine(EngineConfig.from_settings(settings, live=False)), offload=args.offload)
     app = BenchApp(settings, pipeline)
 
     render_ms: list[float] = []
@@ -192,12 +192,14 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         FlowTable.render_line = original_render_line
 
-    print(f"gme-tui TUI benchmark: {rows} symbols, {streamed / args.seconds:,.0f} trades/s for {args.seconds:.0f} s, "
-          f"{args.width}x{args.height}, refresh {args.refresh_ms} ms, data time x{args.data_speed:g}")
+    engine_where = "engine in a worker thread (as shipped)" if args.offload else "engine on the UI loop (baseline)"
+    print(f"gme-tui TUI benchmark, {engine_where}: {rows} symbols, {streamed / args.seconds:,.0f} trades/s for "
+          f"{args.seconds:.0f} s, {args.width}x{args.height}, refresh {args.refresh_ms} ms, data time x{args.data_speed:g}")
     print(line("UI tick with a scan (target 16)", app.tick_ms))
     print(line("table render per refresh", render_ms))
     print(line("event-loop lag, any cause", lags))
     print(line("key press to redraw (target 100)", key_ms))
+    return statistics.median(key_ms) if key_ms else float("nan"), percentile(key_ms, 0.99) if key_ms else float("nan")
 
 
 def main() -> None:
@@ -210,7 +212,17 @@ def main() -> None:
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the backfill")
     parser.add_argument("--width", type=int, default=200)
     parser.add_argument("--height", type=int, default=60)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--only-shipped", action="store_true", help="skip the baseline run (engine on the UI loop)")
+    args = parser.parse_args()
+    results = {}
+    for offload in ([True] if args.only_shipped else [False, True]):
+        args.offload = offload
+        results[offload] = asyncio.run(run(args))
+        print()
+    if len(results) == 2:
+        (base50, base99), (ship50, ship99) = results[False], results[True]
+        print(f"key latency, shipped vs baseline: p50 {ship50:.1f} / {base50:.1f} ms ({ship50 / base50:.2f}x), "
+              f"p99 {ship99:.1f} / {base99:.1f} ms ({ship99 / base99:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -159,8 +159,12 @@ class Collector:
             except Exception as exc:
                 info = describe_error(exc, self.clock.wall_ms(), _retry_after(self.rest))
                 self.markets_failures += 1
+                # Say it when it starts or changes, then now and then: not on every retry.
+                repeated = info.reason == self.markets_reason and self.markets_failures % 20
                 self.markets_reason = info.reason
-                log.warning("%s: cannot load markets: %s", self.id, info.reason)
+                (log.debug if repeated else log.warning)(
+                    "%s: cannot load markets: %s (attempt %d, retrying)", self.id, info.reason, self.markets_failures
+                )
                 await self.clock.sleep(info.ban_seconds or backoff_seconds(attempt, self.backoff_max))
                 attempt += 1
 
