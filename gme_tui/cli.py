@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -18,6 +19,7 @@ from gme_tui.pipeline import Pipeline, wall_clock_ms
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings
 from gme_tui.sources.base import Source
 from gme_tui.sources.replay import ReplayError, ReplaySource
+from gme_tui.store import StoreError, StoreRun, known_by_pair, restore_window, store_path_for
 
 log = logging.getLogger("gme_tui")
 
@@ -46,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="with --headless: JSON events on stdout (implies --headless)")
     parser.add_argument("--alerts", action="store_true", help="with --demo or --replay: send alerts too, marked as demo/replay")
     parser.add_argument("--seed", type=int, default=7, metavar="N", help="the demo's random seed (default 7)")
+    parser.add_argument(
+        "--store", metavar="PATH", help="keep minutes, signals and whales in this SQLite file (live: on by default)"
+    )
     parser.add_argument("--version", action="version", version=f"gme-tui {__version__}")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -93,7 +98,7 @@ def _mode(args: argparse.Namespace) -> str:
     return "demo" if args.demo else "replay" if args.replay else "live"
 
 
-def _make_source(args: argparse.Namespace, settings: Settings, mode: str) -> Source:
+def _make_source(args: argparse.Namespace, settings: Settings, mode: str, known: dict) -> Source:
     if mode == "replay":
         speed = args.speed if args.speed is not None else (0.0 if args.headless else 1.0)
         source = ReplaySource(Path(args.replay), speed=speed, exchanges=settings.enabled_exchanges)
@@ -110,7 +115,7 @@ def _make_source(args: argparse.Namespace, settings: Settings, mode: str) -> Sou
         )
     from gme_tui.sources.live import LiveSource
 
-    return LiveSource.from_settings(settings)
+    return LiveSource.from_settings(settings, known_minutes=known)
 
 
 def _make_alerts(settings: Settings, mode: str, wanted: bool):
@@ -127,14 +132,38 @@ def _monitor(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=args.headless)
     _install_redaction()
     try:
-        source = _make_source(args, settings, mode)
+        store_run = _open_store(args, settings, mode)
+    except StoreError as problem:
+        print(f"gme-tui: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        return _run_monitor(args, settings, mode, store_run)
+    finally:
+        if store_run is not None:
+            store_run.close()
+
+
+def _run_monitor(args: argparse.Namespace, settings: Settings, mode: str, store_run: StoreRun | None) -> int:
+    live = mode == "live"
+    engine = Engine(_engine_config(settings, live, store_run))
+    known: dict = {}
+    if store_run is not None and live:  # a restart needs no warm-up: the stored window goes back in
+        restored = restore_window(
+            store_run.store, now_ms=wall_clock_ms(), window_minutes=settings.window.minutes, exchanges=settings.enabled_exchanges
+        )
+        engine.feed_many(restored)
+        known = known_by_pair(restored)
+        log.info("restored %d stored minutes of the window", len(restored))
+    try:
+        source = _make_source(args, settings, mode, known)
     except ReplayError as problem:
         print(f"gme-tui: {problem}", file=sys.stderr)
         return EXIT_UNUSABLE
-    engine = Engine(EngineConfig.from_settings(settings, live=mode == "live"))
     pipeline = Pipeline(
         source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000), offload=not args.headless
     )
+    if store_run is not None:
+        pipeline.add_consumer(store_run.writer)
     alerts = _make_alerts(settings, mode, args.alerts)
     if alerts is not None:
         pipeline.add_consumer(alerts)
@@ -143,11 +172,38 @@ def _monitor(args: argparse.Namespace, settings: Settings) -> int:
     from gme_tui.tui.app import run_tui
 
     def apply_settings(new: Settings) -> None:
-        pipeline.reconfigure(EngineConfig.from_settings(new, live=mode == "live"))
-        if alerts is not None and hasattr(alerts, "update_settings"):
+        pipeline.reconfigure(_engine_config(new, live, store_run))
+        if alerts is not None:
             alerts.update_settings(new)
 
-    return run_tui(settings, pipeline, alerts=alerts, on_settings_saved=apply_settings, secrets=Secrets.from_environment())
+    return run_tui(
+        settings,
+        pipeline,
+        alerts=alerts,
+        on_settings_saved=apply_settings,
+        secrets=Secrets.from_environment(),
+        store=store_run.store if store_run is not None else None,
+    )
+
+
+def _engine_config(settings: Settings, live: bool, store_run: StoreRun | None) -> EngineConfig:
+    config = EngineConfig.from_settings(settings, live=live)
+    return dataclasses.replace(config, emit_minutes=True) if store_run is not None else config
+
+
+def _open_store(args: argparse.Namespace, settings: Settings, mode: str) -> StoreRun | None:
+    """The store for this run: live by default (settings [store]), replay/demo only with --store.
+    An explicit --store that cannot be opened is unusable input; the default one only warns."""
+    path = store_path_for(mode, settings, args.store)
+    if path is None:
+        return None
+    try:
+        return StoreRun.open(path, settings, live=mode == "live")
+    except StoreError as problem:
+        if args.store:
+            raise
+        log.warning("%s; running without a store (a restart will need a new backfill)", problem)
+        return None
 
 
 def _install_redaction() -> None:

@@ -199,3 +199,38 @@ def test_version(run_cli):
     done = run_cli("--version")
     assert done.returncode == 0
     assert done.stdout.decode().startswith("gme-tui ")
+
+
+def test_replay_with_store_writes_minutes_and_signals_and_prints_the_same(tmp_path, run_cli):
+    import sqlite3
+
+    replay = tmp_path / "tape.jsonl"
+    replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
+    database = tmp_path / "history.db"
+    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--json", "--store", str(database))
+    assert done.returncode == 0, done.stderr
+    assert _events(done.stdout) == EXPECTED  # storing changes nothing of the output
+    with sqlite3.connect(database) as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master where type = 'table'")}
+        counts = {name: db.execute(f"select count(*) from {name}").fetchone()[0] for name in tables}
+    assert any(count >= 7 for name, count in counts.items() if "minute" in name), counts  # 3 minutes x 4 pairs, less gaps
+    assert any(count == 3 for name, count in counts.items() if "signal" in name), counts
+    assert any(count == 1 for name, count in counts.items() if "whale" in name), counts
+
+
+def test_replay_without_store_writes_no_database(tmp_path, run_cli):
+    replay = tmp_path / "tape.jsonl"
+    replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
+    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--json")
+    assert done.returncode == 0
+    assert sorted(p.name for p in tmp_path.rglob("*.db*")) == []  # replays stay pure: no store anywhere
+
+
+def test_unusable_store_path_is_exit_2(tmp_path, run_cli):
+    replay = tmp_path / "tape.jsonl"
+    replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
+    bogus = tmp_path / "not-a-db.db"
+    bogus.write_text("this is not sqlite", encoding="utf-8")
+    done = run_cli("--replay", str(replay), "--json", "--store", str(bogus))
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("gme-tui: ") and "Traceback" not in done.stderr.decode()

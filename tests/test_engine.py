@@ -10,7 +10,7 @@ import random
 import pytest
 
 from gme_tui.engine import Engine, EngineConfig, RuleConfig, scans_in, whales_in
-from gme_tui.model import Coverage, Listings, MinuteBucket, Scan, SymbolScan, Trade
+from gme_tui.model import ClosedMinutes, Coverage, Listings, MinuteBucket, Scan, SymbolScan, Trade
 
 MIN = 60_000
 M0 = 29_425_520  # a minute number
@@ -347,3 +347,48 @@ def test_config_from_settings_quorum_follows_the_enabled_exchanges() -> None:
     assert (replay.clock, replay.warmup, replay.track_coverage) == ("data", True, False)
     assert (replay.window_minutes, replay.keep_extra_minutes, replay.whale_threshold) == (50, 10, 200_000.0)
     assert EngineConfig(exchanges=("okx", "bybit")).rule_config.quorum == 2
+
+
+# ---------------------------------------------------------------- closed minutes for the store
+
+
+def _closed(events) -> list[list[tuple[str, int, float, float, bool]]]:
+    return [
+        [(b.exchange, b.minute - M0, b.buy, b.sell, b.covered) for b in e.buckets]
+        for e in events
+        if isinstance(e, ClosedMinutes)
+    ]
+
+
+def test_closed_minutes_hand_out_each_minute_once_and_late_changes_again() -> None:
+    e = Engine(EngineConfig(window_minutes=2, warmup=False, emit_minutes=True))
+    events = e.add_trade(trade(0, 1, value=10.0))
+    events += e.add_trade(trade(1, 1, "sell", 10.0, exchange="okx"))
+    events += e.add_trade(trade(0, 2, "sell", 20.0))  # late: minute 0 was already handed out
+    events += e.add_trade(trade(2, 1, "sell", 10.0, exchange="okx"))
+    events += e.finish()
+    assert _closed(events) == [
+        [("binance", 0, 10.0, 0.0, False)],
+        [("binance", 0, 10.0, 20.0, False), ("okx", 1, 0.0, 10.0, False)],
+        [("okx", 2, 0.0, 10.0, False)],
+    ]
+
+
+def test_the_first_hand_out_includes_a_backfill_fed_before_it() -> None:
+    e = Engine(EngineConfig(window_minutes=3, clock="external", warmup=False, track_coverage=True, emit_minutes=True))
+    for minute in range(-3, 0):
+        e.add_bucket(MinuteBucket("okx", BTC, M0 + minute, 5.0, 1.0))
+    e.cover(Coverage("binance", BTC, M0 - 3, M0 - 1))  # covered, nothing traded: zero minutes
+    (closed,) = _closed(e.advance(at(0, 3), scan_grace_ms=2_000))
+    assert closed == [("binance", m, 0.0, 0.0, True) for m in (-3, -2, -1)] + [
+        ("okx", m, 5.0, 1.0, True) for m in (-3, -2, -1)
+    ]
+    assert _closed(e.advance(at(1, 3), scan_grace_ms=2_000)) == [[]]  # nothing is known of minute 0
+
+
+def test_reconfigure_keeps_emitting_minutes() -> None:
+    e = Engine(EngineConfig(window_minutes=2, warmup=False, emit_minutes=True))
+    e.reconfigure(EngineConfig(window_minutes=3))
+    assert e.config.emit_minutes and e.config.window_minutes == 3
+    e.add_trade(trade(0, 1))
+    assert _closed(e.add_trade(trade(1, 1))) == [[("binance", 0, 100.0, 0.0, False)]]

@@ -107,7 +107,13 @@ class Engine:
         The clock, warm-up and coverage mode stay as they were (they belong to the run, not to
         the settings). A disabled exchange stops participating at once; its kept minutes go.
         """
-        config = replace(config, clock=self.config.clock, warmup=self.config.warmup, track_coverage=self.config.track_coverage)
+        config = replace(
+            config,
+            clock=self.config.clock,
+            warmup=self.config.warmup,
+            track_coverage=self.config.track_coverage,
+            emit_minutes=self.config.emit_minutes,
+        )
         self.config = config
         self._rules = config.rule_config
         self._enabled = frozenset(config.exchanges)
@@ -338,7 +344,12 @@ class Engine:
     def _closed_minutes(self, scan_ms: int) -> ClosedMinutes:
         """The minute that closed at `scan_ms` for every pair, plus minutes changed since handed out."""
         closing = scan_ms // MINUTE_MS - 1
-        wanted = {(key, closing) for key in self._pairs}
+        if self._dirty_before == -(1 << 62):  # the first hand-out: everything known so far (a backfill)
+            wanted = {(key, m) for key, pair in self._pairs.items() for m in pair.minutes if m <= closing}
+            wanted.update((key, m) for key, pair in self._pairs.items() for m in pair.covered if m <= closing)
+        else:
+            wanted = set()
+        wanted.update((key, closing) for key in self._pairs)
         wanted.update(self._dirty)
         self._dirty = set()
         self._dirty_before = closing + 1

@@ -13,8 +13,9 @@ import asyncio
 import collections
 import logging
 import math
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
+from gme_tui.engine.minutes import missing_ranges
 from gme_tui.model import MINUTE_MS, Coverage, ExchangeHealth, Listings, SourceItem, Trade
 from gme_tui.sources.backfill import Backfiller, StreamLedger
 from gme_tui.sources.ccxt_common import (
@@ -87,9 +88,11 @@ class Collector:
         backfill: bool,
         settle_seconds: float = 3.0,
         on_markets: Callable[[str, dict], None] | None = None,
+        known_minutes: Mapping[str, frozenset[int]] | None = None,
     ) -> None:
         self.adapter = adapter
         self.id = adapter.id
+        self.known_minutes = known_minutes or {}  # symbol -> minutes restored from the store
         self.config = ccxt_config(adapter, ccxt_settings, proxy)
         self.quote_map = quote_map
         self.universe = universe
@@ -235,7 +238,10 @@ class Collector:
         if self.backfiller is not None:
             for symbol in session.symbols:
                 if not session.ever_live:
-                    self.backfiller.schedule(symbol, up_minute - self.window_minutes, up_minute - 1, initial=True)
+                    # Minutes restored from the store need no fetching: only the gaps, oldest first.
+                    known = self.known_minutes.get(symbol, frozenset())
+                    for first, last in missing_ranges(known, up_minute - self.window_minutes, up_minute - 1):
+                        self.backfiller.schedule(symbol, first, last, initial=True)
                     self.backfiller.schedule(symbol, up_minute, up_minute)
                 else:
                     self.backfiller.schedule(symbol, session.down_minute or up_minute, up_minute)

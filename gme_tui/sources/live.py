@@ -41,7 +41,10 @@ class LiveSource:
         adapters: Mapping[str, ExchangeAdapter] | None = None,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         settle_seconds: float | None = None,
+        known_minutes: Mapping[tuple[str, str], frozenset[int]] | None = None,
     ) -> None:
+        """`known_minutes`: (exchange, symbol) → minutes already in the engine (restored from the
+        store at start), which the initial backfill skips."""
         self.settings = settings
         self.clock = clock or SystemClock()
         self.heartbeat_seconds = heartbeat_seconds
@@ -71,11 +74,12 @@ class LiveSource:
                 backfill=live.backfill,
                 settle_seconds=getattr(live, "backfill_settle_seconds", 3.0) if settle_seconds is None else settle_seconds,
                 on_markets=self._on_markets,
+                known_minutes={sym: mins for (ex, sym), mins in (known_minutes or {}).items() if ex == exchange},
             )
 
     @classmethod
-    def from_settings(cls, settings) -> "LiveSource":
-        return cls(settings)
+    def from_settings(cls, settings, *, known_minutes: Mapping[tuple[str, str], frozenset[int]] | None = None) -> "LiveSource":
+        return cls(settings, known_minutes=known_minutes)
 
     # ------------------------------------------------------------ Source protocol
 

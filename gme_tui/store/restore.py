@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Collection, Iterable
 
+from gme_tui.engine.minutes import missing_ranges  # noqa: F401  (re-exported)
 from gme_tui.model import MinuteBucket
 from gme_tui.store.store import Store
 
@@ -40,19 +41,3 @@ def known_by_pair(buckets: Iterable[MinuteBucket]) -> dict[tuple[str, str], froz
     return {key: frozenset(minutes) for key, minutes in known.items()}
 
 
-def missing_ranges(known: Collection[int], first: int, last: int) -> list[tuple[int, int]]:
-    """The maximal runs of minutes in first..last that are not known, oldest first: what a
-    backfill still has to fetch. (Oldest first matters: Backfiller.schedule skips a range that
-    starts before one already scheduled.)"""
-    ranges: list[tuple[int, int]] = []
-    start: int | None = None
-    for minute in range(first, last + 1):
-        if minute in known:
-            if start is not None:
-                ranges.append((start, minute - 1))
-                start = None
-        elif start is None:
-            start = minute
-    if start is not None:
-        ranges.append((start, last))
-    return ranges

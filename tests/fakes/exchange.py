@@ -36,6 +36,7 @@ class FakeExchange:
         self.conns: dict[str, list[Conn]] = defaultdict(list)
         self.connections_total: dict[str, int] = defaultdict(int)
         self.rest_calls: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self.rest_queries: dict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)  # (path, query)
         self.failures: dict[str, list[tuple[int, str]]] = defaultdict(list)  # (status, path fragment)
         self.rest_delay: dict[str, float] = defaultdict(float)
         self.stalled: set[str] = set()
@@ -145,6 +146,7 @@ class FakeExchange:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._websocket(exchange, request)
         self.rest_calls[exchange].append((self.clock.wall_ms(), path))
+        self.rest_queries[exchange].append((path, dict(request.query)))
         if self.rest_delay[exchange]:
             await asyncio.sleep(self.rest_delay[exchange])
         for i, (status, fragment) in enumerate(self.failures[exchange]):

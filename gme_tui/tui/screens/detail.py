@@ -4,7 +4,7 @@ symbol's recent whales and signals."""
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from itertools import accumulate
 
 from rich.text import Text
@@ -135,7 +135,8 @@ def lookback_text(symbol: str, minutes: list, end_minute: int, zone: tzinfo, wid
     if not series:
         text.append(f"  nothing stored for {symbol} in the last 24 h\n", style="dim")
         return text
-    chart_width = max(24, min(LOOKBACK_MINUTES, width - LABEL - 24))
+    room = max(24, width - LABEL - 24)
+    chart_width = max(d for d in range(24, min(room, LOOKBACK_MINUTES) + 1) if LOOKBACK_MINUTES % d == 0)  # whole minutes a column
     columns = {e: column_sums(nets, chart_width) for e, nets in series.items()}
     peak = max((abs(v) for values in columns.values() for v in values), default=0.0)
     axis = f"{LOOKBACK_MINUTES / chart_width:.0f} minutes a column"
@@ -147,9 +148,9 @@ def lookback_text(symbol: str, minutes: list, end_minute: int, zone: tzinfo, wid
         text.append(f" {fmt.money(total):>9}", style=_sign(total))
         share = covered.get(exchange, 0)
         text.append(f" {share:>5}/{LOOKBACK_MINUTES}\n", style="yellow" if share < LOOKBACK_MINUTES else "dim")
-    text.append(f"{'':<{LABEL}}{fmt.clock(first * MINUTE_MS, zone, seconds=False)}", style="dim")
-    end = fmt.clock((end_minute + 1) * MINUTE_MS, zone, seconds=False)
-    text.append(f"{end:>{max(6, chart_width - 5)}}\n", style="dim")
+    start = datetime.fromtimestamp(first * MINUTE_MS / 1000, zone).strftime("%m-%d %H:%M")
+    end = datetime.fromtimestamp((end_minute + 1) * MINUTE_MS / 1000, zone).strftime("%m-%d %H:%M")
+    text.append(f"{'':<{LABEL}}{start}{end:>{max(12, chart_width - len(start))}}\n", style="dim")
     return text
 
 

@@ -20,6 +20,7 @@ KEYS = (
     ("f", "pin / unpin the selected symbol (kept on top, saved)"),
     ("m", "mute / unmute the selected symbol's alerts for a while"),
     ("p", "pause / resume screen updates (data keeps flowing)"),
+    ("h", "signal history: past signals from the store, filtered by grade and symbol"),
     ("?", "this help"),
     ("ctrl+p", "command palette"),
     ("q", "quit"),

@@ -212,7 +212,7 @@ class HistoryScreen(Screen):
 
     def action_back(self) -> None:
         box = self.query_one("#history-search", Input)
-        if self.text or box.has_focus:
+        if self.store is not None and (self.text or box.display):
             box.value = ""
             box.display = False
             self.text = ""

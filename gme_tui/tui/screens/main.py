@@ -27,11 +27,11 @@ class MainScreen(Screen):
         Binding("s", "app.sort_next", "Sort"),
         Binding("S", "app.sort_reverse", "Rev", key_display="S"),
         Binding("enter", "app.detail", "Detail"),
-        Binding("h", "app.history", "History"),
         Binding("o", "app.settings", "Settings"),
         Binding("f", "app.pin", "Pin"),
         Binding("m", "app.mute", "Mute"),
         Binding("p", "app.pause", "Pause"),
+        Binding("h", "app.history", "History"),
         Binding("escape", "app.clear_search", "Clear search", show=False),
     ]
 
