@@ -242,7 +242,7 @@ async def _headless(pipeline: Pipeline, printer, alerts) -> int:
     task = asyncio.ensure_future(pipeline.run())
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, task.cancel)
-    watcher = asyncio.ensure_future(_watch_health(pipeline, alerts)) if alerts is not None else None
+    watcher = asyncio.ensure_future(_watch_health(pipeline, alerts))
     code = EXIT_OK
     try:
         await task
@@ -264,9 +264,24 @@ async def _headless(pipeline: Pipeline, printer, alerts) -> int:
 
 
 async def _watch_health(pipeline: Pipeline, alerts, every_s: float = 5.0) -> None:
-    """Feed the sources' health to the alert dispatcher (exchange down / recovered alerts)."""
+    """Headless: log each exchange's state changes and backfill progress (there is no status bar),
+    and feed the health to the alert dispatcher (exchange down / recovered alerts)."""
+    if pipeline.source.mode != "live" and alerts is None:
+        return
+    states: dict[str, tuple[str, str]] = {}
     while True:
-        alerts.on_health(pipeline.source.health(), wall_clock_ms())
+        records = pipeline.source.health()
+        if pipeline.source.mode == "live":
+            for record in records:
+                state = (record.state, record.reason)
+                if states.get(record.exchange) != state:
+                    states[record.exchange] = state
+                    reason = f" ({record.reason})" if record.reason else ""
+                    log.info("%s: %s%s", record.exchange, record.state, reason)
+                if record.state == "backfilling" and record.backfill_total:
+                    log.info("%s: backfill %d/%d symbols", record.exchange, record.backfill_done, record.backfill_total)
+        if alerts is not None:
+            alerts.on_health(records, wall_clock_ms())
         await asyncio.sleep(every_s)
 
 
