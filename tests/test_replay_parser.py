@@ -147,3 +147,25 @@ async def test_speed_zero_never_sleeps(tmp_path):
     assert len(items) == 5
     await source.close()
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("speed", [0.0, 1000.0])
+async def test_a_truncated_gzip_yields_every_line_read_once_then_fails(tmp_path, speed):
+    import gzip
+
+    from gme_tui.sources.replay import ReplayError
+
+    rows = [GOOD | {"ts": GOOD["ts"] + i * 1_000, "id": str(i)} for i in range(3_000)]
+    whole = gzip.compress("\n".join(json.dumps(r) for r in rows).encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    source = ReplaySource(path, speed=speed, sleep=no_sleep)
+    seen: list[str] = []
+    with pytest.raises(ReplayError, match="truncated or corrupt"):
+        async for batch in source.batches():
+            seen.extend(item.id for item in batch)
+    assert seen == [str(i) for i in range(len(seen))] and len(seen) > 1_000  # in order, none twice

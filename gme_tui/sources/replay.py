@@ -265,7 +265,6 @@ class ReplaySource:
         self._first_bad: list[int] = []
         self._file: IO[bytes] | None = None
         self._last_ts: dict[str, int] = {}
-        self._counts: Counter[str] = Counter()
         self.finished = False
 
     def check(self) -> None:
@@ -299,43 +298,64 @@ class ReplaySource:
 
     async def batches(self) -> AsyncIterator[Sequence[SourceItem]]:
         batch: list[SourceItem] = []
-        paced = self.speed > 0
-        started = self._clock()
-        origin: int | None = None
-        items = self.items()
-        while True:
-            try:
-                item = next(items)
-            except StopIteration:
-                break
-            except ReplayError:
-                if batch:  # what was read before the damage still counts
-                    yield batch
-                raise
-            self._note(item)
-            if paced and (ts := _item_ts(item)) is not None:
-                if origin is None:
-                    origin = ts
-                due = started + (ts - origin) / 1000 / self.speed
-                wait = due - self._clock()
-                if wait > 0.05:  # batch what is due; sleep only for a visible gap
-                    if batch:
+        try:
+            if self.speed > 0:
+                async for paced in self._paced():
+                    yield paced
+            else:
+                for item in self.items():
+                    batch.append(item)
+                    if len(batch) >= BATCH:
+                        self._note(batch)
                         yield batch
                         batch = []
-                    await self._sleep(wait)
-            batch.append(item)
-            if len(batch) >= BATCH:
+                        await asyncio.sleep(0)  # let the UI breathe between batches
+        except ReplayError:
+            if batch:  # what was read before the damage still counts
+                self._note(batch)
                 yield batch
-                batch = []
-                await asyncio.sleep(0)  # let the UI breathe between batches
+            raise
         if batch:
+            self._note(batch)
             yield batch
 
-    def _note(self, item: SourceItem) -> None:
-        if isinstance(item, Trade):
-            self._counts[item.exchange] += 1
-            if item.ts > self._last_ts.get(item.exchange, -1):
-                self._last_ts[item.exchange] = item.ts
+    async def _paced(self) -> AsyncIterator[list[SourceItem]]:
+        """Items at `speed` × data time: everything due in one batch, sleeping only for visible gaps."""
+        batch: list[SourceItem] = []
+        started = self._clock()
+        origin: int | None = None
+        try:
+            for item in self.items():
+                if (ts := _item_ts(item)) is not None:
+                    if origin is None:
+                        origin = ts
+                    wait = started + (ts - origin) / 1000 / self.speed - self._clock()
+                    if wait > 0.05:
+                        if batch:
+                            self._note(batch)
+                            yield batch
+                            batch = []
+                        await self._sleep(wait)
+                batch.append(item)
+        except ReplayError:
+            if batch:  # what was read before the damage still counts
+                self._note(batch)
+                yield batch
+            raise
+        if batch:
+            self._note(batch)
+            yield batch
+
+    def _note(self, batch: list[SourceItem]) -> None:
+        """Each exchange's newest trade time, for health: from the end of the batch backwards."""
+        seen: set[str] = set()
+        for item in reversed(batch):
+            if type(item) is Trade and item.exchange not in seen:
+                seen.add(item.exchange)
+                if item.ts > self._last_ts.get(item.exchange, -1):
+                    self._last_ts[item.exchange] = item.ts
+                if len(seen) == len(self.exchanges):
+                    break
 
     def _reject(self, number: int, reason: str) -> None:
         self._parser.bad[reason] += 1
