@@ -17,6 +17,7 @@ import logging
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
@@ -36,7 +37,12 @@ def trade_line(t: Trade) -> bytes:
 
 
 def bucket_line(b: MinuteBucket) -> bytes:
-    return orjson.dumps({"type": "bucket", "exchange": b.exchange, "symbol": b.symbol, "minute": b.minute, "buy": b.buy, "sell": b.sell})
+    row: dict[str, Any] = {"type": "bucket", "exchange": b.exchange, "symbol": b.symbol, "minute": b.minute, "buy": b.buy, "sell": b.sell}
+    if b.count:
+        row["count"] = b.count
+    if b.close is not None:  # keeps the price and its change over the window in a replay
+        row["close"] = b.close
+    return orjson.dumps(row)
 
 
 def backfill_ready(health: Sequence[ExchangeHealth]) -> bool:
@@ -58,14 +64,28 @@ async def record(settings, out: Path, minutes: float | None, *, source=None) -> 
     stop = asyncio.Event()
     with _signals(stop):
         try:
-            await _record(source, handle, minutes, stop)
+            counts = await _record(source, handle, minutes, stop)
         finally:
             handle.close()
+            health = list(source.health())
             await source.close()
+    if counts.trades == 0 and counts.buckets == 0:
+        reasons = "; ".join(f"{h.exchange}: {h.reason}" for h in health if h.reason) or "no trades arrived"
+        log.error("nothing recorded into %s (%s)", out, reasons)
+        return 1
+    log.info("recorded %d trades and %d minute buckets of %d symbols into %s", counts.trades, counts.buckets, counts.symbols, out)
     return 0
 
 
-async def _record(source, handle: TextIO, minutes: float | None, stop: asyncio.Event) -> None:
+@dataclass
+class _Counts:
+    trades: int = 0
+    buckets: int = 0
+    symbols: int = 0
+
+
+async def _record(source, handle: TextIO, minutes: float | None, stop: asyncio.Event) -> _Counts:
+    counts = _Counts()
     started = time.monotonic()
     deadline = None if minutes is None else started + minutes * 60
     listings: dict[str, set[str]] = {}
@@ -81,6 +101,10 @@ async def _record(source, handle: TextIO, minutes: float | None, stop: asyncio.E
                 for symbol, exchanges in item.symbols.items():
                     listings.setdefault(symbol, set()).update(exchanges)
             elif isinstance(item, (Trade, MinuteBucket)):
+                if isinstance(item, Trade):
+                    counts.trades += 1
+                else:
+                    counts.buckets += 1
                 if header_written:
                     handle.write(_line(item))
                 else:
@@ -92,6 +116,8 @@ async def _record(source, handle: TextIO, minutes: float | None, stop: asyncio.E
     if not header_written:
         _write_header(handle, listings, held)
     handle.flush()
+    counts.symbols = len(listings)
+    return counts
 
 
 def _write_header(handle: TextIO, listings: dict[str, set[str]], held: list) -> None:
