@@ -197,8 +197,10 @@ class GmeApp(App[int]):
         except Exception:  # a broken health() must not take the screen down
             log.exception("source health() failed")
             health = []
-        if self.alerts is not None:  # exchange down / recovered alerts
+        robots: list = []
+        if self.alerts is not None:  # exchange down / recovered alerts; robots' state on screen
             self.alerts.on_health(health, now)
+            robots = list(self.alerts.status().values())
         scan = self.market.scan
         info = StatusInfo(
             mode=getattr(self.pipeline.source, "mode", "live"),
@@ -216,6 +218,7 @@ class GmeApp(App[int]):
             pending=self._pending,
             finished=self.pipeline_finished,
             error=self.pipeline_error,
+            robots=robots,
         )
         self.status_bar.show(info)
 

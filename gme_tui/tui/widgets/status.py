@@ -42,6 +42,7 @@ class StatusInfo:
     pending: int  # events waiting while paused
     finished: bool
     error: str = ""
+    robots: Sequence[object] = ()  # gme_tui.alerts RobotStatus records of the configured robots
 
 
 def rate(per_second: float) -> str:
@@ -93,6 +94,7 @@ def status_text(info: StatusInfo) -> Text:
         text.append("backfill ", style="yellow")
         text.append(progress_bar(done, total), style="yellow")
         text.append(f" {done}/{total}  ", style="yellow")
+    append_robots(text, info.robots)
     if info.error:
         text.append(f"source error: {info.error}  ", style="bold red")
     elif info.finished:
@@ -110,6 +112,21 @@ def status_text(info: StatusInfo) -> Text:
     text.append(f"  {fmt.clock(info.now_ms, info.zone)} {zone_short(info.zone, info.now_ms)}".rstrip())
     text.append(f" [{info.mode}]", style="dim")
     return text
+
+
+def append_robots(text: Text, robots: Sequence[object]) -> None:
+    """One short mark per configured robot: green when delivering, its error and hint when not."""
+    for robot in robots:
+        if not getattr(robot, "configured", False):
+            continue
+        label = getattr(robot, "label", "robot")
+        pending = getattr(robot, "pending", 0)
+        if getattr(robot, "halted", False) or getattr(robot, "last_error", ""):
+            problem = getattr(robot, "last_error", "") or "stopped"
+            hint = getattr(robot, "hint", "")
+            text.append(f"{label}: {problem}" + (f" ({hint})" if hint else "") + f", {pending} pending  ", style="bold red")
+        else:
+            text.append(f"{label} ✓" + (f" {pending} pending" if pending else "") + "  ", style="green")
 
 
 class StatusBar(Static):
