@@ -90,7 +90,7 @@ class SettingsScreen(Screen[bool]):
         settings: Settings = self.app.settings
         with VerticalScroll():
             yield Static(f"Settings: {self.app.settings_path}", classes="section")
-            yield Static("Exchanges", classes="section")
+            yield Static("Exchanges (off: out of the figures at once; on: live streams start at the next launch)", classes="section")
             with Horizontal():
                 for name in EXCHANGES:
                     yield Checkbox(name, settings.exchanges[name].enabled, id=f"ex-{name}", compact=True)
