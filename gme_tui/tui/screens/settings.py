@@ -18,6 +18,8 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from gme_tui.model import EXCHANGES
 from gme_tui.settings import GRADES, LANGUAGES, Settings
 
+SENDABLE_GRADES = tuple(g for g in GRADES if g != "C")  # SPEC §10: C signals are never pushed
+
 
 @dataclass(frozen=True)
 class NumberField:
@@ -99,9 +101,9 @@ class SettingsScreen(Screen[bool]):
                 with Horizontal(classes="row"):
                     yield Label(field.label)
                     yield Input(_show_number(field.read(settings)), id=_number_id(field.key), compact=True)
-            yield Static("Alerts: grades sent to the robots", classes="section")
+            yield Static("Alerts: grades sent to the robots (C signals are log only)", classes="section")
             with Horizontal():
-                for grade in GRADES:
+                for grade in SENDABLE_GRADES:
                     yield Checkbox(grade, grade in settings.alerts.notify_grades, id=f"grade-{_grade_id(grade)}", compact=True)
                 yield Checkbox("whale alerts", settings.alerts.enable_whale_notify, id="whale-notify", compact=True)
             with Horizontal(classes="row"):
@@ -148,7 +150,7 @@ class SettingsScreen(Screen[bool]):
                 continue
             if value != field.read(settings):
                 changes[field.key] = value
-        grades = [g for g in GRADES if self.query_one(f"#grade-{_grade_id(g)}", Checkbox).value]
+        grades = [g for g in SENDABLE_GRADES if self.query_one(f"#grade-{_grade_id(g)}", Checkbox).value]
         if not _same(grades, settings.alerts.notify_grades):
             changes["alerts.notify_grades"] = grades
         whale_notify = self.query_one("#whale-notify", Checkbox).value
