@@ -58,7 +58,7 @@ def whale_json(item: Whale) -> dict:
         "price": item.price,
         "amount": item.amount,
         "value": item.value,
-    }
+    } | ({"backfilled": True} if item.backfilled else {})
 
 
 def event_dicts(events: Sequence[EngineEvent]) -> list[dict]:
@@ -99,6 +99,8 @@ def signal_line(item: Signal, tz: tzinfo) -> str:
 
 def whale_line(item: Whale, tz: tzinfo) -> str:
     fills = f" ({item.fills} 笔成交)" if item.fills > 1 else ""
+    if item.backfilled:
+        fills += " [回补 backfill]"
     return (
         f"{stamp(item.ts, tz)} | INFO  - 🐳 [{item.symbol}] 巨鲸监测 [{item.exchange.upper()}]: "
         f"{SIDE_ZH[item.side]} {usd(item.value)} @ {price(item.price)}{fills}"

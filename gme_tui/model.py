@@ -76,7 +76,17 @@ class Coverage:
     last_minute: int  # inclusive
 
 
-SourceItem = Union[Trade, MinuteBucket, Listings, Coverage]
+@dataclass(frozen=True, slots=True)
+class PastTrades:
+    """Taker orders from a backfill of minutes the stream did not see, oldest first. Their flow
+    already came as MinuteBuckets: the engine only looks for whales among them."""
+
+    exchange: str
+    symbol: str
+    trades: tuple[Trade, ...]
+
+
+SourceItem = Union[Trade, MinuteBucket, Listings, Coverage, PastTrades]
 """What a source hands to the engine."""
 
 
@@ -140,6 +150,7 @@ class Whale:
     amount: float
     value: float
     fills: int = 1
+    backfilled: bool = False  # found in the history of minutes the stream missed: old news, never alerted
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,8 @@ class LiveSettings:
     watchdog_seconds: float = field(default=30.0, metadata=_range(5, 600))
     backoff_max_seconds: float = field(default=60.0, metadata=_range(1, 3600))
     backfill: bool = True
+    # Whales of the last N backfilled minutes are looked up too (Binance aggTrades); 0 = never.
+    whale_backfill_minutes: int = field(default=15, metadata=_range(0, 1440))
 
 
 @dataclass(frozen=True)

@@ -156,3 +156,30 @@ def test_tracker_alone() -> None:
                           amount=2.0, value=200_000.0, fills=1)
     assert tracker.close_all() == []
     assert tracker.close_all() == []
+
+
+# ---------------------------------------------------------------- whales of backfilled minutes
+
+
+def test_past_trades_merge_into_backfilled_whales_and_skip_what_streamed() -> None:
+    from gme_tui.model import PastTrades
+
+    e = engine(clock="external", warmup=False)
+    e.add_trade(buy(TS + 5_000, 150_000.0, 2.0, id="s1"))  # the stream already delivered this order
+    past = PastTrades("binance", "BTC/USDT", (
+        buy(TS, 100_000.0, 1.0, id="h1"),
+        buy(TS, 100_000.0, 0.5, id="h2"),
+        buy(TS, 100_000.0, 0.5, id="h3"),  # three fills of one taker order: 200,000
+        buy(TS + 5_000, 150_000.0, 2.0, id="s1"),  # streamed: skipped, not a second whale
+        buy(TS + 9_000, 50_000.0, 1.0, id="h4"),
+    ))
+    (whale,) = whales_in(e.feed(past))
+    assert (whale.ts, whale.value, whale.amount, whale.fills, whale.backfilled) == (TS, 200_000.0, 2.0, 3, True)
+    assert e.open_whale_orders() == 1  # the stream's own open order is untouched
+
+
+def test_past_trades_of_a_disabled_exchange_are_ignored() -> None:
+    from gme_tui.model import PastTrades
+
+    e = engine(exchanges=("okx",))
+    assert e.feed(PastTrades("binance", "BTC/USDT", (buy(TS, 300_000.0, 1.0),))) == []

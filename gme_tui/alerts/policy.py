@@ -97,6 +97,8 @@ class AlertPolicy:
     def _whale(self, whale: Whale, now_ms: int, out: list[Decision]) -> None:
         if not self.alerts.enable_whale_notify or whale.value < self.alerts.whale_notify_threshold:
             return
+        if whale.backfilled:  # found in history after a gap or a restart: old news, and a restart would repeat it
+            return
         # No cooldown: each whale is a distinct order, not a repeated state. Floods are merged
         # into digests by the rate limiter instead.
         message = self.renderer.whale(whale)

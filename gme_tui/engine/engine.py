@@ -25,6 +25,7 @@ from gme_tui.model import (
     ExchangeWindow,
     Listings,
     MinuteBucket,
+    PastTrades,
     Scan,
     Signal,
     SourceItem,
@@ -137,7 +138,28 @@ class Engine:
         if isinstance(item, Coverage):
             self.cover(item)
             return []
+        if isinstance(item, PastTrades):
+            return self.add_past_trades(item)
         raise TypeError(f"not a source item: {item!r}")
+
+    def add_past_trades(self, item: PastTrades) -> list[EngineEvent]:
+        """Whales among trades of minutes the stream missed (their flow came as buckets). A trade
+        the stream also delivered (same id) is skipped, so no order is reported twice."""
+        if item.exchange not in self._enabled:
+            return []
+        pair = self._pairs.get((item.exchange, item.symbol))
+        streamed = pair.ids if pair is not None else frozenset()
+        tracker = WhaleTracker(self.config.whale_threshold, backfilled=True)
+        whales: list[EngineEvent] = []
+        for trade in item.trades:
+            if trade.id is not None and trade.id in streamed:
+                continue
+            whale = tracker.add(trade.exchange, trade.symbol, trade.ts, trade.side, trade.amount, trade.price * trade.amount)
+            if whale is not None:
+                whales.append(whale)
+        whales.extend(tracker.close_all())
+        self._counts["whales"] += len(whales)
+        return whales
 
     def feed_many(self, items: Iterable[SourceItem]) -> list[EngineEvent]:
         events: list[EngineEvent] = []

@@ -15,8 +15,9 @@ TS, SIDE, AMOUNT, VALUE, FILLS = 0, 1, 2, 3, 4
 
 
 class WhaleTracker:
-    def __init__(self, threshold: float) -> None:
+    def __init__(self, threshold: float, *, backfilled: bool = False) -> None:
         self.threshold = threshold
+        self.backfilled = backfilled  # True over past trades: its whales are marked backfilled
         self._open: dict[tuple[str, str], list] = {}
 
     def add(self, exchange: str, symbol: str, ts: int, side: str, amount: float, value: float) -> Whale | None:
@@ -31,7 +32,7 @@ class WhaleTracker:
         self._open[key] = [ts, side, amount, value, 1]
         if order is None or order[VALUE] < self.threshold:
             return None
-        return _whale(key, order)
+        return _whale(key, order, self.backfilled)
 
     def close_quiet(self, now_ms: int, quiet_ms: int) -> list[Whale]:
         """Close every order whose last fill is at least `quiet_ms` old (live mode)."""
@@ -50,11 +51,11 @@ class WhaleTracker:
         for key in keys:
             order = self._open.pop(key)
             if order[VALUE] >= self.threshold:
-                whales.append(_whale(key, order))
+                whales.append(_whale(key, order, self.backfilled))
         return whales
 
 
-def _whale(key: tuple[str, str], order: list) -> Whale:
+def _whale(key: tuple[str, str], order: list, backfilled: bool = False) -> Whale:
     return Whale(
         ts=order[TS],
         exchange=key[0],
@@ -64,4 +65,5 @@ def _whale(key: tuple[str, str], order: list) -> Whale:
         amount=order[AMOUNT],
         value=order[VALUE],
         fills=order[FILLS],
+        backfilled=backfilled,
     )

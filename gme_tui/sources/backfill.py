@@ -28,7 +28,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from gme_tui.model import MINUTE_MS, MinuteBucket, SourceItem
+from gme_tui.model import MINUTE_MS, MinuteBucket, PastTrades, SourceItem, Trade
 from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow, backoff_seconds, describe_error
 from gme_tui.sources.clock import Clock
 
@@ -100,8 +100,11 @@ class Backfiller:
         window_minutes: int,
         settle_seconds: float = 3.0,
         backoff_max_seconds: float = 60.0,
+        whale_minutes: int = 0,
     ) -> None:
         self.adapter = adapter
+        # Whales are looked up in the last `whale_minutes` of each backfilled range (0: never).
+        self.whale_minutes = whale_minutes if adapter.has_taker_orders else 0
         self.ledger = ledger
         self.emit = emit
         self.clock = clock
@@ -171,6 +174,28 @@ class Backfiller:
         self.reason = ""
         self.emit(items)
         self._finish(job)
+        if self.whale_minutes:
+            await self._past_whales(job.symbol, rest, market, max(first, now // MINUTE_MS - self.whale_minutes), job.last)
+
+    async def _past_whales(self, symbol: str, rest: Any, market: Mapping[str, Any], first: int, last: int) -> None:
+        """The taker orders of backfilled minutes, for the engine's whale check. Best effort: the
+        flows are settled already, so a failure is logged and not retried."""
+        if first > last:
+            return
+        try:
+            rows = await self.adapter.fetch_taker_orders(rest, market, first, last)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            info = describe_error(exc, self.clock.wall_ms())
+            log.warning("%s: whales of %s %d..%d not looked up: %s", self.adapter.id, symbol, first, last, info.reason)
+            return
+        trades = tuple(
+            Trade(self.adapter.id, symbol, ts, "buy" if is_buy else "sell", price, amount, trade_id)
+            for ts, is_buy, price, amount, trade_id in rows
+        )
+        if trades:
+            self.emit([PastTrades(self.adapter.id, symbol, trades)])
 
     def _failed(self, job: Job, exc: BaseException, rest: Any) -> None:
         self.requests_failed += 1

@@ -50,6 +50,7 @@ class ExchangeAdapter:
     symbols_per_connection: int = 100
     symbols_per_subscribe: int = 100
     has_history: bool = False  # can fetch_minutes fill a closed minute?
+    has_taker_orders: bool = False  # can fetch_taker_orders list a closed minute's taker orders?
     watch_params: Mapping[str, Any] = {}
 
     def parse_frame(self, message: Any, out: list) -> bool:
@@ -59,6 +60,11 @@ class ExchangeAdapter:
 
     async def fetch_minutes(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> dict[int, MinuteFlow]:
         """Closed minutes first..last (inclusive) from the exchange's public history."""
+        raise NotImplementedError
+
+    async def fetch_taker_orders(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> list[tuple]:
+        """Taker orders of minutes first..last, oldest first, as rows (ts, is_buy, price, amount, id):
+        for whales in minutes the stream missed."""
         raise NotImplementedError
 
     async def watch(self, ws: Any, symbols: list[str]) -> Any:

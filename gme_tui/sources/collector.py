@@ -89,6 +89,7 @@ class Collector:
         settle_seconds: float = 3.0,
         on_markets: Callable[[str, dict], None] | None = None,
         known_minutes: Mapping[str, frozenset[int]] | None = None,
+        whale_minutes: int = 0,
     ) -> None:
         self.adapter = adapter
         self.id = adapter.id
@@ -106,7 +107,7 @@ class Collector:
         self.ledger = StreamLedger()
         self.backfiller = Backfiller(
             adapter, self.ledger, emit, clock, window_minutes=window_minutes,
-            settle_seconds=settle_seconds, backoff_max_seconds=backoff_max_seconds,
+            settle_seconds=settle_seconds, backoff_max_seconds=backoff_max_seconds, whale_minutes=whale_minutes,
         ) if backfill and adapter.has_history else None
         self.rest: Any = None
         self.markets_loaded = False

@@ -75,6 +75,7 @@ class LiveSource:
                 settle_seconds=getattr(live, "backfill_settle_seconds", 3.0) if settle_seconds is None else settle_seconds,
                 on_markets=self._on_markets,
                 known_minutes={sym: mins for (ex, sym), mins in (known_minutes or {}).items() if ex == exchange},
+                whale_minutes=live.whale_backfill_minutes,
             )
 
     @classmethod

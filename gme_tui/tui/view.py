@@ -200,7 +200,7 @@ class Market:
         latest: Scan | None = None
         for event in events:
             if isinstance(event, Whale):
-                self.whales.appendleft(event)
+                self._add_whale(event)
             elif isinstance(event, Scan):
                 latest = event
                 self.scans_seen += 1
@@ -213,6 +213,20 @@ class Market:
         if events:
             self.version += 1
         return bool(events)
+
+    def _add_whale(self, whale: Whale) -> None:
+        """Newest first. A backfilled whale is older than what streamed since: it goes to its place."""
+        whales = self.whales
+        if not whale.backfilled or not whales or whale.ts >= whales[0].ts:
+            whales.appendleft(whale)
+            return
+        index = next((i for i, shown in enumerate(whales) if whale.ts >= shown.ts), len(whales))
+        full = len(whales) == whales.maxlen
+        if full and index == len(whales):
+            return  # older than everything kept
+        if full:
+            whales.pop()
+        whales.insert(index, whale)
 
     def whales_of(self, symbol: str, limit: int = 20) -> list[Whale]:
         out: list[Whale] = []

@@ -57,6 +57,13 @@ def test_whales_at_or_above_the_notify_threshold_go_to_both_without_at_all():
     assert decide(policy(whale_notify_threshold=1e6), whale(T0, value=900_000.0)) == []
 
 
+def test_backfilled_whales_are_never_alerted():
+    import dataclasses
+
+    old_news = dataclasses.replace(whale(T0, value=5e6), backfilled=True)
+    assert decide(policy(), old_news) == []
+
+
 def test_b_goes_to_the_dingtalk_digest_and_to_wecom_at_once():
     out = decide(policy(), scan(T0, ("SOL/USDT", "mixed", ("derivatives_hedge",))))
     assert out == [("signal", "derivatives_hedge", "SOL/USDT", {"dingtalk": DIGEST, "wecom": IMMEDIATE}, False)]

@@ -37,6 +37,7 @@ class FakeExchange:
         self.connections_total: dict[str, int] = defaultdict(int)
         self.rest_calls: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.rest_queries: dict[str, list[tuple[str, dict[str, str]]]] = defaultdict(list)  # (path, query)
+        self.agg_trade_pages = 0
         self.failures: dict[str, list[tuple[int, str]]] = defaultdict(list)  # (status, path fragment)
         self.rest_delay: dict[str, float] = defaultdict(float)
         self.stalled: set[str] = set()
@@ -179,7 +180,23 @@ class FakeExchange:
             end = min(end, (self.clock.wall_ms() // MINUTE_MS) * MINUTE_MS + 59_999)  # no future candles
             window = [t for t in trades if start <= t.ts <= end]
             return PROTOCOLS["binance"].klines(window, start, end, int(query.get("limit", 500))), {}
+        if path.endswith("/aggTrades"):
+            return self._binance_agg_trades(query), {}
         return None, {}
+
+    def _binance_agg_trades(self, query) -> list[dict]:
+        """REST aggTrades as Binance pages them: a time range first, then by `fromId` alone."""
+        market = query["symbol"]
+        trades = [t for t in self.history["binance"] if PROTOCOLS["binance"].market_id(t.symbol) == market]
+        if "fromId" in query:
+            if "startTime" in query or "endTime" in query:
+                raise web.HTTPBadRequest(text='{"code":-1128,"msg":"Combination of optional parameters invalid."}')
+            trades = [t for t in trades if t.id >= int(query["fromId"])]
+        else:
+            start, end = int(query["startTime"]), int(query["endTime"])
+            trades = [t for t in trades if start <= t.ts <= end]
+        self.agg_trade_pages += 1
+        return PROTOCOLS["binance"].agg_trades(trades[: int(query.get("limit", 500))])
 
     def _rest_okx(self, path: str, query) -> tuple[Any, dict]:
         proto = PROTOCOLS["okx"]

@@ -96,6 +96,14 @@ class Binance(Proto):
             ])
         return rows[:limit]
 
+    def agg_trades(self, trades: list[TapeTrade]) -> list[dict]:
+        """REST /api/v3/aggTrades rows (the shape of the recorded fixture, numbers as Binance sends them)."""
+        return [
+            {"a": t.id, "p": repr(t.price), "q": repr(t.amount), "f": t.id * 10, "l": t.id * 10 + 1, "T": t.ts,
+             "m": t.side == "sell", "M": True}
+            for t in trades
+        ]
+
     def frames(self, trades: list[TapeTrade]) -> list[dict]:
         return [
             {"e": "aggTrade", "E": t.ts + 1, "s": self.market_id(t.symbol), "a": t.id, "p": repr(t.price),

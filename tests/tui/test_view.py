@@ -35,3 +35,23 @@ def test_repeated_signals_fold_inside_the_cooldown_and_open_a_new_line_after_it(
     log.add(Signal(30 * 60_000, "BTC/USDT", "A+", "global_sync_bullish", {}), cooldown_ms=30 * 60_000)
     log.add(Signal(30 * 60_000, "ETH/USDT", "A+", "global_sync_bullish", {}), cooldown_ms=30 * 60_000)
     assert [(e.symbol, e.count) for e in log.entries] == [("ETH/USDT", 1), ("BTC/USDT", 1), ("BTC/USDT", 5)]
+
+
+def _whale(ts: int, backfilled: bool = False):
+    from gme_tui.model import Whale
+
+    return Whale(ts=ts, exchange="binance", symbol="BTC/USDT", side="buy", price=1.0, amount=3e5, value=3e5,
+                 backfilled=backfilled)
+
+
+def test_backfilled_whales_take_their_place_in_the_ticker_by_time():
+    from gme_tui.tui.view import Market
+
+    market = Market(whale_rows=3)
+    market.apply([_whale(10), _whale(30)], cooldown_ms=0)
+    market.apply([_whale(20, backfilled=True)], cooldown_ms=0)
+    assert [w.ts for w in market.whales] == [30, 20, 10]
+    market.apply([_whale(5, backfilled=True)], cooldown_ms=0)  # older than all kept in a full ticker
+    assert [w.ts for w in market.whales] == [30, 20, 10]
+    market.apply([_whale(25, backfilled=True)], cooldown_ms=0)  # the oldest makes room
+    assert [w.ts for w in market.whales] == [30, 25, 20]

@@ -1,0 +1,69 @@
+"""Whales of the minutes before the stream: Binance REST aggTrades, paged, merged like live fills."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gme_tui.model import MINUTE_MS, Whale
+from gme_tui.settings import LiveSettings
+from gme_tui.sources.live import LiveSource
+from tests.fakes.exchange import make_tape
+from tests.fakes.exchange_protocols import TapeTrade
+from tests.live.conftest import Drain, make_engine, make_settings
+
+SYMBOLS = ["BTC/USDT"]
+
+
+def order(fake, ts: int, fills: int, value_each: float) -> list[TapeTrade]:
+    """One taker order split into fills of the same ts and side (as aggTrades at several prices)."""
+    return [TapeTrade("binance", "BTC/USDT", ts, "buy", 1000.0 + i, value_each / (1000.0 + i), fake.new_id())
+            for i in range(fills)]
+
+
+async def test_whales_before_the_stream_come_from_paged_agg_trades(fake_fast):
+    fake, clock = fake_fast, fake_fast.clock
+    start = clock.wall_ms()
+    big = order(fake, start - 4 * MINUTE_MS + 500, 3, 100_000.0)  # 300k in three fills: a whale
+    small = order(fake, start - 3 * MINUTE_MS + 500, 2, 50_000.0)  # 100k: not one
+    too_old = order(fake, start - 30 * MINUTE_MS, 1, 900_000.0)  # outside the whale lookback
+    crowd = make_tape(fake, "binance", SYMBOLS, 2_500, start - 5 * MINUTE_MS, start - 60_000, seed=3)  # > 2 pages
+    fake.add_history(big + small + too_old + crowd)
+    settings = make_settings(fake, ("binance",), SYMBOLS, window=40)
+    settings = dataclasses.replace(settings, live=dataclasses.replace(settings.live, whale_backfill_minutes=10))
+    source = LiveSource(settings, clock=clock, settle_seconds=1.0)
+    engine = make_engine(settings)
+    whales: list[Whale] = []
+
+    class Collecting(Drain):
+        async def _run(self) -> None:
+            async for batch in self.source.batches():
+                self.items.extend(batch)
+                whales.extend(e for e in engine.feed_many(batch) if isinstance(e, Whale))
+                self._changed.set()
+
+    drain = Collecting(source)
+    try:
+        await drain.until(lambda: any(w.ts == big[0].ts for w in whales), timeout=10)
+    finally:
+        await drain.stop()
+    (whale,) = [w for w in whales if w.ts == big[0].ts]
+    assert whale.backfilled and whale.fills == 3 and whale.side == "buy"
+    assert whale.value == sum(t.value for t in big)
+    assert not any(w.ts in (small[0].ts, too_old[0].ts) for w in whales)
+    assert fake.agg_trade_pages >= 3  # a time range, then pages by id (the fake refuses both at once)
+    expected_minutes = {(big[0].ts // MINUTE_MS)}
+    assert expected_minutes <= {w.ts // MINUTE_MS for w in whales}
+
+
+async def test_whale_lookup_off_asks_nothing(fake_fast):
+    fake, clock = fake_fast, fake_fast.clock
+    fake.add_history(order(fake, clock.wall_ms() - 2 * MINUTE_MS, 1, 900_000.0))
+    settings = make_settings(fake, ("binance",), SYMBOLS, window=5)
+    settings = dataclasses.replace(settings, live=LiveSettings(backoff_max_seconds=20.0, whale_backfill_minutes=0))
+    source = LiveSource(settings, clock=clock, settle_seconds=1.0)
+    drain = Drain(source, make_engine(settings))
+    try:
+        await drain.until(lambda: source.health()[0].backfill_total > 0 and source.health()[0].backfill_done == 1, timeout=10)
+    finally:
+        await drain.stop()
+    assert fake.agg_trade_pages == 0
