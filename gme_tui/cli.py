@@ -159,9 +159,7 @@ def _run_monitor(args: argparse.Namespace, settings: Settings, mode: str, store_
     except ReplayError as problem:
         print(f"gme-tui: {problem}", file=sys.stderr)
         return EXIT_UNUSABLE
-    pipeline = Pipeline(
-        source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000), offload=not args.headless
-    )
+    pipeline = Pipeline(source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000))
     if store_run is not None:
         pipeline.add_consumer(store_run.writer)
     alerts = _make_alerts(settings, mode, args.alerts)

@@ -7,7 +7,6 @@ dispatcher enqueues); a consumer that raises is logged and the run goes on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Callable, Protocol, Sequence
@@ -36,17 +35,12 @@ class Pipeline:
         *,
         scan_grace_ms: int = 2_000,
         now_ms: Callable[[], int] = wall_clock_ms,
-        offload: bool = False,
     ) -> None:
         self.source = source
         self.engine = engine
         self.consumers = list(consumers)
         self.scan_grace_ms = scan_grace_ms
         self.now_ms = now_ms
-        # With a UI on the same event loop, the engine's work (a scan of 600 symbols takes tens of
-        # ms) runs in a worker thread so key presses are not kept waiting; all engine calls still
-        # happen one at a time, in order, and events are published on the loop.
-        self.offload = offload
         self._pending_config: EngineConfig | None = None
         self.finished = False
 
@@ -62,10 +56,7 @@ class Pipeline:
         engine = self.engine
         try:
             async for batch in self.source.batches():
-                if self.offload:
-                    events = await asyncio.to_thread(self._step, batch)
-                else:
-                    events = self._step(batch)
+                events = self._step(batch)
                 if events:
                     self._publish(events)
         except Exception:
@@ -80,7 +71,7 @@ class Pipeline:
             await self.source.close()
 
     def reconfigure(self, config: EngineConfig) -> None:
-        """Hand the engine new settings; applied between two batches, in the engine's thread."""
+        """Hand the engine new settings; applied before the next batch."""
         self._pending_config = config
 
     def _step(self, batch: Sequence[SourceItem]) -> list[EngineEvent]:
