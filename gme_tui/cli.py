@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Sequence
 
 from gme_tui import __version__
+from gme_tui.alerts import AlertDispatcher, install_log_redaction, notify_test
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.format import zone
 from gme_tui.logs import setup_logging
 from gme_tui.pipeline import Pipeline, wall_clock_ms
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings
 from gme_tui.sources.base import Source
+from gme_tui.sources.recorder import record
 from gme_tui.sources.replay import ReplayError, ReplaySource
 from gme_tui.store import StoreError, StoreRun, known_by_pair, restore_window, store_path_for
 
@@ -84,11 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SettingsError) as problem:
         print(f"gme-tui: {problem}", file=sys.stderr)
         return EXIT_UNUSABLE
+    secrets = Secrets.from_environment()  # read once, like the settings
     if args.command == "record":
-        return _record(args, settings)
+        return _record(args, settings, secrets)
     if args.command == "notify-test":
-        return _notify_test(settings)
-    return _monitor(args, settings)
+        return _notify_test(settings, secrets)
+    return _monitor(args, settings, secrets)
 
 
 # ---------------------------------------------------------------- the monitor
@@ -118,32 +121,32 @@ def _make_source(args: argparse.Namespace, settings: Settings, mode: str, known:
     return LiveSource.from_settings(settings, known_minutes=known)
 
 
-def _make_alerts(settings: Settings, mode: str, wanted: bool):
+def _make_alerts(settings: Settings, secrets: Secrets, mode: str, wanted: bool) -> AlertDispatcher | None:
     """The alert dispatcher, or None where alerts must not go out (demo/replay without --alerts)."""
     if mode != "live" and not wanted:
         return None
-    from gme_tui.alerts import AlertDispatcher
-
-    return AlertDispatcher(settings, Secrets.from_environment(), mode=mode)
+    return AlertDispatcher(settings, secrets, mode=mode)
 
 
-def _monitor(args: argparse.Namespace, settings: Settings) -> int:
+def _monitor(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     mode = _mode(args)
     setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=args.headless)
-    _install_redaction()
+    install_log_redaction(secrets)
     try:
         store_run = _open_store(args, settings, mode)
     except StoreError as problem:
         print(f"gme-tui: {problem}", file=sys.stderr)
         return EXIT_UNUSABLE
     try:
-        return _run_monitor(args, settings, mode, store_run)
+        return _run_monitor(args, settings, secrets, mode, store_run)
     finally:
         if store_run is not None:
             store_run.close()
 
 
-def _run_monitor(args: argparse.Namespace, settings: Settings, mode: str, store_run: StoreRun | None) -> int:
+def _run_monitor(
+    args: argparse.Namespace, settings: Settings, secrets: Secrets, mode: str, store_run: StoreRun | None
+) -> int:
     live = mode == "live"
     engine = Engine(_engine_config(settings, live, store_run))
     known: dict = {}
@@ -162,7 +165,7 @@ def _run_monitor(args: argparse.Namespace, settings: Settings, mode: str, store_
     pipeline = Pipeline(source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000))
     if store_run is not None:
         pipeline.add_consumer(store_run.writer)
-    alerts = _make_alerts(settings, mode, args.alerts)
+    alerts = _make_alerts(settings, secrets, mode, args.alerts)
     if alerts is not None:
         pipeline.add_consumer(alerts)
     if args.headless:
@@ -179,7 +182,7 @@ def _run_monitor(args: argparse.Namespace, settings: Settings, mode: str, store_
         pipeline,
         alerts=alerts,
         on_settings_saved=apply_settings,
-        secrets=Secrets.from_environment(),
+        secrets=secrets,
         store=store_run.store if store_run is not None else None,
     )
 
@@ -202,14 +205,6 @@ def _open_store(args: argparse.Namespace, settings: Settings, mode: str) -> Stor
             raise
         log.warning("%s; running without a store (a restart will need a new backfill)", problem)
         return None
-
-
-def _install_redaction() -> None:
-    try:
-        from gme_tui.alerts import install_log_redaction
-    except ImportError:  # pragma: no cover - alerts package always ships
-        return
-    install_log_redaction(Secrets.from_environment())
 
 
 def _run_headless(args: argparse.Namespace, settings: Settings, pipeline: Pipeline, alerts) -> int:
@@ -310,18 +305,13 @@ def _summarize(pipeline: Pipeline) -> None:
 # ---------------------------------------------------------------- other commands
 
 
-def _record(args: argparse.Namespace, settings: Settings) -> int:
+def _record(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
     setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=True)
-    _install_redaction()
-    from gme_tui.sources.recorder import record
-
+    install_log_redaction(secrets)
     return asyncio.run(record(settings, Path(args.out), args.minutes))
 
 
-def _notify_test(settings: Settings) -> int:
+def _notify_test(settings: Settings, secrets: Secrets) -> int:
     setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=False)
-    secrets = Secrets.from_environment()
-    from gme_tui.alerts import install_log_redaction, notify_test
-
     install_log_redaction(secrets)
     return asyncio.run(notify_test(settings, secrets, sys.stdout))
