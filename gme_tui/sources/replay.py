@@ -297,57 +297,36 @@ class ReplaySource:
             self._file.close()
 
     async def batches(self) -> AsyncIterator[Sequence[SourceItem]]:
+        """Batches of at most BATCH items. With speed X > 0 an item of data time t is handed out
+        (t - first) / X after the start: what is due goes in one batch, sleeping only for visible gaps."""
         batch: list[SourceItem] = []
-        try:
-            if self.speed > 0:
-                async for paced in self._paced():
-                    yield paced
-            else:
-                for item in self.items():
-                    batch.append(item)
-                    if len(batch) >= BATCH:
-                        self._note(batch)
-                        yield batch
-                        batch = []
-                        await asyncio.sleep(0)  # let the UI breathe between batches
-        except ReplayError:
-            if batch:  # what was read before the damage still counts
-                self._note(batch)
-                yield batch
-            raise
-        if batch:
-            self._note(batch)
-            yield batch
-
-    async def _paced(self) -> AsyncIterator[list[SourceItem]]:
-        """Items at `speed` × data time: everything due in one batch, sleeping only for visible gaps."""
-        batch: list[SourceItem] = []
+        paced = self.speed > 0
         started = self._clock()
         origin: int | None = None
         try:
             for item in self.items():
-                if (ts := _item_ts(item)) is not None:
-                    if origin is None:
-                        origin = ts
+                if paced and (ts := _item_ts(item)) is not None:
+                    origin = ts if origin is None else origin
                     wait = started + (ts - origin) / 1000 / self.speed - self._clock()
                     if wait > 0.05:
                         if batch:
-                            self._note(batch)
-                            yield batch
+                            yield self._noted(batch)
                             batch = []
                         await self._sleep(wait)
                 batch.append(item)
+                if len(batch) >= BATCH:
+                    yield self._noted(batch)
+                    batch = []
+                    await asyncio.sleep(0)  # let the UI breathe between batches
         except ReplayError:
             if batch:  # what was read before the damage still counts
-                self._note(batch)
-                yield batch
+                yield self._noted(batch)
             raise
         if batch:
-            self._note(batch)
-            yield batch
+            yield self._noted(batch)
 
-    def _note(self, batch: list[SourceItem]) -> None:
-        """Each exchange's newest trade time, for health: from the end of the batch backwards."""
+    def _noted(self, batch: list[SourceItem]) -> list[SourceItem]:
+        """The batch, after noting each exchange's newest trade time in it (for health)."""
         seen: set[str] = set()
         for item in reversed(batch):
             if type(item) is Trade and item.exchange not in seen:
@@ -356,6 +335,7 @@ class ReplaySource:
                     self._last_ts[item.exchange] = item.ts
                 if len(seen) == len(self.exchanges):
                     break
+        return batch
 
     def _reject(self, number: int, reason: str) -> None:
         self._parser.bad[reason] += 1
