@@ -28,8 +28,8 @@ PERIODS: tuple[tuple[int, str], ...] = ((60, "1 h"), (24 * 60, "24 h"), (7 * 24 
 ROW_LIMIT = 2_000
 OFF_TEXT = (
     "Signal history is off: no store is open.\n\n"
-    "Live mode keeps one by default ([store] enabled = true in settings.toml, path = \"\" for the\n"
-    "user data directory). For a replay or the demo, start with --store PATH.\n\n"
+    "Live mode keeps one by default (\\[store] enabled = true in settings.toml; an empty path means "
+    "the user data directory). For a replay or the demo, start with --store PATH.\n\n"
     "escape returns"
 )
 
