@@ -216,10 +216,16 @@ def parse_dotenv(text: str) -> dict[str, str]:
 # ---------------------------------------------------------------- loading
 
 
-def default_config_paths() -> list[Path]:
+def user_settings_path() -> Path:
+    """The user's own settings file (~/.config/gme-tui/settings.toml on Linux): where settings
+    saved from the TUI go when gme-tui started from built-in defaults."""
     from platformdirs import user_config_dir
 
-    return [Path("settings.toml"), Path(user_config_dir("gme-tui")) / "settings.toml"]
+    return Path(user_config_dir("gme-tui")) / "settings.toml"
+
+
+def default_config_paths() -> list[Path]:
+    return [Path("settings.toml"), user_settings_path()]
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

@@ -135,3 +135,14 @@ def test_secrets_come_from_environment_over_dotenv_and_never_show_in_repr(tmp_pa
 
 def test_dotenv_ignores_junk():
     assert parse_dotenv("garbage line\n=novalue\nA=1\n\n#B=2\n") == {"A": "1"}
+
+
+def test_settings_started_from_defaults_are_saved_where_they_will_be_read_again(tmp_path, monkeypatch):
+    from gme_tui.settings import user_settings_path
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert load_settings().source_path is None  # built-in defaults
+    save_changes(user_settings_path(), {"whales.threshold": 250000.0})
+    reloaded = load_settings()
+    assert reloaded.whales.threshold == 250000.0 and reloaded.source_path == user_settings_path()

@@ -22,7 +22,7 @@ from textual.widgets import Input
 
 from gme_tui import format as fmt
 from gme_tui.model import EXCHANGE_SHORT, EngineEvent
-from gme_tui.settings import Settings, SettingsError, load_settings, save_changes
+from gme_tui.settings import Settings, SettingsError, load_settings, save_changes, user_settings_path
 from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, SortSpec, visible_rows
 from gme_tui.tui.widgets.cells import CellContext, table_columns
 from gme_tui.tui.screens.main import MainScreen
@@ -367,7 +367,7 @@ class GmeApp(App[int]):
 
     @property
     def settings_path(self) -> Path:
-        return self.settings.source_path or Path("settings.toml")
+        return self.settings.source_path or user_settings_path()
 
     def save_settings(self, changes: dict[str, Any]) -> bool:
         """Write the changes into the file the settings came from, reload it and apply it live.
