@@ -73,7 +73,7 @@ async def handler_costs(fake: FakeExchange, n: int) -> None:
 
 
 async def through_sockets(fake: FakeExchange, n: int) -> None:
-    print(f"\nend to end through the fake's sockets (server and client share this process/core):")
+    print("\nend to end through the fake's sockets (server and client share this process/core):")
     for exchange in EXCHANGES:
         settings = make_settings(fake, (exchange,), SYMBOLS, backfill=False)
         source = LiveSource(settings, clock=fake.clock)

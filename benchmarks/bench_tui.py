@@ -170,7 +170,7 @@ async def run(args: argparse.Namespace) -> None:
     lags: list[float] = []
     key_ms: list[float] = []
     try:
-        async with app.run_test(size=(args.width, args.height)) as pilot:
+        async with app.run_test(size=(args.width, args.height)):
             await source.started.wait()
             stop = asyncio.get_running_loop().time() + args.seconds
 

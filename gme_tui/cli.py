@@ -265,14 +265,14 @@ async def _watch_health(pipeline: Pipeline, alerts, every_s: float = 5.0) -> Non
     while True:
         records = pipeline.source.health()
         if pipeline.source.mode == "live":
-            for record in records:
-                state = (record.state, record.reason)
-                if states.get(record.exchange) != state:
-                    states[record.exchange] = state
-                    reason = f" ({record.reason})" if record.reason else ""
-                    log.info("%s: %s%s", record.exchange, record.state, reason)
-                if record.state == "backfilling" and record.backfill_total:
-                    log.info("%s: backfill %d/%d symbols", record.exchange, record.backfill_done, record.backfill_total)
+            for health in records:
+                state = (health.state, health.reason)
+                if states.get(health.exchange) != state:
+                    states[health.exchange] = state
+                    reason = f" ({health.reason})" if health.reason else ""
+                    log.info("%s: %s%s", health.exchange, health.state, reason)
+                if health.state == "backfilling" and health.backfill_total:
+                    log.info("%s: backfill %d/%d symbols", health.exchange, health.backfill_done, health.backfill_total)
         if alerts is not None:
             alerts.on_health(records, wall_clock_ms())
         await asyncio.sleep(every_s)

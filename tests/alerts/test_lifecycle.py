@@ -11,7 +11,7 @@ import pytest
 
 from gme_tui.alerts import AlertDispatcher, notify_test
 from gme_tui.settings import Secrets
-from tests.alerts.conftest import DT_SECRET, DT_TOKEN, WC_KEY, make_settings, robot_secrets, scan, whale
+from tests.alerts.conftest import DT_TOKEN, WC_KEY, make_settings, robot_secrets, scan, whale
 from tests.fakes.robot import FakeRobotServer
 
 

@@ -31,8 +31,7 @@ async def test_live_json_consensus_lines_carry_coverage(fake_fast):
     market = asyncio.create_task(run_market(fake, ("binance", "bybit"), SYMBOLS, []))
     try:
         start = clock.wall_ms()
-        while clock.wall_ms() < (start // MINUTE_MS + 5) * MINUTE_MS + 2_000:  # five scans
-            await asyncio.sleep(0.05)
+        await clock.sleep(((start // MINUTE_MS + 5) * MINUTE_MS + 2_000 - start) / 1000)  # five scans
     finally:
         market.cancel()
         run.cancel()

@@ -73,7 +73,7 @@ async def test_restart_restores_the_window_and_backfills_only_the_gap(fake_fast,
     stopped_minute = clock.wall_ms() // MINUTE_MS
 
     # ---- the program is down for a while; the market trades on
-    await asyncio.sleep(1.5)  # 90 virtual seconds
+    await clock.sleep(90)  # 1.5 s of real time on the 60x clock
     history_calls = len([q for p, q in fake.rest_queries["binance"] if "klines" in p])
 
     # ---- second run: restore, then backfill only the gap

@@ -9,7 +9,7 @@ import pytest
 from gme_tui.model import MINUTE_MS
 from gme_tui.store import SCHEMA_VERSION, Store, StoreError
 from gme_tui.store.writer import rows_of
-from tests.store.flows import M0, bucket, minutes_event, scan_with_signal, whale
+from tests.store.flows import M0, bucket, scan_with_signal, whale
 
 
 def test_new_store_is_wal_at_the_current_schema(store, store_path):
