@@ -6,7 +6,7 @@ Everything here is a frozen dataclass or a constant; nothing here does I/O.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, Mapping, NamedTuple, Union
 
@@ -204,7 +204,6 @@ class EngineStats:
     whales: int = 0
     scans: int = 0
     data_time: int | None = None
-    extra: Mapping[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- source health

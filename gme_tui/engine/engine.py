@@ -89,13 +89,12 @@ class Engine:
         self._data_time: int | None = None
         self._first_minute: int | None = None  # T0 / 60000: the first valid item's minute
         self._next_scan: int | None = None  # the next boundary not yet scanned
-        self._keep_from: int | None = None  # the oldest minute still kept
         self.last_scan: Scan | None = None
         self._counts = {"buckets": 0, "duplicates": 0, "late": 0, "ignored": 0, "whales": 0, "scans": 0}
         self._trades = 0
         # Hot-path mirrors of the state above, as plain ints: no None checks per trade.
         self._data_clock = self.config.clock == "data"
-        self._late_before = -(1 << 62)  # minutes before this are dropped as late (= _keep_from)
+        self._keep_from = -(1 << 62)  # the oldest minute still kept: older ones are dropped as late
         self._data_scan_at = -(1 << 62) if self._data_clock else 1 << 62  # data time ≥ this → scan
         # With emit_minutes: minutes before this were already handed out, so a change to one of
         # them (a late trade, a backfill) marks it dirty to be handed out again.
@@ -183,8 +182,7 @@ class Engine:
         # says "covered since connect") must not become millions of remembered minutes.
         kept_span = self.config.window_minutes + self.config.keep_extra_minutes
         keep_from = coverage.last_minute - kept_span
-        if self._keep_from is not None:
-            keep_from = max(keep_from, self._keep_from)
+        keep_from = max(keep_from, self._keep_from)
         pair.cover(coverage.first_minute, coverage.last_minute, keep_from)
 
     def add_trade(self, trade: Trade) -> list[EngineEvent]:
@@ -200,7 +198,7 @@ class Engine:
         if trade_id is not None and trade_id in pair.ids:
             self._counts["duplicates"] += 1
             return []
-        if minute < self._late_before:
+        if minute < self._keep_from:
             self._counts["late"] += 1
             return []
         if minute < self._dirty_before:
@@ -230,7 +228,7 @@ class Engine:
         if bucket.minute in pair.bucket_minutes and not replace:
             self._counts["duplicates"] += 1
             return []
-        if self._keep_from is not None and bucket.minute < self._keep_from:
+        if bucket.minute < self._keep_from:
             self._counts["late"] += 1
             return []
         events: list[EngineEvent] = []
@@ -385,9 +383,9 @@ class Engine:
         return ClosedMinutes(ts=scan_ms, buckets=tuple(buckets))
 
     def _prune(self, keep_from: int) -> None:
-        if self._keep_from is not None and keep_from <= self._keep_from:
+        if keep_from <= self._keep_from:
             return
-        self._keep_from = self._late_before = keep_from
+        self._keep_from = keep_from
         for pair in self._pairs.values():
             pair.prune(keep_from)
 

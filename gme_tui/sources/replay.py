@@ -46,7 +46,6 @@ class ReplaySummary:
     items: int
     bad: dict[str, int]
     ignored: int  # trades/buckets of disabled exchanges
-    first_bad_lines: tuple[int, ...]
 
     @property
     def bad_total(self) -> int:
@@ -262,7 +261,7 @@ class ReplaySource:
         self._parser = LineParser(exchanges)
         self._lines = 0
         self._items = 0
-        self._first_bad: list[int] = []
+        self._logged_bad = 0
         self._file: IO[bytes] | None = None
         self._last_ts: dict[str, int] = {}
         self.finished = False
@@ -339,11 +338,10 @@ class ReplaySource:
 
     def _reject(self, number: int, reason: str) -> None:
         self._parser.bad[reason] += 1
-        if len(self._first_bad) < LOGGED_BAD_LINES:
-            self._first_bad.append(number)
+        self._logged_bad += 1
+        if self._logged_bad <= LOGGED_BAD_LINES:
             log.warning("%s:%d: line skipped: %s", self.path, number, reason)
-        elif len(self._first_bad) == LOGGED_BAD_LINES:
-            self._first_bad.append(number)
+        elif self._logged_bad == LOGGED_BAD_LINES + 1:
             log.warning("%s: more bad lines; they are counted but no longer logged one by one", self.path)
 
     def summary(self) -> ReplaySummary:
@@ -352,7 +350,6 @@ class ReplaySource:
             items=self._items,
             bad=dict(self._parser.bad),
             ignored=self._parser.ignored,
-            first_bad_lines=tuple(self._first_bad[:LOGGED_BAD_LINES]),
         )
 
     def health(self) -> Sequence[ExchangeHealth]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Collection, Iterable
 
-from gme_tui.engine.minutes import missing_ranges  # noqa: F401  (re-exported)
 from gme_tui.model import MinuteBucket
 from gme_tui.store.store import Store
 
