@@ -16,14 +16,14 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gme_tui.engine import Engine, EngineConfig  # noqa: E402
-from gme_tui.model import EXCHANGES  # noqa: E402
-from gme_tui.sources.ccxt_common import _decode_frame, hooked_class  # noqa: E402
-from gme_tui.sources.clock import SystemClock  # noqa: E402
-from gme_tui.sources.live import LiveSource, load_adapter  # noqa: E402
-from tests.fakes.exchange import FakeExchange, make_tape  # noqa: E402
-from tests.fakes.exchange_protocols import PROTOCOLS  # noqa: E402
-from tests.live.conftest import SYMBOLS, Drain, make_settings  # noqa: E402
+from gme_tui.engine import Engine, EngineConfig
+from gme_tui.model import EXCHANGES
+from gme_tui.sources.ccxt_common import _decode_frame, hooked_class
+from gme_tui.sources.clock import SystemClock
+from gme_tui.sources.live import LiveSource, load_adapter
+from tests.fakes.exchange import FakeExchange, make_tape
+from tests.fakes.exchange_protocols import PROTOCOLS
+from tests.live.conftest import SYMBOLS, Drain, make_settings
 
 
 async def handler_costs(fake: FakeExchange, n: int) -> None:
@@ -68,7 +68,9 @@ async def handler_costs(fake: FakeExchange, n: int) -> None:
         bare_s = time.perf_counter() - t0
         await ours.close()
         await bare.close()
-        print(f"{exchange:10} {ours_s / n * 1e6:14.2f} {bare_s / n * 1e6:19.2f} {ours_s / bare_s:6.2f} {n / ours_s:14,.0f}")
+        print(
+            f"{exchange:10} {ours_s / n * 1e6:14.2f} {bare_s / n * 1e6:19.2f} {ours_s / bare_s:6.2f} {n / ours_s:14,.0f}"
+        )
     await source.close()
 
 
@@ -83,7 +85,7 @@ async def through_sockets(fake: FakeExchange, n: int) -> None:
         tape = make_tape(fake, exchange, SYMBOLS, n, now - 50_000, now)
         t0 = time.perf_counter()
         await fake.publish(tape)
-        await drain.until(lambda: len(drain.trades()) >= n, timeout=120)
+        await drain.until(lambda d=drain: len(d.trades()) >= n, timeout=120)
         elapsed = time.perf_counter() - t0
         print(f"  {exchange:10} {n:,} trades in {elapsed:.2f}s = {n / elapsed:,.0f} trades/s (fake server included)")
         await drain.stop()

@@ -27,9 +27,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gme_tui.engine import Engine, EngineConfig  # noqa: E402
-from gme_tui.model import EXCHANGES  # noqa: E402
-from gme_tui.sources.replay import ReplaySource  # noqa: E402
+from gme_tui.engine import Engine, EngineConfig
+from gme_tui.model import EXCHANGES
+from gme_tui.sources.replay import ReplaySource
 
 T0 = 1_765_530_000_000
 
@@ -51,9 +51,15 @@ def generate(path: Path, trades: int, symbols: int, minutes: int, seed: int = 1)
             fills = 3 if rng.random() < 0.02 else 1  # a split taker order
             for _ in range(fills):
                 ids[exchange] += 1
-                row = {"ts": ts, "exchange": exchange, "symbol": name, "side": side,
-                       "price": round(prices[name], 6), "amount": round(rng.expovariate(1 / 50) / prices[name] * 100, 6),
-                       "id": str(ids[exchange])}
+                row = {
+                    "ts": ts,
+                    "exchange": exchange,
+                    "symbol": name,
+                    "side": side,
+                    "price": round(prices[name], 6),
+                    "amount": round(rng.expovariate(1 / 50) / prices[name] * 100, 6),
+                    "id": str(ids[exchange]),
+                }
                 line = orjson.dumps(row) + b"\n"
                 out.write(line)
                 if rng.random() < 0.001:
@@ -112,12 +118,21 @@ def main() -> None:
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
         start = time.perf_counter()
         with open(os.devnull, "wb") as sink:
-            subprocess.run([sys.executable, "-m", "gme_tui", "--replay", str(path), "--json"],
-                           stdout=sink, stderr=subprocess.DEVNULL, env=env, check=True)
+            subprocess.run(
+                [sys.executable, "-m", "gme_tui", "--replay", str(path), "--json"],
+                stdout=sink,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                check=True,
+            )
         cli_s = time.perf_counter() - start
     print(f"floor : {floor_s:6.2f} s  {lines / floor_s:10,.0f} lines/s")
-    print(f"engine: {engine_s:6.2f} s  {lines / engine_s:10,.0f} lines/s  ratio {engine_s / floor_s:.2f}x the floor ({scans} scans)")
-    print(f"cli   : {cli_s:6.2f} s  {lines / cli_s:10,.0f} lines/s  ratio {cli_s / floor_s:.2f}x (includes start-up and JSON output)")
+    print(
+        f"engine: {engine_s:6.2f} s  {lines / engine_s:10,.0f} lines/s  ratio {engine_s / floor_s:.2f}x the floor ({scans} scans)"
+    )
+    print(
+        f"cli   : {cli_s:6.2f} s  {lines / cli_s:10,.0f} lines/s  ratio {cli_s / floor_s:.2f}x (includes start-up and JSON output)"
+    )
 
 
 if __name__ == "__main__":

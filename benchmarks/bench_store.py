@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gme_tui.model import EXCHANGES, MINUTE_MS, ClosedMinutes, Consensus, MinuteBucket, Scan, Signal, SymbolScan, Whale  # noqa: E402
-from gme_tui.store import Store, StoreWriter  # noqa: E402
+from gme_tui.model import EXCHANGES, MINUTE_MS, ClosedMinutes, Consensus, MinuteBucket, Scan, Signal, SymbolScan, Whale
+from gme_tui.store import Store, StoreWriter
 
 M0 = 29_425_500
 
@@ -38,7 +38,11 @@ def minute_buckets(rng: random.Random, symbols: list[str], minute: int, quiet: f
                 out.append(MinuteBucket(exchange, symbol, minute, 0.0, 0.0, 0, None, True))
             else:
                 buy, sell = rng.lognormvariate(9, 2), rng.lognormvariate(9, 2)
-                out.append(MinuteBucket(exchange, symbol, minute, buy, sell, rng.randint(1, 900), rng.uniform(0.01, 60_000), True))
+                out.append(
+                    MinuteBucket(
+                        exchange, symbol, minute, buy, sell, rng.randint(1, 900), rng.uniform(0.01, 60_000), True
+                    )
+                )
     return tuple(out)
 
 
@@ -46,14 +50,27 @@ def scan_with_signals(rng: random.Random, ts: int, symbols: list[str], count: in
     items = []
     for symbol in rng.sample(symbols, count):
         flows = {e: rng.uniform(-5e6, 5e6) for e in EXCHANGES}
-        consensus = Consensus(ts, symbol, "mixed", flows, {e: 1.0 for e in flows}, sum(flows.values()), {e: 50 for e in EXCHANGES})
-        items.append(SymbolScan(consensus, (Signal(ts, symbol, "C", "single_platform_long_trap", flows),), {}, None, None, 0.0))
+        consensus = Consensus(
+            ts, symbol, "mixed", flows, {e: 1.0 for e in flows}, sum(flows.values()), {e: 50 for e in EXCHANGES}
+        )
+        items.append(
+            SymbolScan(consensus, (Signal(ts, symbol, "C", "single_platform_long_trap", flows),), {}, None, None, 0.0)
+        )
     return Scan(ts, 50, tuple(items))
 
 
 def whales(rng: random.Random, ts: int, symbols: list[str], count: int) -> list[Whale]:
     return [
-        Whale(ts - rng.randint(1, 59_000), rng.choice(EXCHANGES), rng.choice(symbols), "buy", 1.0, 300_000.0, rng.uniform(2e5, 5e6), 3)
+        Whale(
+            ts - rng.randint(1, 59_000),
+            rng.choice(EXCHANGES),
+            rng.choice(symbols),
+            "buy",
+            1.0,
+            300_000.0,
+            rng.uniform(2e5, 5e6),
+            3,
+        )
         for _ in range(count)
     ]
 
@@ -113,18 +130,28 @@ def main() -> None:
 
     day_rows = pairs * 1440
     print(f"pairs: {pairs} ({args.symbols} symbols x {len(EXCHANGES)} exchanges), {args.minutes} minutes simulated")
-    print(f"event loop, on_events per minute: median {statistics.median(loop_times) * 1e6:.0f} µs, worst {max(loop_times) * 1e6:.0f} µs")
+    print(
+        f"event loop, on_events per minute: median {statistics.median(loop_times) * 1e6:.0f} µs, worst {max(loop_times) * 1e6:.0f} µs"
+    )
     print(
         f"writer thread, one transaction per minute ({pairs} minutes + {args.signals} signals + {args.whales} whales):"
         f" median {statistics.median(write_times) * 1e3:.1f} ms, worst {max(write_times) * 1e3:.1f} ms"
         f" ({statistics.median(write_times) / 60 * 100:.2f} % of one core)"
     )
-    print(f"restore a 50-minute window: {len(restored)} rows in {restore_s * 1e3:.0f} ms; 24 h lookback of one symbol: {len(lookback)} rows in {lookback_s * 1e3:.1f} ms")
-    print(f"minute rows: {per_row:.1f} bytes each (table + key) -> {per_row * day_rows / 1e6:.0f} MB per day, {per_row * day_rows * 7 / 1e9:.2f} GB for 7 days")
+    print(
+        f"restore a 50-minute window: {len(restored)} rows in {restore_s * 1e3:.0f} ms; 24 h lookback of one symbol: {len(lookback)} rows in {lookback_s * 1e3:.1f} ms"
+    )
+    print(
+        f"minute rows: {per_row:.1f} bytes each (table + key) -> {per_row * day_rows / 1e6:.0f} MB per day, {per_row * day_rows * 7 / 1e9:.2f} GB for 7 days"
+    )
     if counts["signals"]:
-        print(f"signal rows: {signal_bytes / counts['signals']:.0f} bytes each -> {signal_bytes / counts['signals'] * args.signals * 1440 / 1e6:.1f} MB per day at {args.signals} per scan")
+        print(
+            f"signal rows: {signal_bytes / counts['signals']:.0f} bytes each -> {signal_bytes / counts['signals'] * args.signals * 1440 / 1e6:.1f} MB per day at {args.signals} per scan"
+        )
     if counts["whales"]:
-        print(f"whale rows: {whale_bytes / counts['whales']:.0f} bytes each -> {whale_bytes / counts['whales'] * args.whales * 1440 / 1e6:.1f} MB per day at {args.whales} per minute")
+        print(
+            f"whale rows: {whale_bytes / counts['whales']:.0f} bytes each -> {whale_bytes / counts['whales'] * args.whales * 1440 / 1e6:.1f} MB per day at {args.whales} per minute"
+        )
     print(f"file after {args.minutes} minutes: {total / 1e6:.1f} MB")
 
 
@@ -132,9 +159,7 @@ def _table_bytes(store: Store, *names: str) -> int:
     """Bytes of the pages of these tables and indexes (dbstat when SQLite has it, else a share of
     the file by row count)."""
     try:
-        rows = store._query(
-            f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({','.join('?' * len(names))})", names
-        )
+        rows = store._query(f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({','.join('?' * len(names))})", names)
         return int(rows[0][0] or 0)
     except Exception:
         return file_bytes(store.path)

@@ -21,8 +21,8 @@ import dataclasses
 import random
 import statistics
 import time
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import AsyncIterator, Sequence
 
 from textual import events
 
@@ -59,9 +59,11 @@ class StreamingSource:
                     volume = self.rng.uniform(1e4, 1e6)
                     net = self.rng.uniform(-0.3, 0.3) * volume
                     items.append(
-                        MinuteBucket(exchange, symbol, START_MINUTE + k, (volume + net) / 2, (volume - net) / 2, 5, 10.0)
+                        MinuteBucket(
+                            exchange, symbol, START_MINUTE + k, (volume + net) / 2, (volume - net) / 2, 5, 10.0
+                        )
                     )
-        return [items[i: i + 20_000] for i in range(0, len(items), 20_000)]
+        return [items[i : i + 20_000] for i in range(0, len(items), 20_000)]
 
     async def batches(self) -> AsyncIterator[Sequence[SourceItem]]:
         for chunk in self._backfill():
@@ -93,8 +95,15 @@ class StreamingSource:
                 price = 10.0 * (1 + rng.uniform(-0.01, 0.01))
                 amount = rng.expovariate(1 / 500) if n % 2000 else 40_000.0  # a whale now and then
                 batch.append(
-                    Trade(EXCHANGES[n % 4], symbols[n % len(symbols)], data_ms + i * step // per_batch,
-                          "buy" if rng.random() < 0.5 else "sell", price, amount, str(n))
+                    Trade(
+                        EXCHANGES[n % 4],
+                        symbols[n % len(symbols)],
+                        data_ms + i * step // per_batch,
+                        "buy" if rng.random() < 0.5 else "sell",
+                        price,
+                        amount,
+                        str(n),
+                    )
                 )
             data_ms += step
             self.sent += len(batch)
@@ -142,7 +151,9 @@ def line(name: str, values: list[float]) -> str:
 async def run(args: argparse.Namespace) -> None:
     symbols = [f"S{i:03d}/USDT" for i in range(args.symbols)]
     settings = dataclasses.replace(
-        Settings(timezone="UTC", language="en"), ui=UiSettings(refresh_ms=args.refresh_ms), source_path=Path("/nonexistent")
+        Settings(timezone="UTC", language="en"),
+        ui=UiSettings(refresh_ms=args.refresh_ms),
+        source_path=Path("/nonexistent"),
     )
     source = StreamingSource(symbols, args.seconds, args.rate, args.data_speed)
     source.gc_freeze = args.gc_freeze
@@ -201,8 +212,10 @@ async def run(args: argparse.Namespace) -> None:
         FlowTable.render_line = original_render_line
 
     label = "no trades streaming (baseline)" if args.rate == 0 else "trades streaming"
-    print(f"gme-tui TUI benchmark, {label}: {rows} symbols, {streamed / args.seconds:,.0f} trades/s for "
-          f"{args.seconds:.0f} s, {args.width}x{args.height}, refresh {args.refresh_ms} ms, data time x{args.data_speed:g}")
+    print(
+        f"gme-tui TUI benchmark, {label}: {rows} symbols, {streamed / args.seconds:,.0f} trades/s for "
+        f"{args.seconds:.0f} s, {args.width}x{args.height}, refresh {args.refresh_ms} ms, data time x{args.data_speed:g}"
+    )
     print(line("UI tick with a scan (target 16)", app.tick_ms))
     print(line("table render per refresh", render_ms))
     print(line("event-loop lag, any cause", lags))
@@ -216,7 +229,9 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=600)
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--refresh-ms", type=int, default=1000)
-    parser.add_argument("--data-speed", type=float, default=60, help="data time per real time (60: a scan every second)")
+    parser.add_argument(
+        "--data-speed", type=float, default=60, help="data time per real time (60: a scan every second)"
+    )
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the backfill")
     parser.add_argument("--width", type=int, default=200)
     parser.add_argument("--height", type=int, default=60)
@@ -224,14 +239,16 @@ def main() -> None:
     args = parser.parse_args()
     rate = args.rate
     results = {}
-    for run_rate in ([rate] if args.no_baseline else [0, rate]):
+    for run_rate in [rate] if args.no_baseline else [0, rate]:
         args.rate = run_rate
         results[run_rate] = asyncio.run(run(args))
         print()
     if len(results) == 2:
         (base50, base99), (load50, load99) = results[0], results[rate]
-        print(f"key latency with {rate:,} trades/s vs none: p50 {load50:.1f} / {base50:.1f} ms ({load50 / base50:.2f}x), "
-              f"p99 {load99:.1f} / {base99:.1f} ms ({load99 / base99:.2f}x)")
+        print(
+            f"key latency with {rate:,} trades/s vs none: p50 {load50:.1f} / {base50:.1f} ms ({load50 / base50:.2f}x), "
+            f"p99 {load99:.1f} / {base99:.1f} ms ({load99 / base99:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import dataclasses
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from gme_tui import __version__
 from gme_tui.alerts import AlertDispatcher, install_log_redaction, notify_test
@@ -34,7 +34,9 @@ class UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="settings file (default: ./settings.toml, then the user config dir)")
+    common.add_argument(
+        "--config", metavar="PATH", help="settings file (default: ./settings.toml, then the user config dir)"
+    )
 
     parser = argparse.ArgumentParser(
         prog="gme-tui",
@@ -45,10 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--demo", action="store_true", help="run on the built-in simulated market (no network)")
     mode.add_argument("--replay", metavar="FILE", help="run on a recorded file (.jsonl or .jsonl.gz)")
-    parser.add_argument("--speed", type=float, metavar="X", help="replay/demo speed: 1 = real time, 0 = as fast as possible")
+    parser.add_argument(
+        "--speed", type=float, metavar="X", help="replay/demo speed: 1 = real time, 0 = as fast as possible"
+    )
     parser.add_argument("--headless", action="store_true", help="no TUI: log lines on stdout")
-    parser.add_argument("--json", action="store_true", help="with --headless: JSON events on stdout (implies --headless)")
-    parser.add_argument("--alerts", action="store_true", help="with --demo or --replay: send alerts too, marked as demo/replay")
+    parser.add_argument(
+        "--json", action="store_true", help="with --headless: JSON events on stdout (implies --headless)"
+    )
+    parser.add_argument(
+        "--alerts", action="store_true", help="with --demo or --replay: send alerts too, marked as demo/replay"
+    )
     parser.add_argument("--seed", type=int, default=7, metavar="N", help="the demo's random seed (default 7)")
     parser.add_argument(
         "--store", metavar="PATH", help="keep minutes, signals and whales in this SQLite file (live: on by default)"
@@ -152,7 +160,10 @@ def _run_monitor(
     known: dict = {}
     if store_run is not None and live:  # a restart needs no warm-up: the stored window goes back in
         restored = restore_window(
-            store_run.store, now_ms=wall_clock_ms(), window_minutes=settings.window.minutes, exchanges=settings.enabled_exchanges
+            store_run.store,
+            now_ms=wall_clock_ms(),
+            window_minutes=settings.window.minutes,
+            exchanges=settings.enabled_exchanges,
         )
         engine.feed_many(restored)
         known = known_by_pair(restored)
@@ -287,7 +298,12 @@ def _summarize(pipeline: Pipeline) -> None:
             log.warning("%s holds no valid lines: nothing to replay", source.path)
         elif summary.items == 0:
             log.warning("%s holds no valid lines (%d bad lines skipped)", source.path, summary.bad_total)
-        parts = [f"{summary.lines} lines", f"{stats.trades} trades", f"{stats.buckets} buckets", f"{stats.scans} scans reported"]
+        parts = [
+            f"{summary.lines} lines",
+            f"{stats.trades} trades",
+            f"{stats.buckets} buckets",
+            f"{stats.scans} scans reported",
+        ]
         if summary.bad_total:
             reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(summary.bad.items()))
             parts.append(f"{summary.bad_total} bad lines skipped ({reasons})")

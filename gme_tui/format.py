@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
 
@@ -48,7 +48,7 @@ def price(value: float | None) -> str:
         return f"{value:,.4f}".rstrip("0").rstrip(".")
     if size == 0:
         return "0"
-    digits = max(2, -int(math.floor(math.log10(size))) + 3)
+    digits = max(2, -math.floor(math.log10(size)) + 3)
     return f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
 
@@ -71,7 +71,7 @@ def zone(name: str) -> tzinfo:
     """The `timezone` setting: an IANA name, or empty for the system's zone."""
     if not name:
         local = datetime.now().astimezone().tzinfo
-        return local or timezone.utc
+        return local or UTC
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(name)

@@ -6,8 +6,9 @@ Everything written here goes to stdout and nothing else does; logs go to stderr 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import tzinfo
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 import orjson
 

@@ -6,9 +6,10 @@ Everything here is a frozen dataclass or a constant; nothing here does I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal, Mapping, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 EXCHANGES: tuple[str, ...] = ("binance", "okx", "bybit", "coinbase")
 """Exchange ids in display order."""
@@ -86,7 +87,7 @@ class PastTrades:
     trades: tuple[Trade, ...]
 
 
-SourceItem = Union[Trade, MinuteBucket, Listings, Coverage, PastTrades]
+SourceItem = Trade | MinuteBucket | Listings | Coverage | PastTrades
 """What a source hands to the engine."""
 
 
@@ -191,7 +192,7 @@ class ClosedMinutes:
     buckets: tuple[MinuteBucket, ...]
 
 
-EngineEvent = Union[Scan, Whale, ClosedMinutes]
+EngineEvent = Scan | Whale | ClosedMinutes
 
 
 @dataclass(frozen=True, slots=True)

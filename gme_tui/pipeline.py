@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import EngineEvent, SourceItem

@@ -11,9 +11,10 @@ import dataclasses
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, get_origin, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 from gme_tui.model import EXCHANGES
 
@@ -40,11 +41,36 @@ class ExchangeSettings:
 class SymbolSettings:
     universe: str = field(default="list", metadata={"choices": ("list", "okx_all")})
     list: tuple[str, ...] = (
-        "BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "BNB/USDT", "DOGE/USDT", "ADA/USDT",
-        "TRX/USDT", "AVAX/USDT", "LINK/USDT", "DOT/USDT", "LTC/USDT", "BCH/USDT", "TON/USDT",
-        "SHIB/USDT", "UNI/USDT", "NEAR/USDT", "APT/USDT", "SUI/USDT", "ARB/USDT", "OP/USDT",
-        "FIL/USDT", "ATOM/USDT", "ETC/USDT", "HBAR/USDT", "PEPE/USDT", "AAVE/USDT", "INJ/USDT",
-        "XLM/USDT", "ICP/USDT",
+        "BTC/USDT",
+        "ETH/USDT",
+        "SOL/USDT",
+        "XRP/USDT",
+        "BNB/USDT",
+        "DOGE/USDT",
+        "ADA/USDT",
+        "TRX/USDT",
+        "AVAX/USDT",
+        "LINK/USDT",
+        "DOT/USDT",
+        "LTC/USDT",
+        "BCH/USDT",
+        "TON/USDT",
+        "SHIB/USDT",
+        "UNI/USDT",
+        "NEAR/USDT",
+        "APT/USDT",
+        "SUI/USDT",
+        "ARB/USDT",
+        "OP/USDT",
+        "FIL/USDT",
+        "ATOM/USDT",
+        "ETC/USDT",
+        "HBAR/USDT",
+        "PEPE/USDT",
+        "AAVE/USDT",
+        "INJ/USDT",
+        "XLM/USDT",
+        "ICP/USDT",
     )
     # Quotes tried in order for each exchange's market of a canonical BASE/USDT symbol.
     quote_map: Mapping[str, tuple[str, ...]] = field(
@@ -176,7 +202,7 @@ class Secrets:
     enable_wechat: bool = False
 
     @classmethod
-    def from_environment(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> "Secrets":
+    def from_environment(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Secrets:
         """Read the environment, falling back on a `.env` file (the environment wins)."""
         values: dict[str, str] = {}
         if dotenv is None:
@@ -268,7 +294,7 @@ def parse_settings(text: str, path: Path | None = None) -> Settings:
     return settings
 
 
-def _check_cross_field(settings: Settings, where: str, lines: "_KeyLines") -> None:
+def _check_cross_field(settings: Settings, where: str, lines: _KeyLines) -> None:
     if not settings.enabled_exchanges:
         raise SettingsError(f"{where}: exchanges: at least one exchange must be enabled")
     if settings.consensus.min_exchanges > len(settings.enabled_exchanges):
@@ -296,7 +322,7 @@ class _Invalid(Exception):
         self.reason = reason
 
 
-def _convert_dataclass(cls: type, data: Any, key: tuple[str, ...], lines: "_KeyLines") -> dict[str, Any]:
+def _convert_dataclass(cls: type, data: Any, key: tuple[str, ...], lines: _KeyLines) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _Invalid(key, f"expected a table, got {_kind(data)}")
     hints = get_type_hints(cls)
@@ -310,7 +336,7 @@ def _convert_dataclass(cls: type, data: Any, key: tuple[str, ...], lines: "_KeyL
     return out
 
 
-def _convert_value(f: dataclasses.Field, hint: Any, value: Any, key: tuple[str, ...], lines: "_KeyLines") -> Any:
+def _convert_value(f: dataclasses.Field, hint: Any, value: Any, key: tuple[str, ...], lines: _KeyLines) -> Any:
     meta = f.metadata
     if key == ("exchanges",):
         return _convert_exchanges(value, key, lines)
@@ -357,7 +383,7 @@ def _convert_value(f: dataclasses.Field, hint: Any, value: Any, key: tuple[str, 
     raise _Invalid(key, "unsupported setting")  # pragma: no cover - schema bug
 
 
-def _convert_exchanges(value: Any, key: tuple[str, ...], lines: "_KeyLines") -> Mapping[str, ExchangeSettings]:
+def _convert_exchanges(value: Any, key: tuple[str, ...], lines: _KeyLines) -> Mapping[str, ExchangeSettings]:
     if not isinstance(value, dict):
         raise _Invalid(key, f"expected a table, got {_kind(value)}")
     out = dict(_default_exchanges())

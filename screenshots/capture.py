@@ -1,6 +1,6 @@
 """Regenerate the README screenshots from the deterministic test market (no network).
 
-    PYTHONPATH=. python screenshots/capture.py     (needs rsvg-convert for the PNGs)
+PYTHONPATH=. python screenshots/capture.py     (needs rsvg-convert for the PNGs)
 """
 
 from __future__ import annotations

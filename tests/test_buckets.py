@@ -25,7 +25,13 @@ def test_window_sums_nets_and_first_close() -> None:
     assert sums.first_close == 11.0  # the close of the first minute that has trades
     assert pair.last_price == 12.0
     empty = pair.window(M + 3, M + 5)
-    assert (empty.buy, empty.sell, empty.trades, empty.minute_nets, empty.first_close) == (0.0, 0.0, 0, (0.0,) * 3, None)
+    assert (empty.buy, empty.sell, empty.trades, empty.minute_nets, empty.first_close) == (
+        0.0,
+        0.0,
+        0,
+        (0.0,) * 3,
+        None,
+    )
 
 
 def test_close_is_the_latest_ts_not_the_latest_arrival() -> None:
@@ -98,8 +104,15 @@ def build_stream(raws: list[tuple]) -> list[Trade]:
     keyed: list[tuple[int, int, Trade]] = []
     for index, (minute, ms, pair_index, side, price, amount, raw_id, delay) in enumerate(raws):
         exchange, symbol = PAIRS[pair_index]
-        made = Trade(exchange, symbol, (M + minute) * MIN + ms, side, float(price), float(amount),
-                     None if raw_id is None else str(raw_id))
+        made = Trade(
+            exchange,
+            symbol,
+            (M + minute) * MIN + ms,
+            side,
+            float(price),
+            float(amount),
+            None if raw_id is None else str(raw_id),
+        )
         if raw_id is not None:
             made = by_id.setdefault((pair_index, raw_id), made)
         keyed.append((made.minute + delay, index, made))

@@ -13,7 +13,15 @@ TS0 = M0 * 60_000
 
 
 def _trade(ts: int, exchange: str, side: str, price: float, amount: float, trade_id) -> dict:
-    return {"ts": ts, "exchange": exchange, "symbol": "BTC/USDT", "side": side, "price": price, "amount": amount, "id": trade_id}
+    return {
+        "ts": ts,
+        "exchange": exchange,
+        "symbol": "BTC/USDT",
+        "side": side,
+        "price": price,
+        "amount": amount,
+        "id": trade_id,
+    }
 
 
 def scenario_lines() -> list[str]:
@@ -40,20 +48,58 @@ def scenario_lines() -> list[str]:
 
 
 EXPECTED = [
-    {"type": "whale", "ts": TS0 + 3_000, "exchange": "coinbase", "symbol": "BTC/USDT", "side": "buy",
-     "price": 1000.0, "amount": 2000.0, "value": 2_000_000.0},
-    {"type": "consensus", "ts": TS0 + 120_000, "symbol": "BTC/USDT", "level": "strong_bullish",
-     "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0},
-     "ratios": {"binance": 4.0, "okx": 3.0, "bybit": None, "coinbase": 20.0}, "total": 1_907_500.0},
-    {"type": "signal", "ts": TS0 + 120_000, "symbol": "BTC/USDT", "grade": "A+", "code": "global_sync_bullish",
-     "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0}},
-    {"type": "signal", "ts": TS0 + 120_000, "symbol": "BTC/USDT", "grade": "A", "code": "us_institutional_accumulation",
-     "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0}},
-    {"type": "consensus", "ts": TS0 + 180_000, "symbol": "BTC/USDT", "level": "mixed",
-     "flows": {"binance": 500.0, "okx": 1000.0, "bybit": 0.0, "coinbase": -102_000.0},
-     "ratios": {"binance": 2.0, "okx": 2.0, "bybit": None, "coinbase": 0.0}, "total": -100_500.0},
-    {"type": "signal", "ts": TS0 + 180_000, "symbol": "BTC/USDT", "grade": "C", "code": "single_platform_long_trap",
-     "flows": {"binance": 500.0, "okx": 1000.0, "bybit": 0.0, "coinbase": -102_000.0}},
+    {
+        "type": "whale",
+        "ts": TS0 + 3_000,
+        "exchange": "coinbase",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "price": 1000.0,
+        "amount": 2000.0,
+        "value": 2_000_000.0,
+    },
+    {
+        "type": "consensus",
+        "ts": TS0 + 120_000,
+        "symbol": "BTC/USDT",
+        "level": "strong_bullish",
+        "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0},
+        "ratios": {"binance": 4.0, "okx": 3.0, "bybit": None, "coinbase": 20.0},
+        "total": 1_907_500.0,
+    },
+    {
+        "type": "signal",
+        "ts": TS0 + 120_000,
+        "symbol": "BTC/USDT",
+        "grade": "A+",
+        "code": "global_sync_bullish",
+        "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0},
+    },
+    {
+        "type": "signal",
+        "ts": TS0 + 120_000,
+        "symbol": "BTC/USDT",
+        "grade": "A",
+        "code": "us_institutional_accumulation",
+        "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0},
+    },
+    {
+        "type": "consensus",
+        "ts": TS0 + 180_000,
+        "symbol": "BTC/USDT",
+        "level": "mixed",
+        "flows": {"binance": 500.0, "okx": 1000.0, "bybit": 0.0, "coinbase": -102_000.0},
+        "ratios": {"binance": 2.0, "okx": 2.0, "bybit": None, "coinbase": 0.0},
+        "total": -100_500.0,
+    },
+    {
+        "type": "signal",
+        "ts": TS0 + 180_000,
+        "symbol": "BTC/USDT",
+        "grade": "C",
+        "code": "single_platform_long_trap",
+        "flows": {"binance": 500.0, "okx": 1000.0, "bybit": 0.0, "coinbase": -102_000.0},
+    },
 ]
 
 
@@ -121,7 +167,16 @@ def test_headless_log_lines_in_the_original_style(tmp_path, run_cli):
 def test_warm_up_with_the_default_window_and_bucket_lines(tmp_path, run_cli):
     """A recording that starts with 50 bucket minutes reports from its first streamed minute."""
     rows = [
-        json.dumps({"type": "bucket", "exchange": "binance", "symbol": "ETH/USDT", "minute": M0 + m, "buy": 2000.0, "sell": 500.0})
+        json.dumps(
+            {
+                "type": "bucket",
+                "exchange": "binance",
+                "symbol": "ETH/USDT",
+                "minute": M0 + m,
+                "buy": 2000.0,
+                "sell": 500.0,
+            }
+        )
         for m in range(50)
     ]
     rows.append(rows[3])  # a second bucket line for the same minute: duplicate
@@ -213,7 +268,9 @@ def test_replay_with_store_writes_minutes_and_signals_and_prints_the_same(tmp_pa
     with sqlite3.connect(database) as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master where type = 'table'")}
         counts = {name: db.execute(f"select count(*) from {name}").fetchone()[0] for name in tables}
-    assert any(count >= 7 for name, count in counts.items() if "minute" in name), counts  # 3 minutes x 4 pairs, less gaps
+    assert any(count >= 7 for name, count in counts.items() if "minute" in name), (
+        counts
+    )  # 3 minutes x 4 pairs, less gaps
     assert any(count == 3 for name, count in counts.items() if "signal" in name), counts
     assert any(count == 1 for name, count in counts.items() if "whale" in name), counts
 

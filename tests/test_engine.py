@@ -22,8 +22,16 @@ def at(minute: int, second: float = 0.0) -> int:
     return BASE + minute * MIN + int(second * 1000)
 
 
-def trade(minute: int, second: float, side: str = "buy", value: float = 100.0, *, exchange: str = "binance",
-          symbol: str = BTC, id: str | None = None) -> Trade:
+def trade(
+    minute: int,
+    second: float,
+    side: str = "buy",
+    value: float = 100.0,
+    *,
+    exchange: str = "binance",
+    symbol: str = BTC,
+    id: str | None = None,
+) -> Trade:
     return Trade(exchange, symbol, at(minute, second), side, value, 1.0, id)  # amount 1: value = price
 
 
@@ -76,8 +84,16 @@ def test_ids_are_per_exchange_and_symbol_and_missing_ids_never_dedupe() -> None:
 
 
 def test_out_of_order_trades_inside_a_minute_give_the_same_sums() -> None:
-    trades = [trade(0, s, side, v) for s, side, v in
-              [(1, "buy", 250.0), (5, "sell", 75.5), (9, "buy", 1_024.0), (30, "sell", 0.25), (59, "buy", 3.0)]]
+    trades = [
+        trade(0, s, side, v)
+        for s, side, v in [
+            (1, "buy", 250.0),
+            (5, "sell", 75.5),
+            (9, "buy", 1_024.0),
+            (30, "sell", 0.25),
+            (59, "buy", 3.0),
+        ]
+    ]
     results = []
     for seed in range(3):
         shuffled = trades[:]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -79,7 +79,7 @@ def test_usd_price_ratio_percent() -> None:
 
 def test_clock_stamp_and_zone_label_in_utc() -> None:
     ts = 1_765_530_000_123  # 2025-12-12 09:00:00.123 UTC
-    assert clock(ts, timezone.utc) == "09:00:00"
-    assert clock(ts, timezone.utc, seconds=False) == "09:00"
-    assert stamp(ts, timezone.utc) == "2025-12-12 09:00:00"
-    assert zone_label(timezone.utc, ts) == "UTC+00:00"
+    assert clock(ts, UTC) == "09:00:00"
+    assert clock(ts, UTC, seconds=False) == "09:00"
+    assert stamp(ts, UTC) == "2025-12-12 09:00:00"
+    assert zone_label(UTC, ts) == "UTC+00:00"

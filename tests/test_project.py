@@ -61,12 +61,28 @@ def test_consumers_import_no_source():
 
 
 def test_no_engine_module_uses_a_clock_or_io():
-    forbidden = {"time", "datetime", "asyncio", "os", "io", "pathlib", "socket", "sqlite3", "textual", "ccxt", "aiohttp", "logging"}
+    forbidden = {
+        "time",
+        "datetime",
+        "asyncio",
+        "os",
+        "io",
+        "pathlib",
+        "socket",
+        "sqlite3",
+        "textual",
+        "ccxt",
+        "aiohttp",
+        "logging",
+    }
     for path in _modules("engine"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            )
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):

@@ -11,12 +11,24 @@ from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import Listings, MinuteBucket, Trade
 from gme_tui.sources.replay import BadLine, LineParser, ReplaySource
 
-GOOD = {"ts": 1765530000123, "exchange": "binance", "symbol": "BTC/USDT", "side": "buy", "price": 42150.0, "amount": 0.5, "id": "123"}
+GOOD = {
+    "ts": 1765530000123,
+    "exchange": "binance",
+    "symbol": "BTC/USDT",
+    "side": "buy",
+    "price": 42150.0,
+    "amount": 0.5,
+    "id": "123",
+}
 
 
 def parse(obj, parser: LineParser | None = None):
     parser = parser or LineParser()
-    return parser.parse(json.dumps(obj).encode() if not isinstance(obj, (bytes, str)) else (obj if isinstance(obj, bytes) else obj.encode()))
+    return parser.parse(
+        json.dumps(obj).encode()
+        if not isinstance(obj, (bytes, str))
+        else (obj if isinstance(obj, bytes) else obj.encode())
+    )
 
 
 def test_a_good_trade_line():

@@ -43,7 +43,9 @@ def test_min_exchanges_follows_the_enabled_exchanges():
 
 
 def test_ccxt_table_is_passed_through():
-    s = parse_settings('[exchanges.okx.ccxt]\nhttpsProxy = "http://127.0.0.1:7890"\n[exchanges.okx.ccxt.options]\nx = 1\n')
+    s = parse_settings(
+        '[exchanges.okx.ccxt]\nhttpsProxy = "http://127.0.0.1:7890"\n[exchanges.okx.ccxt.options]\nx = 1\n'
+    )
     assert s.exchanges["okx"].ccxt == {"httpsProxy": "http://127.0.0.1:7890", "options": {"x": 1}}
 
 
@@ -57,11 +59,20 @@ def test_ccxt_table_is_passed_through():
         ("\n[whales]\nthreshhold = 5\n", "whales.threshhold (line 3): unknown key (known here: quiet_ms, threshold)"),
         ('language = "fr"\n', "language (line 1): 'fr' is not one of zh, en"),
         ('[alerts]\nnotify_grades = ["A+", "Z"]\n', "alerts.notify_grades (line 2): 'Z' is not one of A+, A, B, C"),
-        ("[exchanges.kraken]\nenabled = true\n", "exchanges.kraken (line 1): unknown exchange (known: binance, okx, bybit, coinbase)"),
-        ('[exchanges.okx]\nenabled = "yes"\n', "exchanges.okx.enabled (line 2): expected true or false, got a string ('yes')"),
+        (
+            "[exchanges.kraken]\nenabled = true\n",
+            "exchanges.kraken (line 1): unknown exchange (known: binance, okx, bybit, coinbase)",
+        ),
+        (
+            '[exchanges.okx]\nenabled = "yes"\n',
+            "exchanges.okx.enabled (line 2): expected true or false, got a string ('yes')",
+        ),
         ("window = 5\n", "window (line 1): expected a table, got a number (5)"),
         ('timezone = "Mars/Olympus"\n', "timezone (line 1): unknown time zone 'Mars/Olympus'"),
-        ("[consensus]\nmin_exchanges = 4\n[exchanges.okx]\nenabled = false\n", "consensus.min_exchanges (line 2): 4 is more than the 3 enabled exchanges"),
+        (
+            "[consensus]\nmin_exchanges = 4\n[exchanges.okx]\nenabled = false\n",
+            "consensus.min_exchanges (line 2): 4 is more than the 3 enabled exchanges",
+        ),
     ],
 )
 def test_bad_values_name_key_and_line(text, message):
@@ -95,17 +106,18 @@ def test_unreadable_file_is_refused(tmp_path):
 
 def test_save_keeps_comments_order_and_other_keys(tmp_path):
     path = tmp_path / "settings.toml"
-    original = REPO_SETTINGS.read_text(encoding="utf-8").replace(
-        "[whales]\n", "[whales]\n# my own note about whales\n"
-    )
+    original = REPO_SETTINGS.read_text(encoding="utf-8").replace("[whales]\n", "[whales]\n# my own note about whales\n")
     path.write_text(original, encoding="utf-8")
     save_changes(path, {"whales.threshold": 300000.0, "exchanges.bybit.enabled": False, "ui.pinned": ("BTC/USDT",)})
     text = path.read_text(encoding="utf-8")
     assert "# my own note about whales" in text
     assert "threshold = 300000.0" in text
-    assert text.replace("threshold = 300000.0", "threshold = 200000.0").replace(
-        "[exchanges.bybit]\nenabled = false", "[exchanges.bybit]\nenabled = true"
-    ).replace('pinned = ["BTC/USDT"]', "pinned = []") == original
+    assert (
+        text.replace("threshold = 300000.0", "threshold = 200000.0")
+        .replace("[exchanges.bybit]\nenabled = false", "[exchanges.bybit]\nenabled = true")
+        .replace('pinned = ["BTC/USDT"]', "pinned = []")
+        == original
+    )
     reloaded = load_settings(path)
     assert reloaded.whales.threshold == 300000.0 and reloaded.enabled_exchanges == ("binance", "okx", "coinbase")
 

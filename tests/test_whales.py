@@ -16,7 +16,9 @@ def buy(ts: int, price: float, amount: float, *, exchange: str = "binance", symb
     return Trade(exchange, symbol, ts, "buy", price, amount, id)
 
 
-def sell(ts: int, price: float, amount: float, *, exchange: str = "binance", symbol: str = "BTC/USDT", id=None) -> Trade:
+def sell(
+    ts: int, price: float, amount: float, *, exchange: str = "binance", symbol: str = "BTC/USDT", id=None
+) -> Trade:
     return Trade(exchange, symbol, ts, "sell", price, amount, id)
 
 
@@ -28,8 +30,18 @@ def test_exactly_the_threshold_is_a_whale() -> None:
     e = engine()
     assert e.add_trade(buy(TS, 100_000.0, 2.0)) == []  # still open
     whales = whales_in(e.finish())
-    assert whales == [Whale(ts=TS, exchange="binance", symbol="BTC/USDT", side="buy", price=100_000.0,
-                            amount=2.0, value=200_000.0, fills=1)]
+    assert whales == [
+        Whale(
+            ts=TS,
+            exchange="binance",
+            symbol="BTC/USDT",
+            side="buy",
+            price=100_000.0,
+            amount=2.0,
+            value=200_000.0,
+            fills=1,
+        )
+    ]
     assert e.stats.whales == 1
 
 
@@ -46,8 +58,18 @@ def test_three_fills_of_one_order_merge_and_report_once_when_closed() -> None:
     for fill in fills:
         assert whales_in(e.add_trade(fill)) == []
     closing = e.add_trade(buy(TS + 1, 50_000.0, 0.5))  # next fill of the pair, another ts
-    assert whales_in(closing) == [Whale(ts=TS, exchange="binance", symbol="BTC/USDT", side="buy",
-                                        price=50_375.0, amount=4.0, value=201_500.0, fills=3)]
+    assert whales_in(closing) == [
+        Whale(
+            ts=TS,
+            exchange="binance",
+            symbol="BTC/USDT",
+            side="buy",
+            price=50_375.0,
+            amount=4.0,
+            value=201_500.0,
+            fills=3,
+        )
+    ]
     assert whales_in(e.add_trade(buy(TS + 2, 50_000.0, 0.5))) == []
     assert whales_in(e.finish()) == []  # never again
     assert e.stats.whales == 1
@@ -152,8 +174,9 @@ def test_tracker_alone() -> None:
     assert tracker.add("bybit", "X/USDT", 5, "sell", 1.0, 199_999.99) is None
     assert tracker.add("bybit", "X/USDT", 6, "sell", 2.0, 200_000.0) is None  # closed the first: too small
     whale = tracker.add("bybit", "X/USDT", 7, "sell", 1.0, 1.0)
-    assert whale == Whale(ts=6, exchange="bybit", symbol="X/USDT", side="sell", price=100_000.0,
-                          amount=2.0, value=200_000.0, fills=1)
+    assert whale == Whale(
+        ts=6, exchange="bybit", symbol="X/USDT", side="sell", price=100_000.0, amount=2.0, value=200_000.0, fills=1
+    )
     assert tracker.close_all() == []
     assert tracker.close_all() == []
 
@@ -166,13 +189,17 @@ def test_past_trades_merge_into_backfilled_whales_and_skip_what_streamed() -> No
 
     e = engine(clock="external", warmup=False)
     e.add_trade(buy(TS + 5_000, 150_000.0, 2.0, id="s1"))  # the stream already delivered this order
-    past = PastTrades("binance", "BTC/USDT", (
-        buy(TS, 100_000.0, 1.0, id="h1"),
-        buy(TS, 100_000.0, 0.5, id="h2"),
-        buy(TS, 100_000.0, 0.5, id="h3"),  # three fills of one taker order: 200,000
-        buy(TS + 5_000, 150_000.0, 2.0, id="s1"),  # streamed: skipped, not a second whale
-        buy(TS + 9_000, 50_000.0, 1.0, id="h4"),
-    ))
+    past = PastTrades(
+        "binance",
+        "BTC/USDT",
+        (
+            buy(TS, 100_000.0, 1.0, id="h1"),
+            buy(TS, 100_000.0, 0.5, id="h2"),
+            buy(TS, 100_000.0, 0.5, id="h3"),  # three fills of one taker order: 200,000
+            buy(TS + 5_000, 150_000.0, 2.0, id="s1"),  # streamed: skipped, not a second whale
+            buy(TS + 9_000, 50_000.0, 1.0, id="h4"),
+        ),
+    )
     (whale,) = whales_in(e.feed(past))
     assert (whale.ts, whale.value, whale.amount, whale.fills, whale.backfilled) == (TS, 200_000.0, 2.0, 3, True)
     assert e.open_whale_orders() == 1  # the stream's own open order is untouched

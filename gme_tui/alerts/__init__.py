@@ -12,6 +12,11 @@ from gme_tui.alerts.notify_test import notify_test
 from gme_tui.alerts.redact import install_log_redaction, redact, uninstall_log_redaction
 
 __all__ = [
-    "AlertDispatcher", "RobotStatus", "notify_test", "install_log_redaction", "uninstall_log_redaction",
-    "redact", "wall_ms",
+    "AlertDispatcher",
+    "RobotStatus",
+    "install_log_redaction",
+    "notify_test",
+    "redact",
+    "uninstall_log_redaction",
+    "wall_ms",
 ]

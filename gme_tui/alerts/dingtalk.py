@@ -5,13 +5,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import yarl
 
 from gme_tui.alerts.robots import (
-    MESSAGE_ERROR, RETRY, ROBOT_ERROR, THROTTLED, ErrcodeRule, RobotClient, json_bytes,
+    MESSAGE_ERROR,
+    RETRY,
+    ROBOT_ERROR,
+    THROTTLED,
+    ErrcodeRule,
+    RobotClient,
+    json_bytes,
 )
 
 MAX_BODY_BYTES = 20_000
@@ -47,7 +54,7 @@ ERRCODES: Mapping[int, ErrcodeRule] = {
 
 def sign(secret: str, timestamp_ms: int) -> str:
     """The raw (not URL-encoded) signature: base64(HMAC_SHA256(secret, f"{ts}\\n{secret}"))."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 

@@ -8,12 +8,14 @@ allows, what does not fit is merged into digest messages, split to each robot's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -180,7 +182,9 @@ class AlertDispatcher:
             decisions = []
             for change in self.outages.update(records, now_ms):
                 if change.kind == "down":
-                    message = self.renderer.exchange_down(change.exchange, change.since_ms, change.now_ms, change.reason)
+                    message = self.renderer.exchange_down(
+                        change.exchange, change.since_ms, change.now_ms, change.reason
+                    )
                 else:
                     message = self.renderer.exchange_up(change.exchange, change.since_ms, change.now_ms)
                 decisions.append(self.policy.system(message))
@@ -208,12 +212,21 @@ class AlertDispatcher:
             log.info("alert%s: %s", "" if targets else " (no robot configured)", message.line)
             for lane in targets:
                 digest_only = decision.routes[lane.name] == DIGEST
-                rows.append(NewAlert(
-                    robot=lane.name, created_ms=now, category=message.category, key=message.key,
-                    symbol=message.symbol, title=message.title, text=message.text, line=message.line,
-                    at_all=message.at_all, digest_only=digest_only,
-                    hold_until_ms=(now // period + 1) * period if digest_only else 0,
-                ))
+                rows.append(
+                    NewAlert(
+                        robot=lane.name,
+                        created_ms=now,
+                        category=message.category,
+                        key=message.key,
+                        symbol=message.symbol,
+                        title=message.title,
+                        text=message.text,
+                        line=message.line,
+                        at_all=message.at_all,
+                        digest_only=digest_only,
+                        hold_until_ms=(now // period + 1) * period if digest_only else 0,
+                    )
+                )
         if self.outbox is None:
             self.policy.take_new_cooldowns()
             return
@@ -232,13 +245,27 @@ class AlertDispatcher:
         for name, label, env in (("dingtalk", "DingTalk", "DINGTALK"), ("wecom", "WeCom", "WECHAT")):
             lane = self.lanes.get(name)
             if lane is None:
-                out[name] = RobotStatus(name, label, False, 0, 0, 0,
-                                        hint=f"set ENABLE_{env}=true and {env}_WEBHOOK in the environment or .env")
+                out[name] = RobotStatus(
+                    name,
+                    label,
+                    False,
+                    0,
+                    0,
+                    0,
+                    hint=f"set ENABLE_{env}=true and {env}_WEBHOOK in the environment or .env",
+                )
                 continue
             out[name] = RobotStatus(
-                name, label, True, lane.delivered, counts.get((name, "pending"), 0),
-                counts.get((name, "failed"), 0), lane.last_error or self.outbox_note, lane.hint,
-                lane.halted, lane.wait_until_ms,
+                name,
+                label,
+                True,
+                lane.delivered,
+                counts.get((name, "pending"), 0),
+                counts.get((name, "failed"), 0),
+                lane.last_error or self.outbox_note,
+                lane.hint,
+                lane.halted,
+                lane.wait_until_ms,
             )
         return out
 
@@ -273,10 +300,8 @@ class AlertDispatcher:
             except Exception:  # keep delivering whatever happens to one round
                 log.exception("alert delivery round failed")
             delay = self._seconds_to_next_wake()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except asyncio.TimeoutError:
-                pass
 
     def _seconds_to_next_wake(self) -> float:
         now = self.clock()
@@ -310,7 +335,9 @@ class AlertDispatcher:
         limit = now - int(self.alerts.give_up_hours * 3_600_000)
         expired = [row for row in rows if row.created_ms < limit]
         if expired:
-            reason = f"undeliverable: still pending after {self.alerts.give_up_hours:g} h ({lane.last_error or 'no answer'})"
+            reason = (
+                f"undeliverable: still pending after {self.alerts.give_up_hours:g} h ({lane.last_error or 'no answer'})"
+            )
             self.outbox.mark_failed([row.id for row in expired], now, reason)  # type: ignore[union-attr]
             for row in expired:
                 log.error("%s: alert lost, %s: %s", lane.client.label, reason, row.line)
@@ -359,7 +386,7 @@ class AlertDispatcher:
         pieces = split_digest([row.line for row in rows], render, lane.client.fits)
         out, start = [], 0
         for title, text, count in pieces:
-            chunk = tuple(rows[start:start + count])
+            chunk = tuple(rows[start : start + count])
             start += count
             out.append(_DigestPart(chunk, title, text, any(row.at_all for row in chunk)))
         return out
@@ -447,14 +474,22 @@ class AlertDispatcher:
             lane.failures += 1
             delay = min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (lane.failures - 1))
             lane.wait_until_ms = now + int(delay * self.random.uniform(0.5, 1.0))
-            log.warning("%s: %s; retry in %.0f s", lane.client.label, outcome.describe(), (lane.wait_until_ms - now) / 1000)
+            log.warning(
+                "%s: %s; retry in %.0f s", lane.client.label, outcome.describe(), (lane.wait_until_ms - now) / 1000
+            )
         elif outcome.kind == THROTTLED:
             lane.wait_until_ms = now + outcome.retry_after_ms + self.random.randint(0, 2_000)
-            log.warning("%s: %s; waiting %.0f s", lane.client.label, outcome.describe(), (lane.wait_until_ms - now) / 1000)
+            log.warning(
+                "%s: %s; waiting %.0f s", lane.client.label, outcome.describe(), (lane.wait_until_ms - now) / 1000
+            )
         elif outcome.kind == ROBOT_ERROR:
             lane.halted = True
-            log.error("%s: %s. %s. Alerts stay in the outbox until this is fixed and gme-tui restarted.",
-                      lane.client.label, outcome.describe(), outcome.hint)
+            log.error(
+                "%s: %s. %s. Alerts stay in the outbox until this is fixed and gme-tui restarted.",
+                lane.client.label,
+                outcome.describe(),
+                outcome.hint,
+            )
         elif outcome.kind == MESSAGE_ERROR:
             pass
         # Only a throttle outlives a restart: a new run retries network trouble at once.
@@ -473,7 +508,7 @@ class AlertDispatcher:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=timeout)
             left = max(0.0, deadline - asyncio.get_running_loop().time())
             await asyncio.wait_for(self.deliver_due(flush=True), timeout=left)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             log.warning("alert dispatcher closed before everything was sent; the rest stays in the outbox")
         except Exception:
             log.exception("alert dispatcher: error while flushing")

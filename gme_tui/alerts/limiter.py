@@ -7,7 +7,7 @@ window carries a margin, so our count is never kinder than the robot's own.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable
+from collections.abc import Iterable
 
 WINDOW_MS = 60_000
 MARGIN_MS = 1_500

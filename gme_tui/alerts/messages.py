@@ -7,8 +7,8 @@ Times are in the `timezone` setting and name the zone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from gme_tui import format as fmt
 from gme_tui.engine.rules import LEVELS, SIGNALS, Label
@@ -36,29 +36,75 @@ class AlertMessage:
 
 _WORDS = {
     "zh": {
-        "alert": "报警", "type": "信号类型", "grade": "信号等级", "symbol": "币种", "time": "触发时间",
-        "flows": "平台资金流向", "past": "过去{w}分钟", "consensus": "市场共识", "meaning": "信号解读",
-        "whale": "巨鲸成交", "side": "方向", "buy": "买入", "sell": "卖出", "exchange": "交易所", "value": "成交额",
-        "price": "均价", "amount": "数量", "level": "共识等级", "total": "总净流量",
-        "down": "交易所连接中断", "up": "交易所连接恢复", "since": "中断开始", "lasted": "持续",
-        "reason": "原因", "digest": "消息汇总", "digest_b": "B 级信号汇总", "count": "共 {n} 条",
-        "throttled": "发送频率受限，以下消息合并发送", "periodic": "过去 {m} 分钟的 B 级信号",
-        "test": "测试消息", "test_body": "机器人配置正确，报警将发送到本群。",
-        "disclaimer": "仅供参考，不构成投资建议。", "minutes": "{m} 分钟", "down_note":
-        "该交易所的数据缺失期间，共识与信号只基于其余交易所。",
+        "alert": "报警",
+        "type": "信号类型",
+        "grade": "信号等级",
+        "symbol": "币种",
+        "time": "触发时间",
+        "flows": "平台资金流向",
+        "past": "过去{w}分钟",
+        "consensus": "市场共识",
+        "meaning": "信号解读",
+        "whale": "巨鲸成交",
+        "side": "方向",
+        "buy": "买入",
+        "sell": "卖出",
+        "exchange": "交易所",
+        "value": "成交额",
+        "price": "均价",
+        "amount": "数量",
+        "level": "共识等级",
+        "total": "总净流量",
+        "down": "交易所连接中断",
+        "up": "交易所连接恢复",
+        "since": "中断开始",
+        "lasted": "持续",
+        "reason": "原因",
+        "digest": "消息汇总",
+        "digest_b": "B 级信号汇总",
+        "count": "共 {n} 条",
+        "throttled": "发送频率受限，以下消息合并发送",
+        "periodic": "过去 {m} 分钟的 B 级信号",
+        "test": "测试消息",
+        "test_body": "机器人配置正确，报警将发送到本群。",
+        "disclaimer": "仅供参考，不构成投资建议。",
+        "minutes": "{m} 分钟",
+        "down_note": "该交易所的数据缺失期间，共识与信号只基于其余交易所。",
     },
     "en": {
-        "alert": "alert", "type": "Signal", "grade": "Grade", "symbol": "Symbol", "time": "Time",
-        "flows": "Net flow per exchange", "past": "last {w} min", "consensus": "Consensus",
-        "meaning": "Meaning", "whale": "Whale order", "side": "Side", "buy": "buy", "sell": "sell",
-        "exchange": "Exchange", "value": "Value", "price": "Avg price", "amount": "Amount",
-        "level": "Level", "total": "Total net flow", "down": "Exchange connection down",
-        "up": "Exchange connection restored", "since": "Down since", "lasted": "Lasted",
-        "reason": "Reason", "digest": "Digest", "digest_b": "B-grade signals digest",
-        "count": "{n} messages", "throttled": "Rate limit reached: messages merged",
-        "periodic": "B-grade signals of the last {m} minutes", "test": "test message",
+        "alert": "alert",
+        "type": "Signal",
+        "grade": "Grade",
+        "symbol": "Symbol",
+        "time": "Time",
+        "flows": "Net flow per exchange",
+        "past": "last {w} min",
+        "consensus": "Consensus",
+        "meaning": "Meaning",
+        "whale": "Whale order",
+        "side": "Side",
+        "buy": "buy",
+        "sell": "sell",
+        "exchange": "Exchange",
+        "value": "Value",
+        "price": "Avg price",
+        "amount": "Amount",
+        "level": "Level",
+        "total": "Total net flow",
+        "down": "Exchange connection down",
+        "up": "Exchange connection restored",
+        "since": "Down since",
+        "lasted": "Lasted",
+        "reason": "Reason",
+        "digest": "Digest",
+        "digest_b": "B-grade signals digest",
+        "count": "{n} messages",
+        "throttled": "Rate limit reached: messages merged",
+        "periodic": "B-grade signals of the last {m} minutes",
+        "test": "test message",
         "test_body": "The robot is configured correctly; alerts will be posted to this group.",
-        "disclaimer": "For information only, not investment advice.", "minutes": "{m} min",
+        "disclaimer": "For information only, not investment advice.",
+        "minutes": "{m} min",
         "down_note": "While its data is missing, consensus and signals rely on the other exchanges.",
     },
 }
@@ -133,7 +179,9 @@ class MessageRenderer:
     @staticmethod
     def short_flows(flows: dict[str, float] | object) -> str:
         return " ".join(
-            f"{EXCHANGE_SHORT[e]}:{fmt.money(flows[e])}" for e in EXCHANGES if e in flows  # type: ignore[operator,index]
+            f"{EXCHANGE_SHORT[e]}:{fmt.money(flows[e])}"
+            for e in EXCHANGES
+            if e in flows  # type: ignore[operator,index]
         )
 
     def _body(self, heading: str, fields: Sequence[tuple[str, str]], sections: Sequence[Sequence[str]]) -> str:
@@ -158,8 +206,12 @@ class MessageRenderer:
         consensus_line = [f"**{w['consensus']}**: {self._label(level)} — {self._meaning(level)}"] if level else []
         text = self._body(
             title,
-            [(w["type"], self._label(label)), (w["grade"], signal.grade), (w["symbol"], signal.symbol),
-             (w["time"], self.when(signal.ts))],
+            [
+                (w["type"], self._label(label)),
+                (w["grade"], signal.grade),
+                (w["symbol"], signal.symbol),
+                (w["time"], self.when(signal.ts)),
+            ],
             [
                 [f"**{w['flows']}** ({w['past'].format(w=window)}):", *flows, "", *consensus_line],
                 [f"**{w['meaning']}**: {self._meaning(label)}", "", self._advice(signal.code)],
@@ -169,8 +221,9 @@ class MessageRenderer:
             f"{fmt.clock(signal.ts, self.tz, seconds=False)} [{signal.grade}] {signal.symbol} "
             f"{label.text(self.language)} {self.short_flows(signal.flows)}"
         )
-        return AlertMessage("signal", signal.code, signal.symbol, signal.ts, title, text, line,
-                            at_all=signal.grade in ("A+", "A"))
+        return AlertMessage(
+            "signal", signal.code, signal.symbol, signal.ts, title, text, line, at_all=signal.grade in ("A+", "A")
+        )
 
     def consensus(self, consensus: Consensus) -> AlertMessage:
         w = self.words
@@ -180,8 +233,12 @@ class MessageRenderer:
         flows = self._flow_lines(dict(consensus.flows), consensus.coverage, consensus.window_minutes)
         text = self._body(
             title,
-            [(w["level"], self._label(level)), (w["symbol"], consensus.symbol),
-             (w["time"], self.when(consensus.ts)), (w["total"], f"{fmt.money(consensus.total)} USDT")],
+            [
+                (w["level"], self._label(level)),
+                (w["symbol"], consensus.symbol),
+                (w["time"], self.when(consensus.ts)),
+                (w["total"], f"{fmt.money(consensus.total)} USDT"),
+            ],
             [
                 [f"**{w['flows']}** ({w['past'].format(w=consensus.window_minutes)}):", *flows],
                 [f"**{w['meaning']}**: {self._meaning(level)}", "", self._advice(consensus.level)],
@@ -200,9 +257,15 @@ class MessageRenderer:
         title = self._title(icon, f"{w['whale']} {whale.symbol} {side} {fmt.usd(whale.value)}")
         text = self._body(
             title,
-            [(w["symbol"], whale.symbol), (w["exchange"], whale.exchange.upper()), (w["side"], side),
-             (w["value"], f"{fmt.usd(whale.value)}"), (w["price"], fmt.price(whale.price)),
-             (w["amount"], fmt.price(whale.amount)), (w["time"], self.when(whale.ts))],
+            [
+                (w["symbol"], whale.symbol),
+                (w["exchange"], whale.exchange.upper()),
+                (w["side"], side),
+                (w["value"], f"{fmt.usd(whale.value)}"),
+                (w["price"], fmt.price(whale.price)),
+                (w["amount"], fmt.price(whale.amount)),
+                (w["time"], self.when(whale.ts)),
+            ],
             [],
         )
         line = (
@@ -215,8 +278,11 @@ class MessageRenderer:
         w = self.words
         minutes = max(0, (now_ms - since_ms) // 60_000)
         title = self._title("⛔", f"{w['down']} {exchange.upper()}")
-        fields = [(w["exchange"], exchange.upper()), (w["since"], self.when(since_ms)),
-                  (w["lasted"], w["minutes"].format(m=minutes))]
+        fields = [
+            (w["exchange"], exchange.upper()),
+            (w["since"], self.when(since_ms)),
+            (w["lasted"], w["minutes"].format(m=minutes)),
+        ]
         if reason:
             fields.append((w["reason"], reason))
         text = self._body(title, fields, [[w["down_note"]]])
@@ -229,8 +295,12 @@ class MessageRenderer:
         title = self._title("✅", f"{w['up']} {exchange.upper()}")
         text = self._body(
             title,
-            [(w["exchange"], exchange.upper()), (w["since"], self.when(since_ms)),
-             (w["lasted"], w["minutes"].format(m=minutes)), (w["time"], self.when(now_ms))],
+            [
+                (w["exchange"], exchange.upper()),
+                (w["since"], self.when(since_ms)),
+                (w["lasted"], w["minutes"].format(m=minutes)),
+                (w["time"], self.when(now_ms)),
+            ],
             [],
         )
         line = f"{fmt.clock(now_ms, self.tz, seconds=False)} ✅ {exchange.upper()} {w['up']}"
@@ -273,6 +343,7 @@ def split_digest(
     size limit. Each part takes the longest prefix that fits (a binary search, so a backlog of
     thousands of lines stays cheap). A line too long on its own is shortened rather than dropped.
     """
+
     def ok(chunk: Sequence[str]) -> bool:
         return fits(*render(chunk, 99, 99))  # widest part numbers: the final titles are no longer
 

@@ -9,9 +9,9 @@ those rows once: at-least-once is the only honest promise over HTTP.)
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 DELIVERED_KEEP_MS = 7 * 24 * 3_600_000
 SENDS_KEEP_MS = 10 * 60_000
@@ -110,8 +110,19 @@ class Outbox:
                 "INSERT INTO alerts(robot, created_ms, category, key, symbol, title, text, line, at_all,"
                 " digest_only, hold_until_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
-                    (a.robot, a.created_ms, a.category, a.key, a.symbol, a.title, a.text, a.line,
-                     int(a.at_all), int(a.digest_only), a.hold_until_ms)
+                    (
+                        a.robot,
+                        a.created_ms,
+                        a.category,
+                        a.key,
+                        a.symbol,
+                        a.title,
+                        a.text,
+                        a.line,
+                        int(a.at_all),
+                        int(a.digest_only),
+                        a.hold_until_ms,
+                    )
                     for a in alerts
                 ],
             )
@@ -157,9 +168,7 @@ class Outbox:
         return [r[0] for r in rows]
 
     def prune(self, now_ms: int) -> None:
-        self.db.execute(
-            "DELETE FROM alerts WHERE state != 'pending' AND done_ms < ?", (now_ms - DELIVERED_KEEP_MS,)
-        )
+        self.db.execute("DELETE FROM alerts WHERE state != 'pending' AND done_ms < ?", (now_ms - DELIVERED_KEEP_MS,))
         self.db.execute("DELETE FROM sends WHERE ts_ms < ?", (now_ms - SENDS_KEEP_MS,))
 
     # -------------------------------------------------------- cooldowns

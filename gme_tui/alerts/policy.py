@@ -14,8 +14,8 @@ persists. Cooldowns and muting use event time, so a replay behaves like the day 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from gme_tui.alerts.messages import AlertMessage, MessageRenderer
 from gme_tui.model import Scan, Whale

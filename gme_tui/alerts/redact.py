@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from gme_tui.settings import Secrets
 

@@ -6,10 +6,10 @@ JSON body and nothing else. Each protocol module supplies its errcode table and 
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import yarl
@@ -127,10 +127,15 @@ class RobotClient:
             ) as response:
                 raw = await response.read()
                 status = response.status
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Outcome(RETRY, None, f"no answer within {self.timeout.total:g} s", "network or robot slow")
         except (aiohttp.ClientError, OSError, ValueError) as exc:  # aiohttp texts hold the full URL
-            return Outcome(RETRY, None, safe_error(exc, self._secret_values), "network problem or robot unreachable (alerts are retried)")
+            return Outcome(
+                RETRY,
+                None,
+                safe_error(exc, self._secret_values),
+                "network problem or robot unreachable (alerts are retried)",
+            )
         return self._read_answer(status, raw)
 
     def _read_answer(self, status: int, raw: bytes) -> Outcome:

@@ -6,7 +6,8 @@ text message with `mentioned_list: ["@all"]`; both count against the 20 per minu
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gme_tui.alerts.robots import MESSAGE_ERROR, RETRY, ROBOT_ERROR, THROTTLED, ErrcodeRule, RobotClient
 
@@ -17,7 +18,9 @@ RATE_LIMIT_WAIT_MS = 60_000
 
 ERRCODES: Mapping[int, ErrcodeRule] = {
     45009: ErrcodeRule(THROTTLED, "rate limited (over 20 messages per minute)", "waiting a minute", RATE_LIMIT_WAIT_MS),
-    93000: ErrcodeRule(ROBOT_ERROR, "invalid webhook key", "check the key in WECHAT_WEBHOOK (the robot may have been removed)"),
+    93000: ErrcodeRule(
+        ROBOT_ERROR, "invalid webhook key", "check the key in WECHAT_WEBHOOK (the robot may have been removed)"
+    ),
     40058: ErrcodeRule(MESSAGE_ERROR, "content too long", "a gme-tui bug: please report it"),
     40008: ErrcodeRule(MESSAGE_ERROR, "invalid message type", "a gme-tui bug: please report it"),
     -1: ErrcodeRule(RETRY, "system busy", "temporary (alerts are retried)"),

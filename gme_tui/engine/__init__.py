@@ -3,4 +3,14 @@
 from gme_tui.engine.engine import Engine, EngineConfig, scans_in, whales_in
 from gme_tui.engine.rules import GRADE_OF, GRADE_ORDER, LEVELS, SIGNALS, RuleConfig
 
-__all__ = ["Engine", "EngineConfig", "RuleConfig", "LEVELS", "SIGNALS", "GRADE_OF", "GRADE_ORDER", "scans_in", "whales_in"]
+__all__ = [
+    "GRADE_OF",
+    "GRADE_ORDER",
+    "LEVELS",
+    "SIGNALS",
+    "Engine",
+    "EngineConfig",
+    "RuleConfig",
+    "scans_in",
+    "whales_in",
+]

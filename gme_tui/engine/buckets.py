@@ -27,8 +27,19 @@ class PairFlow:
     """The kept minutes of one (exchange, symbol)."""
 
     __slots__ = (
-        "base", "buys", "sells", "counts", "closes", "close_ts",
-        "ids", "ids_by_minute", "bucket_minutes", "covered", "last_price", "last_ts", "participating",
+        "base",
+        "bucket_minutes",
+        "buys",
+        "close_ts",
+        "closes",
+        "counts",
+        "covered",
+        "ids",
+        "ids_by_minute",
+        "last_price",
+        "last_ts",
+        "participating",
+        "sells",
     )
 
     def __init__(self) -> None:

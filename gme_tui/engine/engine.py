@@ -8,16 +8,17 @@ Two clocks drive scans (SPEC §6):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable, Literal
+from typing import Literal
 
 from gme_tui.engine.buckets import PairFlow
 from gme_tui.engine.rules import GRADE_OF, RuleConfig, consensus_level, signal_codes
 from gme_tui.engine.whales import WhaleTracker
 from gme_tui.model import (
     EXCHANGES,
-    ClosedMinutes,
     MINUTE_MS,
+    ClosedMinutes,
     Consensus,
     Coverage,
     EngineEvent,
@@ -56,7 +57,7 @@ class EngineConfig:
         return self.rules or RuleConfig(quorum=len(self.exchanges))
 
     @classmethod
-    def from_settings(cls, settings, *, live: bool) -> "EngineConfig":  # settings: gme_tui.settings.Settings
+    def from_settings(cls, settings, *, live: bool) -> EngineConfig:  # settings: gme_tui.settings.Settings
         return cls(
             exchanges=settings.enabled_exchanges,
             window_minutes=settings.window.minutes,
@@ -153,7 +154,9 @@ class Engine:
         for trade in item.trades:
             if trade.id is not None and trade.id in streamed:
                 continue
-            whale = tracker.add(trade.exchange, trade.symbol, trade.ts, trade.side, trade.amount, trade.price * trade.amount)
+            whale = tracker.add(
+                trade.exchange, trade.symbol, trade.ts, trade.side, trade.amount, trade.price * trade.amount
+            )
             if whale is not None:
                 whales.append(whale)
         whales.extend(tracker.close_all())
@@ -414,9 +417,7 @@ class Engine:
         return self._whales.open_orders()
 
 
-def _price(
-    windows: dict[str, ExchangeWindow], opening: dict[str, float | None]
-) -> tuple[float | None, float | None]:
+def _price(windows: dict[str, ExchangeWindow], opening: dict[str, float | None]) -> tuple[float | None, float | None]:
     """The symbol's last price on the first exchange (display order) that has one, and its change
     since the first close inside the window."""
     for exchange, window in windows.items():

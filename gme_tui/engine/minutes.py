@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Collection
+from collections.abc import Collection
 
 
 def missing_ranges(known: Collection[int], first: int, last: int) -> list[tuple[int, int]]:

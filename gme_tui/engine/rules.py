@@ -6,8 +6,8 @@ Comparisons are strict and on floats, exactly as SPEC words them: a flow of exac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,37 @@ class Label:
 LEVELS: Mapping[str, Label] = {
     label.code: label
     for label in (
-        Label("strong_bullish", "强力看涨", "Strong Bullish", "全平台净流入，主力资金全面进场", "Net inflow on every exchange"),
-        Label("strong_bearish", "强力看跌", "Strong Bearish", "全平台净流出，主力资金全面撤离", "Net outflow on every exchange"),
-        Label("lean_bullish", "倾向看涨", "Lean Bullish", "整体资金流入显著，但平台间存在分歧", "Large total inflow, exchanges disagree"),
-        Label("lean_bearish", "倾向看跌", "Lean Bearish", "整体资金流出显著，但平台间存在分歧", "Large total outflow, exchanges disagree"),
-        Label("mixed", "震荡/分歧", "Mixed", "平台间意见不一致，或资金流量不够显著", "Exchanges disagree or flow is small"),
+        Label(
+            "strong_bullish",
+            "强力看涨",
+            "Strong Bullish",
+            "全平台净流入，主力资金全面进场",
+            "Net inflow on every exchange",
+        ),
+        Label(
+            "strong_bearish",
+            "强力看跌",
+            "Strong Bearish",
+            "全平台净流出，主力资金全面撤离",
+            "Net outflow on every exchange",
+        ),
+        Label(
+            "lean_bullish",
+            "倾向看涨",
+            "Lean Bullish",
+            "整体资金流入显著，但平台间存在分歧",
+            "Large total inflow, exchanges disagree",
+        ),
+        Label(
+            "lean_bearish",
+            "倾向看跌",
+            "Lean Bearish",
+            "整体资金流出显著，但平台间存在分歧",
+            "Large total outflow, exchanges disagree",
+        ),
+        Label(
+            "mixed", "震荡/分歧", "Mixed", "平台间意见不一致，或资金流量不够显著", "Exchanges disagree or flow is small"
+        ),
     )
 }
 
@@ -51,20 +77,32 @@ SIGNALS: Mapping[str, Label] = {
     label.code: label
     for label in (
         Label(
-            "global_sync_bullish", "全球协同看涨", "Global Sync Bullish",
-            "主力全平台吸筹，市场做多情绪一致。", "Buyers lead on every exchange at once.",
+            "global_sync_bullish",
+            "全球协同看涨",
+            "Global Sync Bullish",
+            "主力全平台吸筹，市场做多情绪一致。",
+            "Buyers lead on every exchange at once.",
         ),
         Label(
-            "us_institutional_accumulation", "美资机构吸筹", "US Institutional Accumulation",
-            "Coinbase 领涨，机构资金流入显著。", "Coinbase leads: strong US institutional inflow.",
+            "us_institutional_accumulation",
+            "美资机构吸筹",
+            "US Institutional Accumulation",
+            "Coinbase 领涨，机构资金流入显著。",
+            "Coinbase leads: strong US institutional inflow.",
         ),
         Label(
-            "derivatives_hedge", "衍生品对冲", "Derivatives Hedge",
-            "现货买入、期货对冲。", "Spot buying hedged with derivatives.",
+            "derivatives_hedge",
+            "衍生品对冲",
+            "Derivatives Hedge",
+            "现货买入、期货对冲。",
+            "Spot buying hedged with derivatives.",
         ),
         Label(
-            "single_platform_long_trap", "单平台诱多", "Single Platform Long Trap",
-            "东方交易所买入，西方交易所卖出。警惕诱多。", "Asian exchanges buy while Coinbase sells: beware a bull trap.",
+            "single_platform_long_trap",
+            "单平台诱多",
+            "Single Platform Long Trap",
+            "东方交易所买入，西方交易所卖出。警惕诱多。",
+            "Asian exchanges buy while Coinbase sells: beware a bull trap.",
         ),
     )
 }
@@ -94,9 +132,7 @@ def consensus_level(flows: Mapping[str, float], config: RuleConfig) -> str:
     return "mixed"
 
 
-def signal_codes(
-    flows: Mapping[str, float], ratios: Mapping[str, float | None], config: RuleConfig
-) -> list[str]:
+def signal_codes(flows: Mapping[str, float], ratios: Mapping[str, float | None], config: RuleConfig) -> list[str]:
     """SPEC §4: every signal that holds, in grade order."""
     codes: list[str] = []
     if _global_sync_bullish(flows, ratios, config):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from gme_tui.model import Whale
 
-
 # An open order is a small list, mutated in place as fills arrive (cheapest on the hot path):
 TS, SIDE, AMOUNT, VALUE, FILLS = 0, 1, 2, 3, 4
 

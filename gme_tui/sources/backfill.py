@@ -25,8 +25,9 @@ import asyncio
 import heapq
 import itertools
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from gme_tui.model import MINUTE_MS, MinuteBucket, PastTrades, SourceItem, Trade
 from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow, backoff_seconds, describe_error
@@ -47,7 +48,9 @@ class StreamLedger:
         """The bucket that completes `minute` to the history's figure, or None if the history is
         short of what the stream already gave (then the minute stays the stream's, uncovered)."""
         record = self.minutes.get((symbol, minute))
-        streamed_buy, streamed_sell, streamed_count = (record[BUY], record[SELL], record[COUNT]) if record else (0.0, 0.0, 0)
+        streamed_buy, streamed_sell, streamed_count = (
+            (record[BUY], record[SELL], record[COUNT]) if record else (0.0, 0.0, 0)
+        )
         buy = flow.buy - streamed_buy
         sell = flow.sell - streamed_sell
         if buy < -_tolerance(flow.buy) or sell < -_tolerance(flow.sell):
@@ -137,7 +140,9 @@ class Backfiller:
             if symbol not in self._initial_pending:
                 self.initial_total += 1
             self._initial_pending[symbol] = self._initial_pending.get(symbol, 0) + 1
-        heapq.heappush(self._heap, Job((last + 1) * MINUTE_MS + self.settle_ms, next(self._seq), symbol, first, last, initial))
+        heapq.heappush(
+            self._heap, Job((last + 1) * MINUTE_MS + self.settle_ms, next(self._seq), symbol, first, last, initial)
+        )
         self._wake.set()
 
     async def run(self, rest: Any, markets: Mapping[str, Mapping[str, Any]]) -> None:
@@ -175,7 +180,9 @@ class Backfiller:
         self.emit(items)
         self._finish(job)
         if self.whale_minutes:
-            await self._past_whales(job.symbol, rest, market, max(first, now // MINUTE_MS - self.whale_minutes), job.last)
+            await self._past_whales(
+                job.symbol, rest, market, max(first, now // MINUTE_MS - self.whale_minutes), job.last
+            )
 
     async def _past_whales(self, symbol: str, rest: Any, market: Mapping[str, Any], first: int, last: int) -> None:
         """The taker orders of backfilled minutes, for the engine's whale check. Best effort: the

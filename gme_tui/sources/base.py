@@ -7,7 +7,8 @@ pipeline can advance the wall clock when the market is quiet. `health()` is poll
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Protocol, Sequence, runtime_checkable
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol, runtime_checkable
 
 from gme_tui.model import ExchangeHealth, SourceItem
 

@@ -5,7 +5,8 @@ whales of backfilled minutes from REST aggTrades (1,000 a request, paged by id).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gme_tui.model import MINUTE_MS
 from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow
@@ -39,10 +40,15 @@ class BinanceAdapter(ExchangeAdapter):
         flows: dict[int, MinuteFlow] = {}
         start = first
         while start <= last:
-            rows = await rest.publicGetKlines({
-                "symbol": market["id"], "interval": "1m", "startTime": start * MINUTE_MS,
-                "endTime": last * MINUTE_MS + MINUTE_MS - 1, "limit": 1000,
-            })
+            rows = await rest.publicGetKlines(
+                {
+                    "symbol": market["id"],
+                    "interval": "1m",
+                    "startTime": start * MINUTE_MS,
+                    "endTime": last * MINUTE_MS + MINUTE_MS - 1,
+                    "limit": 1000,
+                }
+            )
             if not rows:
                 break
             for row in rows:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import functools
 import random
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
-
-import orjson
+from typing import Any
 
 import ccxt
 import ccxt.async_support
 import ccxt.pro
+import orjson
 
 Row = tuple  # (market_id, ts_ms, is_buy, price, amount, trade_id): one raw trade from a frame
 
@@ -90,7 +90,7 @@ class FrameSink:
     def on_bad_frame(self, why: str) -> None: ...
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hooked_class(base: type) -> type:
     """A subclass of a ccxt.pro exchange whose clients decode frames safely and whose trade
     frames go to the session's sink instead of ccxt's caches."""
@@ -99,7 +99,7 @@ def hooked_class(base: type) -> type:
         gme_sink: FrameSink
         gme_adapter: ExchangeAdapter
 
-        def client(self, url):  # noqa: D401 - ccxt's name
+        def client(self, url):
             client = super().client(url)
             if not getattr(client, "gme_hooked", False):
                 client.gme_hooked = True
@@ -201,9 +201,21 @@ def describe_error(exc: BaseException, now_ms: int, retry_after: str | None = No
         if "418" in text or "teapot" in low:
             return ErrorInfo("HTTP 418 IP ban", wait or 120.0)
         return ErrorInfo("HTTP 429 rate limited", wait or 30.0)
-    if "clientproxyconnectionerror" in low or "proxy error" in low or "tunnel connection failed" in low or "socks" in low:
+    if (
+        "clientproxyconnectionerror" in low
+        or "proxy error" in low
+        or "tunnel connection failed" in low
+        or "socks" in low
+    ):
         return ErrorInfo("proxy unreachable or refused")
-    if "dnserror" in low or "gaierror" in low or "name or service not known" in low or "getaddrinfo" in low or "nodename nor servname" in low or "temporary failure in name resolution" in low:
+    if (
+        "dnserror" in low
+        or "gaierror" in low
+        or "name or service not known" in low
+        or "getaddrinfo" in low
+        or "nodename nor servname" in low
+        or "temporary failure in name resolution" in low
+    ):
         return ErrorInfo("DNS lookup failed")
     if "connection refused" in low or "connect call failed" in low or "cannot connect" in low:
         return ErrorInfo("connection refused")

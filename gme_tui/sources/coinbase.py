@@ -11,8 +11,9 @@ limiter keeps to 10 requests/s). Canonical BASE/USDT maps to BASE/USD by default
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from gme_tui.model import MINUTE_MS
 from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow
@@ -49,8 +50,16 @@ class CoinbaseAdapter(ExchangeAdapter):
         kind = message.get("type")
         if kind == "match":
             maker_sold = message["side"] == "sell"
-            out.append((message["product_id"], iso_ms(message["time"]), maker_sold, float(message["price"]),
-                        float(message["size"]), str(message["trade_id"])))
+            out.append(
+                (
+                    message["product_id"],
+                    iso_ms(message["time"]),
+                    maker_sold,
+                    float(message["price"]),
+                    float(message["size"]),
+                    str(message["trade_id"]),
+                )
+            )
             return True
         return kind == "last_match"
 
@@ -63,7 +72,9 @@ class CoinbaseAdapter(ExchangeAdapter):
                 request["after"] = after
             page = await rest.publicGetProductsIdTrades(request) or []
             for d in page:
-                sums.add(str(d["trade_id"]), iso_ms(d["time"]), d["side"] == "sell", float(d["price"]), float(d["size"]))
+                sums.add(
+                    str(d["trade_id"]), iso_ms(d["time"]), d["side"] == "sell", float(d["price"]), float(d["size"])
+                )
             if len(page) < PAGE or iso_ms(page[-1]["time"]) < first * MINUTE_MS:
                 return sums.flows()
             headers = getattr(rest, "last_response_headers", None) or {}

@@ -13,7 +13,8 @@ import asyncio
 import collections
 import logging
 import math
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from gme_tui.engine.minutes import missing_ranges
 from gme_tui.model import MINUTE_MS, Coverage, ExchangeHealth, Listings, SourceItem, Trade
@@ -40,7 +41,7 @@ DOWN_AFTER_FAILURES = 3
 class Session(FrameSink):
     """One connection: its symbols, state and the intervals during which it was live."""
 
-    def __init__(self, collector: "Collector", index: int, symbols: list[str]) -> None:
+    def __init__(self, collector: Collector, index: int, symbols: list[str]) -> None:
         self.collector = collector
         self.index = index
         self.symbols = symbols  # canonical
@@ -105,10 +106,20 @@ class Collector:
         self.backoff_max = backoff_max_seconds
         self.on_markets = on_markets
         self.ledger = StreamLedger()
-        self.backfiller = Backfiller(
-            adapter, self.ledger, emit, clock, window_minutes=window_minutes,
-            settle_seconds=settle_seconds, backoff_max_seconds=backoff_max_seconds, whale_minutes=whale_minutes,
-        ) if backfill and adapter.has_history else None
+        self.backfiller = (
+            Backfiller(
+                adapter,
+                self.ledger,
+                emit,
+                clock,
+                window_minutes=window_minutes,
+                settle_seconds=settle_seconds,
+                backoff_max_seconds=backoff_max_seconds,
+                whale_minutes=whale_minutes,
+            )
+            if backfill and adapter.has_history
+            else None
+        )
         self.rest: Any = None
         self.markets_loaded = False
         self.markets_failures = 0
@@ -135,7 +146,9 @@ class Collector:
             self.symbol_of_id = {markets[m]["id"]: symbol for symbol, m in mapping.items()}
             self.emit([Listings({symbol: (self.id,) for symbol in mapping})])
             listed = list(mapping)
-            self.sessions = [Session(self, i, group) for i, group in enumerate(chunks(listed, self.adapter.symbols_per_connection))]
+            self.sessions = [
+                Session(self, i, group) for i, group in enumerate(chunks(listed, self.adapter.symbols_per_connection))
+            ]
             self._tasks = [asyncio.create_task(self._run_session(s)) for s in self.sessions]
             self._tasks.append(asyncio.create_task(self._coverage_ticker()))
             if self.backfiller is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from typing import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from gme_tui.model import ExchangeHealth, SourceItem, Trade
 from gme_tui.sources.ccxt_common import ExchangeAdapter
@@ -72,14 +72,18 @@ class LiveSource:
                 watchdog_seconds=live.watchdog_seconds,
                 backoff_max_seconds=live.backoff_max_seconds,
                 backfill=live.backfill,
-                settle_seconds=getattr(live, "backfill_settle_seconds", 3.0) if settle_seconds is None else settle_seconds,
+                settle_seconds=getattr(live, "backfill_settle_seconds", 3.0)
+                if settle_seconds is None
+                else settle_seconds,
                 on_markets=self._on_markets,
                 known_minutes={sym: mins for (ex, sym), mins in (known_minutes or {}).items() if ex == exchange},
                 whale_minutes=live.whale_backfill_minutes,
             )
 
     @classmethod
-    def from_settings(cls, settings, *, known_minutes: Mapping[tuple[str, str], frozenset[int]] | None = None) -> "LiveSource":
+    def from_settings(
+        cls, settings, *, known_minutes: Mapping[tuple[str, str], frozenset[int]] | None = None
+    ) -> LiveSource:
         return cls(settings, known_minutes=known_minutes)
 
     # ------------------------------------------------------------ Source protocol

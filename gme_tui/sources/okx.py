@@ -4,7 +4,8 @@ id (100 per page; ccxt's rate limiter keeps it inside 10 requests / 2 s)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from gme_tui.model import MINUTE_MS
 from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow
@@ -28,7 +29,9 @@ class OkxAdapter(ExchangeAdapter):
         if arg is None or arg.get("channel") not in ("trades", "trades-all") or "data" not in message:
             return False
         for d in message["data"]:
-            out.append((d["instId"], int(d["ts"]), d["side"] == "buy", float(d["px"]), float(d["sz"]), str(d["tradeId"])))
+            out.append(
+                (d["instId"], int(d["ts"]), d["side"] == "buy", float(d["px"]), float(d["sz"]), str(d["tradeId"]))
+            )
         return True
 
     async def fetch_minutes(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> dict[int, MinuteFlow]:

@@ -17,9 +17,10 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
 import orjson
 
@@ -30,14 +31,28 @@ READY_TIMEOUT_S = 15 * 60
 
 
 def trade_line(t: Trade) -> bytes:
-    row: dict[str, Any] = {"ts": t.ts, "exchange": t.exchange, "symbol": t.symbol, "side": t.side, "price": t.price, "amount": t.amount}
+    row: dict[str, Any] = {
+        "ts": t.ts,
+        "exchange": t.exchange,
+        "symbol": t.symbol,
+        "side": t.side,
+        "price": t.price,
+        "amount": t.amount,
+    }
     if t.id is not None:
         row["id"] = t.id
     return orjson.dumps(row)
 
 
 def bucket_line(b: MinuteBucket) -> bytes:
-    row: dict[str, Any] = {"type": "bucket", "exchange": b.exchange, "symbol": b.symbol, "minute": b.minute, "buy": b.buy, "sell": b.sell}
+    row: dict[str, Any] = {
+        "type": "bucket",
+        "exchange": b.exchange,
+        "symbol": b.symbol,
+        "minute": b.minute,
+        "buy": b.buy,
+        "sell": b.sell,
+    }
     if b.count:
         row["count"] = b.count
     if b.close is not None:  # keeps the price and its change over the window in a replay
@@ -73,7 +88,13 @@ async def record(settings, out: Path, minutes: float | None, *, source=None) -> 
         reasons = "; ".join(f"{h.exchange}: {h.reason}" for h in health if h.reason) or "no trades arrived"
         log.error("nothing recorded into %s (%s)", out, reasons)
         return 1
-    log.info("recorded %d trades and %d minute buckets of %d symbols into %s", counts.trades, counts.buckets, counts.symbols, out)
+    log.info(
+        "recorded %d trades and %d minute buckets of %d symbols into %s",
+        counts.trades,
+        counts.buckets,
+        counts.symbols,
+        out,
+    )
     return 0
 
 

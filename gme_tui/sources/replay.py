@@ -14,9 +14,10 @@ import math
 import time
 import zlib
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import IO
 
 import orjson
 
@@ -100,11 +101,15 @@ class LineParser:
             price, amount, trade_id = get("price"), get("amount"), get("id")
             if (
                 exchange in self.enabled
-                and type(symbol) is str and symbol
+                and type(symbol) is str
+                and symbol
                 and side in _SIDES
-                and type(ts) is int and ts <= self._limit
-                and type(price) is float and 0.0 < price < math.inf
-                and type(amount) is float and 0.0 < amount < math.inf
+                and type(ts) is int
+                and ts <= self._limit
+                and type(price) is float
+                and 0.0 < price < math.inf
+                and type(amount) is float
+                and 0.0 < amount < math.inf
                 and (trade_id is None or type(trade_id) is str)
             ):
                 if self.data_time is None or ts > self.data_time:

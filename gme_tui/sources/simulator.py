@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from gme_tui.model import EXCHANGES, MINUTE_MS, ExchangeHealth, Listings, SourceItem, Trade
 from gme_tui.sources.simulator_flow import TICK_MS, FlowGenerator

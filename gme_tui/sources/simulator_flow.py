@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from gme_tui.model import EXCHANGES, MINUTE_MS, MinuteBucket, Trade
 from gme_tui.sources.simulator_market import EXCHANGE_INDEX, SYMBOLS, SymbolPlan, SymbolSpec, make_plans
@@ -29,7 +29,10 @@ WHALE_STREAM_MIN_VOLUME = 300_000.0  # per minute: whales only where the book ca
 # Quote premium/discount per exchange (Coinbase trades against USD, a little richer).
 BASIS: Mapping[str, float] = {"binance": 0.0, "okx": 0.00005, "bybit": -0.00005, "coinbase": 0.0003}
 ID_BASE: Mapping[str, int] = {
-    "binance": 5_400_000_000, "okx": 720_000_000, "bybit": 2_290_000_000_061, "coinbase": 915_000_000,
+    "binance": 5_400_000_000,
+    "okx": 720_000_000,
+    "bybit": 2_290_000_000_061,
+    "coinbase": 915_000_000,
 }
 
 
@@ -66,8 +69,19 @@ class Stream:
     """Taker trades of one (symbol, exchange)."""
 
     __slots__ = (
-        "spec", "exchange", "rng", "walk", "rate_per_ms", "mean_value", "next_at",
-        "minute_end", "target", "volume", "realized", "base_volume", "base_rate",
+        "base_rate",
+        "base_volume",
+        "exchange",
+        "mean_value",
+        "minute_end",
+        "next_at",
+        "rate_per_ms",
+        "realized",
+        "rng",
+        "spec",
+        "target",
+        "volume",
+        "walk",
     )
 
     def __init__(self, spec: SymbolSpec, exchange: str, rate_per_s: float, walk: PriceWalk, rng: random.Random) -> None:
@@ -107,12 +121,16 @@ class Stream:
             wanted = (self.target - self.realized) / max(remaining, 3.0 * self.mean_value)
             wanted = max(-MAX_CORRECTION, min(MAX_CORRECTION, wanted))
             is_buy = rng.random() * 2.0 - 1.0 < wanted
-            value = min(MAX_TRADE, self.mean_value * rng.lognormvariate(-SIZE_SIGMA**2 / 2, SIZE_SIGMA))
+            value = min(MAX_TRADE, self.mean_value * rng.lognormvariate(-(SIZE_SIGMA**2) / 2, SIZE_SIGMA))
             price = self.walk.quote(self.exchange, is_buy, rng.random())
             amount = round(value / price, spec.amount_decimals) or 10.0**-spec.amount_decimals
             self.realized += price * amount if is_buy else -price * amount
             ids[self.exchange] += 1
-            out.append(Trade(self.exchange, spec.symbol, ts, "buy" if is_buy else "sell", price, amount, str(ids[self.exchange])))
+            out.append(
+                Trade(
+                    self.exchange, spec.symbol, ts, "buy" if is_buy else "sell", price, amount, str(ids[self.exchange])
+                )
+            )
 
     def whale(self, ts: int, value: float, is_buy: bool, fills: int, ids: dict[str, int], out: list[Trade]) -> None:
         """One taker order swept through `fills` price levels: same ts, same side, consecutive ids."""
@@ -120,10 +138,22 @@ class Stream:
         total = sum(weights)
         for level, weight in enumerate(weights):
             price = self.walk.quote(self.exchange, is_buy, 1.0 + level)
-            amount = round(value * weight / total / price, self.spec.amount_decimals) or 10.0**-self.spec.amount_decimals
+            amount = (
+                round(value * weight / total / price, self.spec.amount_decimals) or 10.0**-self.spec.amount_decimals
+            )
             self.realized += price * amount if is_buy else -price * amount
             ids[self.exchange] += 1
-            out.append(Trade(self.exchange, self.spec.symbol, ts, "buy" if is_buy else "sell", price, amount, str(ids[self.exchange])))
+            out.append(
+                Trade(
+                    self.exchange,
+                    self.spec.symbol,
+                    ts,
+                    "buy" if is_buy else "sell",
+                    price,
+                    amount,
+                    str(ids[self.exchange]),
+                )
+            )
 
 
 class WhaleDesk:

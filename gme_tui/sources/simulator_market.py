@@ -12,8 +12,8 @@ Nothing here does I/O or reads a clock: the same seed gives the same plan.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from gme_tui.model import EXCHANGES
 
@@ -82,12 +82,28 @@ TEMPLATES: Mapping[str, GVector] = {
 # Next regime, by weight, once the story is told; a turn of sentiment is likelier than more of
 # the same, so that windows cross thresholds and levels keep changing.
 NEXT_WEIGHTS: Mapping[str, float] = {
-    "sync_bull": 1.0, "bull": 1.5, "sync_bear": 1.0, "bear": 1.5, "trap": 1.0, "trap_big": 0.7,
-    "distribution": 0.7, "accumulation": 1.0, "chop": 0.8, "chop_other_way": 0.8,
+    "sync_bull": 1.0,
+    "bull": 1.5,
+    "sync_bear": 1.0,
+    "bear": 1.5,
+    "trap": 1.0,
+    "trap_big": 0.7,
+    "distribution": 0.7,
+    "accumulation": 1.0,
+    "chop": 0.8,
+    "chop_other_way": 0.8,
 }
 FAMILY: Mapping[str, str] = {
-    "sync_bull": "up", "bull": "up", "trap": "up", "trap_big": "up", "accumulation": "up",
-    "sync_bear": "down", "bear": "down", "distribution": "down", "chop": "flat", "chop_other_way": "flat",
+    "sync_bull": "up",
+    "bull": "up",
+    "trap": "up",
+    "trap_big": "up",
+    "accumulation": "up",
+    "sync_bear": "down",
+    "bear": "down",
+    "distribution": "down",
+    "chop": "flat",
+    "chop_other_way": "flat",
 }
 TURN_PREFERENCE = 3.0  # weight multiplier for a regime of another family
 REGIME_MINUTES = (8, 20)
@@ -211,7 +227,7 @@ class SymbolPlan:
     def _draw(self, k: int) -> dict[str, MinutePlan]:
         g = self.g(k)
         rng = self._rng
-        symbol_factor = rng.lognormvariate(-VOLUME_NOISE**2 / 2, VOLUME_NOISE)
+        symbol_factor = rng.lognormvariate(-(VOLUME_NOISE**2) / 2, VOLUME_NOISE)
         plans: dict[str, MinutePlan] = {}
         for exchange in EXCHANGES:  # every exchange draws, listed or not: same seed, same plan
             noise = rng.gauss(0.0, NET_NOISE)

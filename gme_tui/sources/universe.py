@@ -3,11 +3,35 @@ for each of them (SPEC §2: Binance/OKX/Bybit BASE/USDT; Coinbase BASE/USD first
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 STABLECOINS = frozenset(
-    {"USDT", "USDC", "FDUSD", "TUSD", "DAI", "BUSD", "USDP", "PYUSD", "USDD", "USDE", "EURC", "EURT",
-     "USD1", "RLUSD", "FRAX", "GUSD", "LUSD", "USDG", "USTC", "SUSD", "USDS", "AEUR", "EURI"}
+    {
+        "USDT",
+        "USDC",
+        "FDUSD",
+        "TUSD",
+        "DAI",
+        "BUSD",
+        "USDP",
+        "PYUSD",
+        "USDD",
+        "USDE",
+        "EURC",
+        "EURT",
+        "USD1",
+        "RLUSD",
+        "FRAX",
+        "GUSD",
+        "LUSD",
+        "USDG",
+        "USTC",
+        "SUSD",
+        "USDS",
+        "AEUR",
+        "EURI",
+    }
 )
 CANONICAL_QUOTE = "USDT"
 

@@ -5,12 +5,24 @@ opened per run by the cli (wiring.py). A consumer: imports model, never sources 
 from gme_tui.engine.minutes import missing_ranges
 from gme_tui.store.restore import known_by_pair, known_minutes, restore_window
 from gme_tui.store.retention import Retention
-from gme_tui.store.store import SCHEMA_VERSION, PruneResult, Store, StoreError, StoredSignal, default_store_path
+from gme_tui.store.store import SCHEMA_VERSION, PruneResult, Store, StoredSignal, StoreError, default_store_path
 from gme_tui.store.wiring import StoreRun, store_path_for
 from gme_tui.store.writer import StoreWriter, WriterStats
 
 __all__ = [
-    "SCHEMA_VERSION", "PruneResult", "Retention", "Store", "StoreError", "StoreRun", "StoreWriter", "StoredSignal",
-    "WriterStats", "default_store_path", "known_by_pair", "known_minutes", "missing_ranges", "restore_window",
+    "SCHEMA_VERSION",
+    "PruneResult",
+    "Retention",
+    "Store",
+    "StoreError",
+    "StoreRun",
+    "StoreWriter",
+    "StoredSignal",
+    "WriterStats",
+    "default_store_path",
+    "known_by_pair",
+    "known_minutes",
+    "missing_ranges",
+    "restore_window",
     "store_path_for",
 ]

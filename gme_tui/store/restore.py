@@ -13,7 +13,7 @@ for a minute that already came from a bucket (counted as a duplicate).
 
 from __future__ import annotations
 
-from typing import Collection, Iterable
+from collections.abc import Collection, Iterable
 
 from gme_tui.model import MinuteBucket
 from gme_tui.store.store import Store
@@ -38,5 +38,3 @@ def known_by_pair(buckets: Iterable[MinuteBucket]) -> dict[tuple[str, str], froz
     for bucket in buckets:
         known.setdefault((bucket.exchange, bucket.symbol), set()).add(bucket.minute)
     return {key: frozenset(minutes) for key, minutes in known.items()}
-
-

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from gme_tui.store.store import PruneResult, Store, wall_ms
 
@@ -37,7 +37,7 @@ class Retention:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_settings(cls, store: Store, settings, **kwargs) -> "Retention":  # settings: gme_tui.settings.Settings
+    def from_settings(cls, store: Store, settings, **kwargs) -> Retention:  # settings: gme_tui.settings.Settings
         return cls(store, bucket_days=settings.store.bucket_days, history_days=settings.store.history_days, **kwargs)
 
     def run_once(self) -> PruneResult:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
 
 from gme_tui.model import EXCHANGES, MINUTE_MS, MinuteBucket, Whale
 
@@ -114,7 +114,10 @@ def signal_row(signal, coverage: Mapping[str, int] | None, window_minutes: int) 
     flows = signal.flows
     cov = coverage or {}
     return (
-        signal.ts, signal.symbol, signal.code, signal.grade,
+        signal.ts,
+        signal.symbol,
+        signal.code,
+        signal.grade,
         *(flows.get(e) for e in EXCHANGES),
         *(cov.get(e) if coverage is not None and e in flows else None for e in EXCHANGES),
         window_minutes,
@@ -229,9 +232,7 @@ class Store:
             key = (bucket.exchange, bucket.symbol)
             if key not in ids:
                 self._db.execute("INSERT OR IGNORE INTO pairs(exchange, symbol) VALUES (?, ?)", key)
-                ids[key] = self._db.execute(
-                    "SELECT id FROM pairs WHERE exchange = ? AND symbol = ?", key
-                ).fetchone()[0]
+                ids[key] = self._db.execute("SELECT id FROM pairs WHERE exchange = ? AND symbol = ?", key).fetchone()[0]
         return ids
 
     def prune(self, now_ms: int, *, bucket_days: float, history_days: float, chunk: int = 100) -> PruneResult:
@@ -247,7 +248,7 @@ class Store:
         for start in range(0, len(pair_ids), chunk):
             deleted_minutes += self._delete(
                 "DELETE FROM minutes WHERE pair = ? AND minute < ?",
-                [(pair, minute_cutoff) for pair in pair_ids[start:start + chunk]],
+                [(pair, minute_cutoff) for pair in pair_ids[start : start + chunk]],
             )
         signals = self._delete("DELETE FROM signals WHERE ts < ?", [(history_cutoff,)])
         whales = self._delete("DELETE FROM whales WHERE ts < ?", [(history_cutoff,)])
@@ -294,7 +295,10 @@ class Store:
                 " WHERE pair = ? AND minute BETWEEN ? AND ? ORDER BY minute",
                 (pair, since_minute, until_minute),
             )
-            out.extend(MinuteBucket(name, symbol, m, float(b), float(s), c, _float(cl), bool(cov)) for m, b, s, c, cl, cov in rows)
+            out.extend(
+                MinuteBucket(name, symbol, m, float(b), float(s), c, _float(cl), bool(cov))
+                for m, b, s, c, cl, cov in rows
+            )
         return out
 
     def _pair_id(self, exchange: str, symbol: str) -> int | None:
@@ -313,7 +317,9 @@ class Store:
             " ORDER BY m.minute, p.exchange, p.symbol",
             (first, last),
         )
-        return [MinuteBucket(e, s, m, float(b), float(se), c, _float(cl), bool(cov)) for e, s, m, b, se, c, cl, cov in rows]
+        return [
+            MinuteBucket(e, s, m, float(b), float(se), c, _float(cl), bool(cov)) for e, s, m, b, se, c, cl, cov in rows
+        ]
 
     def last_minute(self, exchange: str | None = None) -> int | None:
         """The newest stored minute (of one exchange if given), or None for an empty store. One
@@ -406,12 +412,18 @@ def _float(value) -> float | None:
 def _stored_signal(row: tuple) -> StoredSignal:
     ts, symbol, code, grade = row[:4]
     n = len(EXCHANGES)
-    flow_values, cov_values = row[4:4 + n], row[4 + n:4 + 2 * n]
+    flow_values, cov_values = row[4 : 4 + n], row[4 + n : 4 + 2 * n]
     flows = {e: float(v) for e, v in zip(EXCHANGES, flow_values) if v is not None}
     covered = any(v is not None for v in cov_values)
     coverage = {e: int(v) for e, v in zip(EXCHANGES, cov_values) if v is not None} if covered else None
     return StoredSignal(
-        ts, symbol, grade, code, MappingProxyType(flows), MappingProxyType(coverage) if coverage is not None else None, row[-1]
+        ts,
+        symbol,
+        grade,
+        code,
+        MappingProxyType(flows),
+        MappingProxyType(coverage) if coverage is not None else None,
+        row[-1],
     )
 
 

@@ -35,7 +35,7 @@ class StoreRun:
     retention: Retention | None
 
     @classmethod
-    def open(cls, path: Path, settings, *, live: bool) -> "StoreRun":
+    def open(cls, path: Path, settings, *, live: bool) -> StoreRun:
         """Open the store (StoreError with a clear reason if it cannot), start the writer and, live,
         the background pruning."""
         store = Store(path)

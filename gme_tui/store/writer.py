@@ -11,8 +11,8 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from gme_tui.model import ClosedMinutes, EngineEvent, MinuteBucket, Scan, Whale
 from gme_tui.store.store import Store, signal_row
@@ -94,8 +94,15 @@ class StoreWriter:
     def stats(self) -> WriterStats:
         c = self._counts
         return WriterStats(
-            c["transactions"], c["minutes"], c["signals"], c["whales"], c["errors"], c["dropped"],
-            self._queue.qsize(), self._last_error, self._last_write_seconds,
+            c["transactions"],
+            c["minutes"],
+            c["signals"],
+            c["whales"],
+            c["errors"],
+            c["dropped"],
+            self._queue.qsize(),
+            self._last_error,
+            self._last_write_seconds,
         )
 
     # ------------------------------------------------------------ the writer thread

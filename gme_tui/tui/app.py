@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -23,9 +24,9 @@ from textual.widgets import Input
 from gme_tui import format as fmt
 from gme_tui.model import EXCHANGE_SHORT, EngineEvent
 from gme_tui.settings import Settings, SettingsError, load_settings, save_changes, user_settings_path
+from gme_tui.tui.screens.main import MainScreen
 from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, SortSpec, visible_rows
 from gme_tui.tui.widgets.cells import CellContext, table_columns
-from gme_tui.tui.screens.main import MainScreen
 from gme_tui.tui.widgets.feeds import SignalLogView, WhaleTicker
 from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar, StatusInfo
@@ -118,7 +119,9 @@ class GmeApp(App[int]):
         if self.alerts is not None:
             self.run_worker(self.alerts.start(), name="alerts", group="alerts", exit_on_error=False)
         if self.start_pipeline:
-            self.run_worker(self._run_pipeline(), name="pipeline", group="pipeline", exclusive=True, exit_on_error=False)
+            self.run_worker(
+                self._run_pipeline(), name="pipeline", group="pipeline", exclusive=True, exit_on_error=False
+            )
         self._timer = self.set_interval(self.settings.ui.refresh_ms / 1000, self.tick, name="ui-tick")
         self.tick()
 
@@ -411,7 +414,9 @@ class GmeApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for number, name in GRADE_FILTERS.items():
-            yield SystemCommand(f"Filter: {name}", f"show {name} rows (key {number})", lambda n=number: self.action_grade(n))
+            yield SystemCommand(
+                f"Filter: {name}", f"show {name} rows (key {number})", lambda n=number: self.action_grade(n)
+            )
         yield SystemCommand("Search symbols", "filter rows by text (key /)", self.action_search)
         yield SystemCommand("Sort by next column", "key s", self.action_sort_next)
         yield SystemCommand("Reverse sort", "key S", self.action_sort_reverse)

@@ -6,8 +6,8 @@ Pure and Textual-free so it is cheap to test and to measure. Widgets only render
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 from gme_tui.engine.rules import GRADE_ORDER
 from gme_tui.model import EXCHANGES, EngineEvent, Scan, Signal, SymbolScan, Whale
@@ -84,7 +84,7 @@ class SortSpec:
 def sort_value(column: str) -> Callable[[Row], float | str | None]:
     """The value a column sorts on; None sorts last whatever the direction."""
     if column in EXCHANGES:
-        return lambda row: (w.net if (w := row.scan.exchanges.get(column)) is not None else None)
+        return lambda row: w.net if (w := row.scan.exchanges.get(column)) is not None else None
     return _SORT_VALUES[column]
 
 

@@ -57,24 +57,36 @@ def make_settings(**alerts: Any) -> Settings:
     return dataclasses.replace(Settings(timezone="Asia/Shanghai"), alerts=AlertSettings(**base))
 
 
-def robot_secrets(server: FakeRobotServer, *, dingtalk: bool = True, wecom: bool = True,
-                  dt_secret: str = DT_SECRET, keywords: tuple[str, ...] = ("资金流监控",)) -> Secrets:
+def robot_secrets(
+    server: FakeRobotServer,
+    *,
+    dingtalk: bool = True,
+    wecom: bool = True,
+    dt_secret: str = DT_SECRET,
+    keywords: tuple[str, ...] = ("资金流监控",),
+) -> Secrets:
     dt = server.add_dingtalk(DT_TOKEN, DT_SECRET, keywords) if dingtalk else None
     wc = server.add_wecom(WC_KEY) if wecom else None
     return Secrets(
-        dingtalk_webhook=dt.url if dt else "", dingtalk_secret=dt_secret if dt else "",
-        wechat_webhook=wc.url if wc else "", enable_dingtalk=dingtalk, enable_wechat=wecom,
+        dingtalk_webhook=dt.url if dt else "",
+        dingtalk_secret=dt_secret if dt else "",
+        wechat_webhook=wc.url if wc else "",
+        enable_dingtalk=dingtalk,
+        enable_wechat=wecom,
     )
 
 
-def make_dispatcher(settings: Settings, secrets: Secrets, clock: Clock, path: Path, mode: str = "live") -> AlertDispatcher:
+def make_dispatcher(
+    settings: Settings, secrets: Secrets, clock: Clock, path: Path, mode: str = "live"
+) -> AlertDispatcher:
     return AlertDispatcher(settings, secrets, mode=mode, clock=clock, outbox_path=path)
 
 
 def consensus(symbol: str, level: str, ts: int = T0, flows: dict[str, float] | None = None) -> Consensus:
     flows = dict(flows or FLOWS)
-    return Consensus(ts=ts, symbol=symbol, level=level, flows=flows, ratios={e: 1.2 for e in flows},
-                     total=sum(flows.values()))
+    return Consensus(
+        ts=ts, symbol=symbol, level=level, flows=flows, ratios={e: 1.2 for e in flows}, total=sum(flows.values())
+    )
 
 
 def scan(ts: int, *items: tuple[str, str, tuple[str, ...]]) -> Scan:
@@ -89,4 +101,6 @@ def scan(ts: int, *items: tuple[str, str, tuple[str, ...]]) -> Scan:
 
 
 def whale(ts: int, symbol: str = "BTC/USDT", value: float = 600_000.0, side: str = "buy") -> Whale:
-    return Whale(ts=ts, exchange="binance", symbol=symbol, side=side, price=42_150.0, amount=value / 42_150.0, value=value)
+    return Whale(
+        ts=ts, exchange="binance", symbol=symbol, side=side, price=42_150.0, amount=value / 42_150.0, value=value
+    )

@@ -203,8 +203,9 @@ async def test_permanent_errors_stop_retries_and_surface(server, clock, tmp_path
 
 async def test_a_message_the_robot_refuses_is_reported_and_the_rest_goes(server, clock, tmp_path, caplog):
     dispatcher = make_dispatcher(make_settings(), robot_secrets(server, dingtalk=False), clock, tmp_path / "o.db")
-    dispatcher.outbox.add([NewAlert("wecom", clock.now, "whale", "whale", "X/USDT", "资金流监控", "资" * 3000,
-                                    "huge", False, False, 0)])
+    dispatcher.outbox.add(
+        [NewAlert("wecom", clock.now, "whale", "whale", "X/USDT", "资金流监控", "资" * 3000, "huge", False, False, 0)]
+    )
     dispatcher.on_events(whales(1))
     with caplog.at_level(logging.ERROR):
         await run_for(dispatcher, clock, MIN)
@@ -217,7 +218,9 @@ async def test_a_message_the_robot_refuses_is_reported_and_the_rest_goes(server,
 
 
 async def test_exchange_down_and_recovery_alerts(server, clock, tmp_path):
-    dispatcher = make_dispatcher(make_settings(exchange_down_minutes=5), robot_secrets(server), clock, tmp_path / "o.db")
+    dispatcher = make_dispatcher(
+        make_settings(exchange_down_minutes=5), robot_secrets(server), clock, tmp_path / "o.db"
+    )
 
     def health(state: str, since: int) -> list[ExchangeHealth]:
         return [ExchangeHealth("binance", "live", T0), ExchangeHealth("okx", state, since, reason="DNS lookup failed")]
@@ -237,7 +240,7 @@ async def test_exchange_down_and_recovery_alerts(server, clock, tmp_path):
 
 async def test_demo_and_replay_messages_are_marked(server, clock, tmp_path):
     secrets = robot_secrets(server)
-    for mode, mark in (("demo", "【DEMO】"), ("replay", "【REPLAY】"), ("live", None)):
+    for mode, _mark in (("demo", "【DEMO】"), ("replay", "【REPLAY】"), ("live", None)):
         dispatcher = make_dispatcher(make_settings(), secrets, clock, tmp_path / f"{mode}.db", mode=mode)
         dispatcher.on_events(whales(1, ts=clock.now))
         await dispatcher.deliver_due()

@@ -95,8 +95,15 @@ async def test_no_robot_configured_is_a_cheap_no_op_that_still_logs(tmp_path, ca
     dispatcher = AlertDispatcher(make_settings(), Secrets(), mode="live", outbox_path=path)
     with caplog.at_level(logging.INFO, logger="gme_tui.alerts"):
         await dispatcher.start()
-        dispatcher.on_events([scan(1_765_530_000_000, ("BTC/USDT", "mixed", ("global_sync_bullish",)),
-                                   ("HBAR/USDT", "mixed", ("single_platform_long_trap",)))])
+        dispatcher.on_events(
+            [
+                scan(
+                    1_765_530_000_000,
+                    ("BTC/USDT", "mixed", ("global_sync_bullish",)),
+                    ("HBAR/USDT", "mixed", ("single_platform_long_trap",)),
+                )
+            ]
+        )
         await dispatcher.close()
     messages = [r.getMessage() for r in caplog.records]
     assert any("no robot configured" in m and "BTC/USDT" in m for m in messages)

@@ -20,7 +20,9 @@ def policy(**alerts) -> AlertPolicy:
 
 
 def decide(p: AlertPolicy, *events, now: int = T0):
-    return [(d.message.category, d.message.key, d.message.symbol, d.routes, d.message.at_all) for d in p.decide(events, now)]
+    return [
+        (d.message.category, d.message.key, d.message.symbol, d.routes, d.message.at_all) for d in p.decide(events, now)
+    ]
 
 
 @pytest.mark.parametrize("code,grade", [("global_sync_bullish", "A+"), ("us_institutional_accumulation", "A")])

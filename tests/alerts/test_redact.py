@@ -76,8 +76,11 @@ async def test_no_secret_in_logs_status_or_aiohttp_exception_texts(server, clock
 def test_filter_applies_to_handlers_added_later(caplog):
     import io
 
-    secrets = Secrets(dingtalk_webhook=f"https://oapi.dingtalk.com/robot/send?access_token={DT_TOKEN}",
-                      dingtalk_secret=DT_SECRET, enable_dingtalk=True)
+    secrets = Secrets(
+        dingtalk_webhook=f"https://oapi.dingtalk.com/robot/send?access_token={DT_TOKEN}",
+        dingtalk_secret=DT_SECRET,
+        enable_dingtalk=True,
+    )
     install_log_redaction(secrets)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -50,7 +51,7 @@ class FakeExchange:
 
     # ------------------------------------------------------------ lifecycle
 
-    async def start(self) -> "FakeExchange":
+    async def start(self) -> FakeExchange:
         app = web.Application()
         app.router.add_route("GET", "/{exchange}/{path:.*}", self._dispatch)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -201,7 +202,9 @@ class FakeExchange:
     def _rest_okx(self, path: str, query) -> tuple[Any, dict]:
         proto = PROTOCOLS["okx"]
         if path.endswith("/public/instruments"):
-            return (proto.markets(self.bases) if query.get("instType") == "SPOT" else {"code": "0", "msg": "", "data": []}), {}
+            return (
+                proto.markets(self.bases) if query.get("instType") == "SPOT" else {"code": "0", "msg": "", "data": []}
+            ), {}
         if path.endswith("/market/history-trades"):
             trades = [t for t in self.history["okx"] if proto.market_id(t.symbol) == query["instId"]]
             newest_first = sorted(trades, key=lambda t: t.id, reverse=True)
@@ -215,7 +218,13 @@ class FakeExchange:
         if path.endswith("/market/instruments-info"):
             if query.get("category") == "spot":
                 return PROTOCOLS["bybit"].markets(self.bases), {}
-            return {"retCode": 0, "retMsg": "OK", "result": {"category": query.get("category"), "list": [], "nextPageCursor": ""}, "retExtInfo": {}, "time": 0}, {}
+            return {
+                "retCode": 0,
+                "retMsg": "OK",
+                "result": {"category": query.get("category"), "list": [], "nextPageCursor": ""},
+                "retExtInfo": {},
+                "time": 0,
+            }, {}
         return {"retCode": 0, "retMsg": "OK", "result": {}, "retExtInfo": {}, "time": 0}, {}
 
     def _rest_coinbase(self, path: str, query) -> tuple[Any, dict]:
@@ -271,21 +280,58 @@ class FakeExchange:
             return [{"event": "subscribe", "arg": a, "connId": "fake01"} for a in message["args"]]
         if exchange == "bybit":
             if message.get("op") == "ping":
-                return [{"success": True, "ret_msg": "pong", "conn_id": "fake", "req_id": message.get("req_id", ""), "op": "ping"}]
+                return [
+                    {
+                        "success": True,
+                        "ret_msg": "pong",
+                        "conn_id": "fake",
+                        "req_id": message.get("req_id", ""),
+                        "op": "ping",
+                    }
+                ]
             if message.get("op") == "subscribe":
                 args = message["args"]
                 if len(args) > 10:
                     self.protocol_violations.append(f"bybit: {len(args)} args in one subscribe")
-                    return [{"success": False, "ret_msg": "args size >10", "conn_id": "fake", "req_id": message.get("req_id"), "op": "subscribe"}]
+                    return [
+                        {
+                            "success": False,
+                            "ret_msg": "args size >10",
+                            "conn_id": "fake",
+                            "req_id": message.get("req_id"),
+                            "op": "subscribe",
+                        }
+                    ]
                 conn.markets.update(a.split(".", 1)[1] for a in args)
-                return [{"success": True, "ret_msg": "subscribe", "conn_id": "fake", "req_id": message.get("req_id"), "op": "subscribe"}]
+                return [
+                    {
+                        "success": True,
+                        "ret_msg": "subscribe",
+                        "conn_id": "fake",
+                        "req_id": message.get("req_id"),
+                        "op": "subscribe",
+                    }
+                ]
         if exchange == "coinbase" and message.get("type") == "subscribe":
             conn.markets.update(message["product_ids"])
-            replies: list[Any] = [{"type": "subscriptions", "channels": [{"name": "matches", "product_ids": message["product_ids"]}]}]
+            replies: list[Any] = [
+                {"type": "subscriptions", "channels": [{"name": "matches", "product_ids": message["product_ids"]}]}
+            ]
             for product in message["product_ids"]:
-                replies.append({"type": "last_match", "trade_id": 1, "side": "buy", "size": "1.0", "price": "1.0",
-                                "product_id": product, "sequence": 1, "time": iso(self.clock.wall_ms() - 5000),
-                                "maker_order_id": "x", "taker_order_id": "y"})
+                replies.append(
+                    {
+                        "type": "last_match",
+                        "trade_id": 1,
+                        "side": "buy",
+                        "size": "1.0",
+                        "price": "1.0",
+                        "product_id": product,
+                        "sequence": 1,
+                        "time": iso(self.clock.wall_ms() - 5000),
+                        "maker_order_id": "x",
+                        "taker_order_id": "y",
+                    }
+                )
             return replies
         return []
 
@@ -300,15 +346,21 @@ def _frame_market(exchange: str, frame: dict) -> str:
     return frame["product_id"]
 
 
-def make_tape(fake: FakeExchange, exchange: str, symbols: list[str], count: int, start_ms: int, end_ms: int,
-              seed: int = 1) -> list[TapeTrade]:
+def make_tape(
+    fake: FakeExchange, exchange: str, symbols: list[str], count: int, start_ms: int, end_ms: int, seed: int = 1
+) -> list[TapeTrade]:
     """`count` trades spread over [start_ms, end_ms), values exact in binary floating point."""
     rng = random.Random(seed)
     stamps = sorted(rng.randrange(start_ms, end_ms) for _ in range(count))
     trades = [
         TapeTrade(
-            exchange=exchange, symbol=rng.choice(symbols), ts=ts, side=rng.choice(("buy", "sell")),
-            price=rng.randrange(20, 2000) / 2, amount=rng.randrange(1, 64) / 4, id=fake.new_id(),
+            exchange=exchange,
+            symbol=rng.choice(symbols),
+            ts=ts,
+            side=rng.choice(("buy", "sell")),
+            price=rng.randrange(20, 2000) / 2,
+            amount=rng.randrange(1, 64) / 4,
+            id=fake.new_id(),
         )
         for ts in stamps
     ]

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -73,7 +75,7 @@ class FakeRobotServer:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
-    async def __aenter__(self) -> "FakeRobotServer":
+    async def __aenter__(self) -> FakeRobotServer:
         app = web.Application()
         app.router.add_route("*", DINGTALK_PATH, self._dingtalk)
         app.router.add_route("*", WECOM_PATH, self._wecom)
@@ -142,10 +144,8 @@ class FakeRobotServer:
         if failure == "busy":
             return _answer(-1, "system busy")
         if failure == "stall":
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), timeout=self.stall_seconds)
-            except asyncio.TimeoutError:
-                pass
             return web.Response(status=504)
         # drop: close the connection without an answer
         assert request.transport is not None

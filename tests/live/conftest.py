@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -16,8 +16,16 @@ from tests.fakes.exchange import FakeExchange
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT"]
 
 
-def make_settings(fake: FakeExchange, exchanges=EXCHANGES, symbols=SYMBOLS, *, window: int = 50,
-                  watchdog: float = 30.0, backfill: bool = True, overrides: dict | None = None) -> Settings:
+def make_settings(
+    fake: FakeExchange,
+    exchanges=EXCHANGES,
+    symbols=SYMBOLS,
+    *,
+    window: int = 50,
+    watchdog: float = 30.0,
+    backfill: bool = True,
+    overrides: dict | None = None,
+) -> Settings:
     table = {}
     for name in EXCHANGES:
         ccxt = dict(fake.ccxt_settings(name))

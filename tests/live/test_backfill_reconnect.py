@@ -82,10 +82,27 @@ async def test_flows_equal_the_tape_across_a_disconnect_with_backfill(fake_fast)
             for exchange, window in item.exchanges.items():
                 pair = engine._pairs[(exchange, item.consensus.symbol)]
                 per_minute = {m: (r[0], r[1]) for m, r in pair.minutes.items() if m >= last_minute - W + 1}
-                tape_minutes = {m: window_totals(tape, m, m).get((exchange, item.consensus.symbol)) for m in range(last_minute - W + 1, last_minute + 1)}
-                assert (window.buy, window.sell) == expected[(exchange, item.consensus.symbol)], (exchange, per_minute, tape_minutes, sorted(pair.covered), sorted(pair.bucket_minutes), [s.intervals for s in source.collectors[exchange].sessions], source.collectors[exchange].dropped)
+                tape_minutes = {
+                    m: window_totals(tape, m, m).get((exchange, item.consensus.symbol))
+                    for m in range(last_minute - W + 1, last_minute + 1)
+                }
+                assert (window.buy, window.sell) == expected[(exchange, item.consensus.symbol)], (
+                    exchange,
+                    per_minute,
+                    tape_minutes,
+                    sorted(pair.covered),
+                    sorted(pair.bucket_minutes),
+                    [s.intervals for s in source.collectors[exchange].sessions],
+                    source.collectors[exchange].dropped,
+                )
                 pair = engine._pairs[(exchange, item.consensus.symbol)]
-                assert window.covered_minutes == W, (exchange, sorted(pair.covered), sorted(pair.bucket_minutes), last_minute, [s.intervals for s in source.collectors[exchange].sessions])
+                assert window.covered_minutes == W, (
+                    exchange,
+                    sorted(pair.covered),
+                    sorted(pair.bucket_minutes),
+                    last_minute,
+                    [s.intervals for s in source.collectors[exchange].sessions],
+                )
             assert item.consensus.coverage == {e: W for e in HISTORY}
         assert {h.state for h in source.health()} == {"live"}
         assert all(fake.connections_total[e] >= 2 for e in HISTORY)

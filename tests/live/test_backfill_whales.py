@@ -16,8 +16,10 @@ SYMBOLS = ["BTC/USDT"]
 
 def order(fake, ts: int, fills: int, value_each: float) -> list[TapeTrade]:
     """One taker order split into fills of the same ts and side (as aggTrades at several prices)."""
-    return [TapeTrade("binance", "BTC/USDT", ts, "buy", 1000.0 + i, value_each / (1000.0 + i), fake.new_id())
-            for i in range(fills)]
+    return [
+        TapeTrade("binance", "BTC/USDT", ts, "buy", 1000.0 + i, value_each / (1000.0 + i), fake.new_id())
+        for i in range(fills)
+    ]
 
 
 async def test_whales_before_the_stream_come_from_paged_agg_trades(fake_fast):
@@ -63,7 +65,9 @@ async def test_whale_lookup_off_asks_nothing(fake_fast):
     source = LiveSource(settings, clock=clock, settle_seconds=1.0)
     drain = Drain(source, make_engine(settings))
     try:
-        await drain.until(lambda: source.health()[0].backfill_total > 0 and source.health()[0].backfill_done == 1, timeout=10)
+        await drain.until(
+            lambda: source.health()[0].backfill_total > 0 and source.health()[0].backfill_done == 1, timeout=10
+        )
     finally:
         await drain.stop()
     assert fake.agg_trade_pages == 0

@@ -36,7 +36,9 @@ async def test_bad_frames_are_dropped_and_counted_and_the_stream_goes_on(fake_re
             await fake.send_raw("binance", text)
         await fake.send_raw("okx", '{"arg": {"channel": "trades", "instId": "BTC-USDT"}, "data": [{"px": "1"}]}')
         await fake.send_raw("okx", b"\xff\xfe".decode("latin-1"))
-        tape = make_tape(fake, "binance", SYMBOLS2, 5, now - 10, now) + make_tape(fake, "okx", SYMBOLS2, 5, now - 10, now)
+        tape = make_tape(fake, "binance", SYMBOLS2, 5, now - 10, now) + make_tape(
+            fake, "okx", SYMBOLS2, 5, now - 10, now
+        )
         await fake.publish(tape)
         await drain.until(lambda: len(drain.trades()) == 10, timeout=5)
         health = {h.exchange: h for h in source.health()}

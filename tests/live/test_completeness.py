@@ -21,7 +21,9 @@ async def test_every_trade_arrives_on_every_exchange_bursts_included(fake_real):
         for exchange in EXCHANGES:
             await fake.wait_subscribed(exchange, len(SYMBOLS))
         now = fake.clock.wall_ms()
-        tapes = {e: make_tape(fake, e, SYMBOLS, N_PER_EXCHANGE, now - 900, now, seed=i) for i, e in enumerate(EXCHANGES)}
+        tapes = {
+            e: make_tape(fake, e, SYMBOLS, N_PER_EXCHANGE, now - 900, now, seed=i) for i, e in enumerate(EXCHANGES)
+        }
         for burst in range(0, N_PER_EXCHANGE, 1000):  # 1000 trades per exchange without yielding to the client
             for exchange in EXCHANGES:
                 await fake.publish(tapes[exchange][burst : burst + 1000])
@@ -34,7 +36,9 @@ async def test_every_trade_arrives_on_every_exchange_bursts_included(fake_real):
             for t in got:
                 flows.setdefault((t.exchange, t.symbol), [0.0, 0.0])[0 if t.side == "buy" else 1] += t.value
             assert {k: tuple(v) for k, v in flows.items()} == totals(tapes[exchange])
-            assert {t.id for t in got} == {(f"id-{t.id}" if exchange == "bybit" else str(t.id)) for t in tapes[exchange]}
+            assert {t.id for t in got} == {
+                (f"id-{t.id}" if exchange == "bybit" else str(t.id)) for t in tapes[exchange]
+            }
         last_arrival = max(at for at, _ in drain.arrivals)
         assert last_arrival - published_at < 1.0
         assert all(h.dropped == 0 for h in source.health())

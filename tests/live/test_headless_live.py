@@ -23,8 +23,9 @@ async def test_live_json_consensus_lines_carry_coverage(fake_fast):
     fake, clock = fake_fast, fake_fast.clock
     settings = make_settings(fake, ("binance", "bybit"), SYMBOLS, window=3)
     source = LiveSource(settings, clock=clock, settle_seconds=1.0)
-    pipeline = Pipeline(source, Engine(EngineConfig.from_settings(settings, live=True)), scan_grace_ms=1_500,
-                        now_ms=clock.wall_ms)
+    pipeline = Pipeline(
+        source, Engine(EngineConfig.from_settings(settings, live=True)), scan_grace_ms=1_500, now_ms=clock.wall_ms
+    )
     out = io.BytesIO()
     pipeline.add_consumer(HeadlessPrinter(out, as_json=True, tz=zone("UTC"), flush_each=True))
     run = asyncio.create_task(pipeline.run())

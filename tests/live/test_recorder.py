@@ -35,7 +35,8 @@ async def test_a_live_recording_of_the_fake_replays_with_a_full_window(fake_fast
     market = asyncio.create_task(publish_some())
     assert await record(settings, out, minutes=2.0 / 60, source=source) == 0  # two real seconds
     market.cancel()
-    lines = [json.loads(line) for line in gzip.open(out, "rt")]
+    with gzip.open(out, "rt") as file:
+        lines = [json.loads(line) for line in file]
     assert lines[0] == {"type": "meta", "listings": {"BTC/USDT": ["binance"]}}
     kinds = [line.get("type", "trade") for line in lines[1:]]
     first_trade = kinds.index("trade")
@@ -49,10 +50,16 @@ async def test_a_live_recording_of_the_fake_replays_with_a_full_window(fake_fast
         if line.get("type") == "bucket":
             item = MinuteBucket(line["exchange"], line["symbol"], line["minute"], line["buy"], line["sell"])
         else:
-            item = Trade(line["exchange"], line["symbol"], line["ts"], line["side"], line["price"], line["amount"], line["id"])
+            item = Trade(
+                line["exchange"], line["symbol"], line["ts"], line["side"], line["price"], line["amount"], line["id"]
+            )
         scans += [e for e in engine.feed(item) if isinstance(e, Scan)]
     scan = next(s for s in scans if s.ts == (start // MINUTE_MS) * MINUTE_MS)
-    expected = sum(t.value if t.side == "buy" else -t.value for t in history if start // MINUTE_MS - 3 <= t.ts // MINUTE_MS < start // MINUTE_MS)
+    expected = sum(
+        t.value if t.side == "buy" else -t.value
+        for t in history
+        if start // MINUTE_MS - 3 <= t.ts // MINUTE_MS < start // MINUTE_MS
+    )
     assert scan.symbols[0].exchanges["binance"].net == expected
 
 
@@ -75,16 +82,19 @@ class ScriptedSource:
 
 
 async def test_plain_file_order_and_clean_end(tmp_path):
-    source = ScriptedSource([
-        [Listings({"BTC/USDT": ("okx",)})],
-        [Trade("okx", "BTC/USDT", 120_000, "buy", 2.0, 1.0, "7")],
-        [MinuteBucket("okx", "BTC/USDT", 1, 3.0, 1.0)],
-    ])
+    source = ScriptedSource(
+        [
+            [Listings({"BTC/USDT": ("okx",)})],
+            [Trade("okx", "BTC/USDT", 120_000, "buy", 2.0, 1.0, "7")],
+            [MinuteBucket("okx", "BTC/USDT", 1, 3.0, 1.0)],
+        ]
+    )
     out = tmp_path / "r.jsonl"
     assert await record(Settings(), out, None, source=source) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [line.get("type", "trade") for line in lines] == ["meta", "trade", "bucket"] or \
-        [line.get("type", "trade") for line in lines] == ["meta", "bucket", "trade"]
+    assert [line.get("type", "trade") for line in lines] == ["meta", "trade", "bucket"] or [
+        line.get("type", "trade") for line in lines
+    ] == ["meta", "bucket", "trade"]
     assert source.closed
 
 
@@ -93,8 +103,16 @@ async def test_bucket_lines_keep_count_and_close(tmp_path):
     out = tmp_path / "r.jsonl"
     assert await record(Settings(), out, None, source=source) == 0
     bucket = json.loads(out.read_text().splitlines()[1])
-    assert bucket == {"type": "bucket", "exchange": "okx", "symbol": "BTC/USDT", "minute": 1, "buy": 3.0, "sell": 1.0,
-                      "count": 4, "close": 42.5}
+    assert bucket == {
+        "type": "bucket",
+        "exchange": "okx",
+        "symbol": "BTC/USDT",
+        "minute": 1,
+        "buy": 3.0,
+        "sell": 1.0,
+        "count": 4,
+        "close": 42.5,
+    }
 
 
 async def test_nothing_recorded_is_exit_1_with_the_reasons(tmp_path, caplog):

@@ -10,7 +10,8 @@ import pytest
 
 from gme_tui.sources.binance import ADAPTER as BINANCE
 from gme_tui.sources.bybit import ADAPTER as BYBIT
-from gme_tui.sources.coinbase import ADAPTER as COINBASE, iso_ms
+from gme_tui.sources.coinbase import ADAPTER as COINBASE
+from gme_tui.sources.coinbase import iso_ms
 from gme_tui.sources.history import MinuteSums
 from gme_tui.sources.okx import ADAPTER as OKX
 
@@ -31,11 +32,14 @@ def _rows(adapter, messages):
     return out
 
 
-@pytest.mark.parametrize("adapter, fixture", [
-    (BINANCE, "binance.ws.watchTrades.json"),
-    (OKX, "okx.ws.watchTrades.json"),
-    (BYBIT, "bybit.ws.watchTrades.json"),
-])
+@pytest.mark.parametrize(
+    "adapter, fixture",
+    [
+        (BINANCE, "binance.ws.watchTrades.json"),
+        (OKX, "okx.ws.watchTrades.json"),
+        (BYBIT, "bybit.ws.watchTrades.json"),
+    ],
+)
 def test_side_matches_the_recorded_parse(adapter, fixture):
     checked = 0
     for case in _ws_cases(fixture):
@@ -43,7 +47,7 @@ def test_side_matches_the_recorded_parse(adapter, fixture):
         responses = case.get("parsedResponses") or [case.get("parsedResponse") or []]
         parsed = [t for batch in responses for t in (batch if isinstance(batch, list) else [batch])]
         by_id = {str(t["id"]): t for t in parsed}
-        for market_id, ts, is_buy, price, amount, trade_id in rows:
+        for _market_id, ts, is_buy, price, _amount, trade_id in rows:
             expected = by_id.get(trade_id)
             if expected is None:
                 continue
@@ -54,25 +58,51 @@ def test_side_matches_the_recorded_parse(adapter, fixture):
 
 
 def test_binance_m_true_means_the_taker_sold():
-    rows = _rows(BINANCE, [
-        {"e": "aggTrade", "s": "BTCUSDT", "a": 1, "p": "10", "q": "1", "T": 5, "m": True},
-        {"e": "aggTrade", "s": "BTCUSDT", "a": 2, "p": "10", "q": "1", "T": 6, "m": False},
-    ])
+    rows = _rows(
+        BINANCE,
+        [
+            {"e": "aggTrade", "s": "BTCUSDT", "a": 1, "p": "10", "q": "1", "T": 5, "m": True},
+            {"e": "aggTrade", "s": "BTCUSDT", "a": 2, "p": "10", "q": "1", "T": 6, "m": False},
+        ],
+    )
     assert [r[2] for r in rows] == [False, True]
 
 
 def test_bybit_and_okx_raw_side_is_the_taker_side():
-    okx = _rows(OKX, [{"arg": {"channel": "trades", "instId": "BTC-USDT"}, "data": [
-        {"instId": "BTC-USDT", "tradeId": "1", "px": "1", "sz": "1", "side": "sell", "ts": "1"}]}])
-    bybit = _rows(BYBIT, [{"topic": "publicTrade.BTCUSDT", "data": [
-        {"T": 1, "s": "BTCUSDT", "S": "Buy", "v": "1", "p": "1", "i": "x"}]}])
+    okx = _rows(
+        OKX,
+        [
+            {
+                "arg": {"channel": "trades", "instId": "BTC-USDT"},
+                "data": [{"instId": "BTC-USDT", "tradeId": "1", "px": "1", "sz": "1", "side": "sell", "ts": "1"}],
+            }
+        ],
+    )
+    bybit = _rows(
+        BYBIT,
+        [
+            {
+                "topic": "publicTrade.BTCUSDT",
+                "data": [{"T": 1, "s": "BTCUSDT", "S": "Buy", "v": "1", "p": "1", "i": "x"}],
+            }
+        ],
+    )
     assert okx[0][2] is False and bybit[0][2] is True
 
 
 def test_coinbase_exchange_side_is_the_maker_side_and_is_inverted_on_the_stream():
-    match = {"type": "match", "trade_id": 82047307, "maker_order_id": "a", "taker_order_id": "b", "side": "sell",
-             "size": "0.00513192", "price": "9314.78", "product_id": "BTC-USD", "sequence": 1,
-             "time": "2020-01-31T20:03:41.158814Z"}
+    match = {
+        "type": "match",
+        "trade_id": 82047307,
+        "maker_order_id": "a",
+        "taker_order_id": "b",
+        "side": "sell",
+        "size": "0.00513192",
+        "price": "9314.78",
+        "product_id": "BTC-USD",
+        "sequence": 1,
+        "time": "2020-01-31T20:03:41.158814Z",
+    }
     (row,) = _rows(COINBASE, [match])
     assert row[2] is True  # the maker sold: the taker lifted the ask, a taker BUY
     assert row[1] == 1580501021158

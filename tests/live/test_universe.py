@@ -31,4 +31,6 @@ def test_coinbase_maps_to_usd_first_then_usdt():
     markets = json.loads(path.read_text())
     mapping = map_markets("coinbase", ["BTC/USDT", "NOPE/USDT"], markets, {"coinbase": ("USD", "USDT")})
     assert mapping == {"BTC/USDT": "BTC/USD"}
-    assert map_markets("okx", ["BTC/USDT"], {"BTC/USDT": {"symbol": "BTC/USDT", "spot": True}}, {}) == {"BTC/USDT": "BTC/USDT"}
+    assert map_markets("okx", ["BTC/USDT"], {"BTC/USDT": {"symbol": "BTC/USDT", "spot": True}}, {}) == {
+        "BTC/USDT": "BTC/USDT"
+    }

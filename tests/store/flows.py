@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gme_tui.engine import Engine, EngineConfig
-from gme_tui.model import MINUTE_MS, ClosedMinutes, MinuteBucket, Scan, Signal, SymbolScan, Consensus, Trade, Whale
+from gme_tui.model import MINUTE_MS, ClosedMinutes, Consensus, MinuteBucket, Scan, Signal, SymbolScan, Trade, Whale
 
 M0 = 29_425_500  # 2025-12-12 07:00 UTC
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
@@ -13,7 +13,16 @@ HISTORY = ("binance", "okx", "coinbase")  # exchanges that can backfill
 def bucket(exchange: str, symbol: str, minute: int, covered: bool = True, scale: float = 1.0) -> MinuteBucket:
     """A minute whose figures depend on all of its keys, so a mix-up shows."""
     seed = (minute * 7 + len(symbol) * 13 + sum(map(ord, exchange))) % 97
-    return MinuteBucket(exchange, symbol, minute, 1_000.0 * (seed + 1) * scale, 750.0 * (97 - seed) * scale, seed + 1, 10.0 + seed, covered)
+    return MinuteBucket(
+        exchange,
+        symbol,
+        minute,
+        1_000.0 * (seed + 1) * scale,
+        750.0 * (97 - seed) * scale,
+        seed + 1,
+        10.0 + seed,
+        covered,
+    )
 
 
 def trades_of(exchange: str, symbol: str, minute: int) -> list[Trade]:
@@ -28,15 +37,18 @@ def trades_of(exchange: str, symbol: str, minute: int) -> list[Trade]:
 
 
 def live_engine(window: int = 50) -> Engine:
-    return Engine(EngineConfig(clock="external", warmup=False, track_coverage=True, emit_minutes=True, window_minutes=window))
+    return Engine(
+        EngineConfig(clock="external", warmup=False, track_coverage=True, emit_minutes=True, window_minutes=window)
+    )
 
 
 def minutes_event(ts_minute: int, buckets) -> ClosedMinutes:
     return ClosedMinutes(ts=ts_minute * MINUTE_MS, buckets=tuple(buckets))
 
 
-def scan_with_signal(ts: int, symbol: str = "BTC/USDT", grade: str = "A+", code: str = "global_sync_bullish",
-                     coverage=None) -> Scan:
+def scan_with_signal(
+    ts: int, symbol: str = "BTC/USDT", grade: str = "A+", code: str = "global_sync_bullish", coverage=None
+) -> Scan:
     flows = {"binance": 2_000.0, "okx": 1_500.0, "bybit": 500.0, "coinbase": 1_200.0}
     consensus = Consensus(ts, symbol, "strong_bullish", flows, {e: 1.3 for e in flows}, sum(flows.values()), coverage)
     signal = Signal(ts, symbol, grade, code, flows)

@@ -39,7 +39,10 @@ def write_until_killed(path: Path, first: int, acks_before_kill: int) -> int:
     writing the next one). Returns the last acknowledged minute."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(path), str(first)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     acked = None
     try:

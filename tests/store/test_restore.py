@@ -30,7 +30,8 @@ def run_live(engine: Engine, writer: StoreWriter, first_stream: int, last_stream
         writer.on_events(engine.feed_many(batch))
         cover = [
             Coverage(e, s, minute, minute)
-            for s in SYMBOLS for e in EXCHANGES
+            for s in SYMBOLS
+            for e in EXCHANGES
             if not (e == "bybit" and minute <= bybit_from)
         ]
         engine.feed_many(cover)
@@ -55,7 +56,8 @@ def first_run(store, start: int, last: int, bybit_from: int) -> Scan:
 def windows(scan: Scan) -> dict[tuple[str, str], tuple]:
     return {
         (item.consensus.symbol, e): (w.minute_nets, w.buy, w.sell, w.trades, w.covered_minutes)
-        for item in scan.symbols for e, w in item.exchanges.items()
+        for item in scan.symbols
+        for e, w in item.exchanges.items()
     }
 
 
@@ -77,7 +79,9 @@ def test_restart_restores_the_window_and_backfills_only_the_gap(store):
         for exchange in HISTORY:
             pair_known = known[(exchange, symbol)]
             assert pair_known == known_minutes(store, exchange, symbol, restart_minute - 51, restart_minute - 1)
-            assert missing_ranges(pair_known, restart_minute - 50, restart_minute - 1) == [(last + 1, restart_minute - 1)]
+            assert missing_ranges(pair_known, restart_minute - 50, restart_minute - 1) == [
+                (last + 1, restart_minute - 1)
+            ]
         assert missing_ranges(known[("bybit", symbol)], restart_minute - 50, restart_minute - 1) == [
             (restart_minute - 50, bybit_from - 1),  # before Bybit's stream began: never known
             (last + 1, restart_minute - 1),
@@ -98,7 +102,7 @@ def test_restart_restores_the_window_and_backfills_only_the_gap(store):
             0.0 if exchange == "bybit" else bucket(exchange, symbol, m).buy - bucket(exchange, symbol, m).sell
             for m in range(last + 1, restart_minute)
         )
-        assert nets[50 - shift:] == expected_gap
+        assert nets[50 - shift :] == expected_gap
     for symbol in SYMBOLS:
         for exchange in HISTORY:
             assert new[(symbol, exchange)][4] == 50  # fully covered again: stored + backfilled

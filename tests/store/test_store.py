@@ -43,8 +43,12 @@ def test_minutes_query_filters_by_exchange_symbol_and_range(store):
     rows = [bucket(e, s, M0 + k) for e in ("binance", "bybit") for s in ("BTC/USDT", "ETH/USDT") for k in range(5)]
     store.write(rows)
     got = store.minutes("BTC/USDT", M0 + 1, M0 + 3)
-    assert [(b.exchange, b.minute) for b in got] == [("binance", M0 + k) for k in (1, 2, 3)] + [("bybit", M0 + k) for k in (1, 2, 3)]
-    assert store.minutes("BTC/USDT", M0, M0 + 9, exchange="bybit") == [bucket("bybit", "BTC/USDT", M0 + k) for k in range(5)]
+    assert [(b.exchange, b.minute) for b in got] == [("binance", M0 + k) for k in (1, 2, 3)] + [
+        ("bybit", M0 + k) for k in (1, 2, 3)
+    ]
+    assert store.minutes("BTC/USDT", M0, M0 + 9, exchange="bybit") == [
+        bucket("bybit", "BTC/USDT", M0 + k) for k in range(5)
+    ]
     assert store.minutes("DOGE/USDT", M0, M0 + 9) == []
     assert store.last_minute() == M0 + 4
     assert store.last_minute("okx") is None
@@ -64,7 +68,13 @@ def test_null_close_and_zero_flow_round_trip_exactly(store):
 def test_signals_are_stored_with_flows_and_coverage_and_filtered(store):
     ts = (M0 + 50) * MINUTE_MS
     events = [
-        scan_with_signal(ts, "BTC/USDT", "A+", "global_sync_bullish", coverage={"binance": 50, "okx": 50, "bybit": 12, "coinbase": 50}),
+        scan_with_signal(
+            ts,
+            "BTC/USDT",
+            "A+",
+            "global_sync_bullish",
+            coverage={"binance": 50, "okx": 50, "bybit": 12, "coinbase": 50},
+        ),
         scan_with_signal(ts + MINUTE_MS, "HBAR/USDT", "C", "single_platform_long_trap"),
         scan_with_signal(ts + 2 * MINUTE_MS, "BTC/USDT", "A", "us_institutional_accumulation"),
     ]
@@ -100,7 +110,7 @@ def test_restore_items_returns_the_window_before_now_with_coverage(store):
     store.write(rows)
     now = (M0 + 60) * MINUTE_MS + 1_234
     restored = store.restore_items(now, 50)
-    assert restored == rows[60 - 51:]  # the window plus one minute of margin, coverage as stored
+    assert restored == rows[60 - 51 :]  # the window plus one minute of margin, coverage as stored
     assert store.restore_items(now, 50, extra_minutes=0) == rows[10:]
 
 

@@ -7,9 +7,9 @@ backfilled for only 12 of the 50 minutes so its coverage mark shows; whales at t
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import AsyncIterator, Sequence
 
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import ExchangeHealth, Listings, MinuteBucket, SourceItem, Trade
@@ -94,11 +94,15 @@ class MemorySource:
 def settings_file(tmp_path: Path, text: str = "") -> Settings:
     """Settings loaded from a real file in tmp_path (so saving has somewhere to go), UTC clock."""
     path = tmp_path / "settings.toml"
-    path.write_text(text or '# my settings\nlanguage = "en"  # labels\ntimezone = "UTC"\n\n[ui]\nrefresh_ms = 100\n', "utf-8")
+    path.write_text(
+        text or '# my settings\nlanguage = "en"  # labels\ntimezone = "UTC"\n\n[ui]\nrefresh_ms = 100\n', "utf-8"
+    )
     return load_settings(path)
 
 
-def make_pipeline(settings: Settings, items: Sequence[SourceItem] | None = None, *, track_coverage: bool = True) -> Pipeline:
+def make_pipeline(
+    settings: Settings, items: Sequence[SourceItem] | None = None, *, track_coverage: bool = True
+) -> Pipeline:
     config = replace(EngineConfig.from_settings(settings, live=False), track_coverage=track_coverage)
     source = MemorySource([market_items() if items is None else items])
     return Pipeline(source, Engine(config))

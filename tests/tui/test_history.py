@@ -32,8 +32,13 @@ def store(tmp_path: Path):
     opened = Store(tmp_path / "history.sqlite3")
     events = [
         *(scan_with(ANCHOR - k * MINUTE_MS, "BTC/USDT", "A+", "global_sync_bullish") for k in range(3)),
-        scan_with(ANCHOR - 10 * MINUTE_MS, "HBAR/USDT", "C", "single_platform_long_trap",
-                  coverage={"binance": 50, "okx": 50, "bybit": 12, "coinbase": 50}),
+        scan_with(
+            ANCHOR - 10 * MINUTE_MS,
+            "HBAR/USDT",
+            "C",
+            "single_platform_long_trap",
+            coverage={"binance": 50, "okx": 50, "bybit": 12, "coinbase": 50},
+        ),
         scan_with(ANCHOR - 3 * HOUR, "ETH/USDT", "A", "us_institutional_accumulation"),
         scan_with(ANCHOR - 72 * HOUR, "SOL/USDT", "B", "derivatives_hedge"),
     ]
@@ -41,7 +46,9 @@ def store(tmp_path: Path):
     last = ANCHOR // MINUTE_MS - 1
     minutes = [MinuteBucket("binance", "BTC/USDT", last - k, 2_000.0, 1_000.0, 5, 42_000.0, True) for k in range(1_440)]
     minutes += [MinuteBucket("bybit", "BTC/USDT", last - k, 0.0, 500.0, 1, None, False) for k in range(100)]
-    minutes.append(MinuteBucket("binance", "BTC/USDT", last - 1_440, 1e9, 0.0, 1, None, True))  # 24 h + 1 min ago: outside
+    minutes.append(
+        MinuteBucket("binance", "BTC/USDT", last - 1_440, 1e9, 0.0, 1, None, True)
+    )  # 24 h + 1 min ago: outside
     opened.write(minutes, signals)
     yield opened
     opened.close()

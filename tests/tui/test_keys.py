@@ -168,7 +168,7 @@ async def test_settings_toggle_is_saved_keeping_comments_and_applied_live(make_a
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         text = (tmp_path / "settings.toml").read_text()
-        assert text.startswith("# my settings\nlanguage = \"en\"  # labels\n")
+        assert text.startswith('# my settings\nlanguage = "en"  # labels\n')
         assert "[exchanges.bybit]" in text or "exchanges.bybit" in text or "[exchanges]" in text
         assert "refresh_ms = 100" in text and "minutes = 30" in text
         assert app.settings.exchanges["bybit"].enabled is False
@@ -300,9 +300,7 @@ async def test_replay_end_and_source_failure_show_in_the_status_bar(make_app):
         assert "source error: OSError: truncated gzip stream" in status(broken)
 
 
-def test_a_crash_exits_non_zero_with_a_one_line_hint_and_the_traceback_in_the_log(
-    make_app, capsys, caplog
-):
+def test_a_crash_exits_non_zero_with_a_one_line_hint_and_the_traceback_in_the_log(make_app, capsys, caplog):
     app = make_app()
 
     def explode() -> None:

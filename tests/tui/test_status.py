@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 from gme_tui.alerts.dispatcher import RobotStatus
 from gme_tui.model import ExchangeHealth
@@ -11,15 +11,28 @@ from gme_tui.tui.widgets.status import StatusInfo, status_text
 
 def info(robots) -> StatusInfo:
     return StatusInfo(
-        mode="live", health=[ExchangeHealth("binance", "live", 0, 0, 12.0)], coverage={}, window_minutes=50,
-        now_ms=1_000, zone=timezone.utc, scan_ts=None, rows_total=0, rows_shown=0, filter_text="grade all",
-        sort_text="TOTAL", paused=False, pending=0, finished=False, robots=robots,
+        mode="live",
+        health=[ExchangeHealth("binance", "live", 0, 0, 12.0)],
+        coverage={},
+        window_minutes=50,
+        now_ms=1_000,
+        zone=UTC,
+        scan_ts=None,
+        rows_total=0,
+        rows_shown=0,
+        filter_text="grade all",
+        sort_text="TOTAL",
+        paused=False,
+        pending=0,
+        finished=False,
+        robots=robots,
     )
 
 
 def test_a_halted_robot_shows_its_error_hint_and_pending_alerts():
-    bad = RobotStatus("dingtalk", "DingTalk", True, 3, 7, 0, "errcode 310000 (sign not match)",
-                      "check DINGTALK_SECRET", halted=True)
+    bad = RobotStatus(
+        "dingtalk", "DingTalk", True, 3, 7, 0, "errcode 310000 (sign not match)", "check DINGTALK_SECRET", halted=True
+    )
     good = RobotStatus("wecom", "WeCom", True, 12, 0, 0)
     line = status_text(info([bad, good])).plain
     assert "DingTalk: errcode 310000 (sign not match) (check DINGTALK_SECRET), 7 pending" in line

@@ -24,7 +24,10 @@ def test_pins_stay_on_top_and_filters_combine():
     rows = [row("BTC/USDT", 5, ("A+",)), row("ETH/USDT", 9), row("HBAR/USDT", 1, ("C",))]
     shown = visible_rows(rows, grade_filter=0, search="", sort=SortSpec(), pinned=("HBAR/USDT",))
     assert [r.symbol for r in shown] == ["HBAR/USDT", "ETH/USDT", "BTC/USDT"]
-    assert [r.symbol for r in visible_rows(rows, grade_filter=5, search="B", sort=SortSpec(), pinned=())] == ["BTC/USDT", "HBAR/USDT"]
+    assert [r.symbol for r in visible_rows(rows, grade_filter=5, search="B", sort=SortSpec(), pinned=())] == [
+        "BTC/USDT",
+        "HBAR/USDT",
+    ]
 
 
 def test_repeated_signals_fold_inside_the_cooldown_and_open_a_new_line_after_it():
@@ -40,8 +43,16 @@ def test_repeated_signals_fold_inside_the_cooldown_and_open_a_new_line_after_it(
 def _whale(ts: int, backfilled: bool = False):
     from gme_tui.model import Whale
 
-    return Whale(ts=ts, exchange="binance", symbol="BTC/USDT", side="buy", price=1.0, amount=3e5, value=3e5,
-                 backfilled=backfilled)
+    return Whale(
+        ts=ts,
+        exchange="binance",
+        symbol="BTC/USDT",
+        side="buy",
+        price=1.0,
+        amount=3e5,
+        value=3e5,
+        backfilled=backfilled,
+    )
 
 
 def test_backfilled_whales_take_their_place_in_the_ticker_by_time():

@@ -18,7 +18,7 @@ from gme_tui import format as fmt
 from gme_tui.engine.rules import LEVELS, SIGNALS
 from gme_tui.model import EXCHANGE_SHORT, MINUTE_MS
 from gme_tui.tui.view import Market, Row
-from gme_tui.tui.widgets.cells import LEVEL_STYLES, SPARKS, Piece, UP, DOWN, DIM
+from gme_tui.tui.widgets.cells import DIM, DOWN, LEVEL_STYLES, SPARKS, UP, Piece
 from gme_tui.tui.widgets.feeds import SIDE_TEXT
 
 LABEL = 5  # "BIN  "
@@ -31,7 +31,7 @@ def bars(values: tuple[float, ...], width: int, peak: float) -> list[Piece]:
     step = len(values) / width
     out: list[Piece] = []
     for i in range(min(width, len(values))):
-        chunk = values[int(i * step): max(int((i + 1) * step), int(i * step) + 1)]
+        chunk = values[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)]
         value = sum(chunk)
         if peak <= 0 or value == 0:
             out.append(("·", DIM))
@@ -96,9 +96,7 @@ def detail_text(row: Row, market: Market, language: str, zone: tzinfo, width: in
     total_cum = tuple(accumulate(row.trend))
     all_values = [v for series in (*cumulative.values(), total_cum) for v in series] or [0.0]
     low, high = min(all_values), max(all_values)
-    text.append(
-        f"Cumulative net flow ({fmt.money(low)} … {fmt.money(high)})\n", style="bold"
-    )
+    text.append(f"Cumulative net flow ({fmt.money(low)} … {fmt.money(high)})\n", style="bold")
     for exchange, series in cumulative.items():
         text.append(f"{EXCHANGE_SHORT[exchange]:<{LABEL}}", style="bold")
         _pieces(text, line(series, chart_width, low, high), chart_width)
@@ -116,7 +114,7 @@ LOOKBACK_MINUTES = 24 * 60
 def column_sums(values: list[float], width: int) -> tuple[float, ...]:
     """`values` summed into `width` consecutive chunks (as even as integers allow)."""
     n = len(values)
-    return tuple(sum(values[i * n // width:(i + 1) * n // width]) for i in range(width))
+    return tuple(sum(values[i * n // width : (i + 1) * n // width]) for i in range(width))
 
 
 def lookback_text(symbol: str, minutes: list, end_minute: int, zone: tzinfo, width: int) -> Text:
@@ -136,7 +134,9 @@ def lookback_text(symbol: str, minutes: list, end_minute: int, zone: tzinfo, wid
         text.append(f"  nothing stored for {symbol} in the last 24 h\n", style="dim")
         return text
     room = max(24, width - LABEL - 24)
-    chart_width = max(d for d in range(24, min(room, LOOKBACK_MINUTES) + 1) if LOOKBACK_MINUTES % d == 0)  # whole minutes a column
+    chart_width = max(
+        d for d in range(24, min(room, LOOKBACK_MINUTES) + 1) if LOOKBACK_MINUTES % d == 0
+    )  # whole minutes a column
     columns = {e: column_sums(nets, chart_width) for e, nets in series.items()}
     peak = max((abs(v) for values in columns.values() for v in values), default=0.0)
     axis = f"{LOOKBACK_MINUTES / chart_width:.0f} minutes a column"

@@ -7,9 +7,10 @@ The store arrives duck-typed (`app.store.signals(...)`): the UI does not import 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -59,12 +60,30 @@ def fold_runs(signals: Sequence[Any]) -> list[HistoryEntry]:
         if index is not None and entries[index].first_ts == signal.ts + MINUTE_MS:
             run = entries[index]
             entries[index] = HistoryEntry(
-                run.symbol, run.grade, run.code, signal.ts, run.last_ts, run.count + 1, run.flows, run.coverage, run.window_minutes
+                run.symbol,
+                run.grade,
+                run.code,
+                signal.ts,
+                run.last_ts,
+                run.count + 1,
+                run.flows,
+                run.coverage,
+                run.window_minutes,
             )
             continue
         open_runs[key] = len(entries)
         entries.append(
-            HistoryEntry(signal.symbol, signal.grade, signal.code, signal.ts, signal.ts, 1, signal.flows, signal.coverage, signal.window_minutes)
+            HistoryEntry(
+                signal.symbol,
+                signal.grade,
+                signal.code,
+                signal.ts,
+                signal.ts,
+                1,
+                signal.flows,
+                signal.coverage,
+                signal.window_minutes,
+            )
         )
     return entries
 
@@ -76,7 +95,11 @@ def _when(ts: int, zone: tzinfo) -> str:
 def _short_coverage(entry: HistoryEntry) -> str:
     if entry.coverage is None:
         return ""
-    short = [f"{EXCHANGE_SHORT[e]} {m}/{entry.window_minutes}m" for e, m in entry.coverage.items() if m < entry.window_minutes]
+    short = [
+        f"{EXCHANGE_SHORT[e]} {m}/{entry.window_minutes}m"
+        for e, m in entry.coverage.items()
+        if m < entry.window_minutes
+    ]
     return " ".join(short)
 
 
@@ -119,7 +142,9 @@ class HistoryScreen(Screen):
     def on_mount(self) -> None:
         self.title = "Signal history"
         table = self.query_one(DataTable)
-        table.add_columns("time", "grade", "symbol", "signal", "held", *(EXCHANGE_SHORT[e] for e in EXCHANGES), "coverage")
+        table.add_columns(
+            "time", "grade", "symbol", "signal", "held", *(EXCHANGE_SHORT[e] for e in EXCHANGES), "coverage"
+        )
         off = self.store is None
         self.query_one("#history-off").display = off
         table.display = not off
@@ -147,7 +172,9 @@ class HistoryScreen(Screen):
         self._anchor = now
         minutes, _ = PERIODS[self.period]
         try:
-            rows = store.signals(now - minutes * MINUTE_MS, GRADES[self.grade], text=self.text, until_ms=now + 1, limit=ROW_LIMIT)
+            rows = store.signals(
+                now - minutes * MINUTE_MS, GRADES[self.grade], text=self.text, until_ms=now + 1, limit=ROW_LIMIT
+            )
         except Exception as error:  # a sick store must not take the screen down
             self.query_one("#history-head", Static).update(Text(f"the store cannot be read: {error}", style="yellow"))
             return
@@ -164,8 +191,12 @@ class HistoryScreen(Screen):
             label = SIGNALS.get(entry.code)
             held = f"×{entry.count} since {fmt.clock(entry.first_ts, zone, seconds=False)}" if entry.count > 1 else ""
             flows = [
-                Text(fmt.money(entry.flows[e]), style="green" if entry.flows[e] > 0 else "red" if entry.flows[e] < 0 else "dim")
-                if e in entry.flows else Text("-", style="dim")
+                Text(
+                    fmt.money(entry.flows[e]),
+                    style="green" if entry.flows[e] > 0 else "red" if entry.flows[e] < 0 else "dim",
+                )
+                if e in entry.flows
+                else Text("-", style="dim")
                 for e in EXCHANGES
             ]
             table.add_row(

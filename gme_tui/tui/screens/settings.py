@@ -6,8 +6,9 @@ comments, order and other keys). Secrets are shown masked and never written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,14 +32,18 @@ class NumberField:
 
 NUMBERS = (
     NumberField("window.minutes", "window (minutes)", int, lambda s: s.window.minutes),
-    NumberField("consensus.strong_flow", "strong level: every exchange beyond", float, lambda s: s.consensus.strong_flow),
+    NumberField(
+        "consensus.strong_flow", "strong level: every exchange beyond", float, lambda s: s.consensus.strong_flow
+    ),
     NumberField("consensus.lean_total", "lean level: total beyond", float, lambda s: s.consensus.lean_total),
     NumberField("consensus.min_exchanges", "quorum (0 = all enabled)", int, lambda s: s.consensus.min_exchanges),
     NumberField("signals.aplus_ratio", "A+: buy/sell ratio above", float, lambda s: s.signals.aplus_ratio),
     NumberField("signals.a_min_flow", "A: Coinbase flow above", float, lambda s: s.signals.a_min_flow),
     NumberField("signals.a_multiple", "A: times the others' mean", float, lambda s: s.signals.a_multiple),
     NumberField("whales.threshold", "whale: order value from", float, lambda s: s.whales.threshold),
-    NumberField("alerts.whale_notify_threshold", "whale alert: value from", float, lambda s: s.alerts.whale_notify_threshold),
+    NumberField(
+        "alerts.whale_notify_threshold", "whale alert: value from", float, lambda s: s.alerts.whale_notify_threshold
+    ),
     NumberField("alerts.cooldown_minutes", "alert cooldown (minutes)", float, lambda s: s.alerts.cooldown_minutes),
 )
 
@@ -64,7 +69,9 @@ def parse_number(text: str, kind: type) -> float | int:
 
 
 def _same(old: Any, new: Any) -> bool:
-    return (tuple(old) if isinstance(old, (list, tuple)) else old) == (tuple(new) if isinstance(new, (list, tuple)) else new)
+    return (tuple(old) if isinstance(old, (list, tuple)) else old) == (
+        tuple(new) if isinstance(new, (list, tuple)) else new
+    )
 
 
 class SettingsScreen(Screen[bool]):
@@ -92,7 +99,10 @@ class SettingsScreen(Screen[bool]):
         settings: Settings = self.app.settings
         with VerticalScroll():
             yield Static(f"Settings: {self.app.settings_path}", classes="section")
-            yield Static("Exchanges (off: out of the figures at once; on: live streams start at the next launch)", classes="section")
+            yield Static(
+                "Exchanges (off: out of the figures at once; on: live streams start at the next launch)",
+                classes="section",
+            )
             with Horizontal():
                 for name in EXCHANGES:
                     yield Checkbox(name, settings.exchanges[name].enabled, id=f"ex-{name}", compact=True)
@@ -104,11 +114,19 @@ class SettingsScreen(Screen[bool]):
             yield Static("Alerts: grades sent to the robots (C signals are log only)", classes="section")
             with Horizontal():
                 for grade in SENDABLE_GRADES:
-                    yield Checkbox(grade, grade in settings.alerts.notify_grades, id=f"grade-{_grade_id(grade)}", compact=True)
+                    yield Checkbox(
+                        grade, grade in settings.alerts.notify_grades, id=f"grade-{_grade_id(grade)}", compact=True
+                    )
                 yield Checkbox("whale alerts", settings.alerts.enable_whale_notify, id="whale-notify", compact=True)
             with Horizontal(classes="row"):
                 yield Label("labels language")
-                yield Select([(code, code) for code in LANGUAGES], value=settings.language, allow_blank=False, id="language", compact=True)
+                yield Select(
+                    [(code, code) for code in LANGUAGES],
+                    value=settings.language,
+                    allow_blank=False,
+                    id="language",
+                    compact=True,
+                )
             yield Static("Robots (from the environment or .env; never saved here)", classes="section")
             secrets = getattr(self.app, "secrets", None)
             yield Static(f"DingTalk webhook: {mask(getattr(secrets, 'dingtalk_webhook', ''))}", classes="secret")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
@@ -126,7 +127,7 @@ def sparkline(values: tuple[float, ...], width: int) -> list[Piece]:
     if not values or width <= 0:
         return []
     step = len(values) / width
-    sums = [sum(values[int(i * step): max(int((i + 1) * step), int(i * step) + 1)]) for i in range(width)]
+    sums = [sum(values[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)]) for i in range(width)]
     peak = max(abs(v) for v in sums)
     pieces: list[Piece] = []
     for value in sums:

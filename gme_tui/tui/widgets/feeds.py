@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import tzinfo
-from typing import Any, Sequence
+from typing import Any
 
 from rich.cells import cell_len
 from rich.segment import Segment

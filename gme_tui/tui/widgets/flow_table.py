@@ -7,7 +7,7 @@ pre-styled segments instead. The table holds no market logic: it is given rows a
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.segment import Segment
 from rich.style import Style

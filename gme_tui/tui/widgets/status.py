@@ -3,9 +3,9 @@ sort, pause and the clock. Built as a pure function of its inputs, shown by a pl
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import Static
@@ -124,7 +124,9 @@ def append_robots(text: Text, robots: Sequence[object]) -> None:
         if getattr(robot, "halted", False) or getattr(robot, "last_error", ""):
             problem = getattr(robot, "last_error", "") or "stopped"
             hint = getattr(robot, "hint", "")
-            text.append(f"{label}: {problem}" + (f" ({hint})" if hint else "") + f", {pending} pending  ", style="bold red")
+            text.append(
+                f"{label}: {problem}" + (f" ({hint})" if hint else "") + f", {pending} pending  ", style="bold red"
+            )
         else:
             text.append(f"{label} ✓" + (f" {pending} pending" if pending else "") + "  ", style="green")
 
