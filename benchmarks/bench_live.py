@@ -16,10 +16,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gme_tui.core.clock import SystemClock
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import EXCHANGES
 from gme_tui.sources.ccxt_common import _decode_frame, hooked_class
-from gme_tui.sources.clock import SystemClock
 from gme_tui.sources.live import LiveSource, load_adapter
 from tests.fakes.exchange import FakeExchange, make_tape
 from tests.fakes.exchange_protocols import PROTOCOLS

@@ -13,12 +13,13 @@ from pathlib import Path
 
 from gme_tui import __version__
 from gme_tui.alerts import AlertDispatcher, install_log_redaction, notify_test
+from gme_tui.core.clock import wall_ms
+from gme_tui.core.seams import Source
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.format import zone
 from gme_tui.logs import setup_logging
-from gme_tui.pipeline import Pipeline, wall_clock_ms
+from gme_tui.pipeline import Pipeline
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings
-from gme_tui.sources.base import Source
 from gme_tui.sources.recorder import record
 from gme_tui.sources.replay import ReplayError, ReplaySource
 from gme_tui.store import StoreError, StoreRun, known_by_pair, restore_window, store_path_for
@@ -161,7 +162,7 @@ def _run_monitor(
     if store_run is not None and live:  # a restart needs no warm-up: the stored window goes back in
         restored = restore_window(
             store_run.store,
-            now_ms=wall_clock_ms(),
+            now_ms=wall_ms(),
             window_minutes=settings.window.minutes,
             exchanges=settings.enabled_exchanges,
         )
@@ -285,7 +286,7 @@ async def _watch_health(pipeline: Pipeline, alerts, every_s: float = 5.0) -> Non
                 if health.state == "backfilling" and health.backfill_total:
                     log.info("%s: backfill %d/%d symbols", health.exchange, health.backfill_done, health.backfill_total)
         if alerts is not None:
-            alerts.on_health(records, wall_clock_ms())
+            alerts.on_health(records, wall_ms())
         await asyncio.sleep(every_s)
 
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
-EXCHANGES: tuple[str, ...] = ("binance", "okx", "bybit", "coinbase")
+ExchangeId = Literal["binance", "okx", "bybit", "coinbase"]
+"""The four exchange ids (SPEC §2)."""
+
+EXCHANGES: tuple[ExchangeId, ...] = ("binance", "okx", "bybit", "coinbase")
 """Exchange ids in display order."""
 
 EXCHANGE_SHORT: Mapping[str, str] = MappingProxyType(
@@ -19,7 +23,67 @@ EXCHANGE_SHORT: Mapping[str, str] = MappingProxyType(
 )
 
 Side = Literal["buy", "sell"]
+Language = Literal["zh", "en"]
 MINUTE_MS = 60_000
+
+
+class Level(StrEnum):
+    """Consensus level codes (SPEC §3), in rule order."""
+
+    STRONG_BULLISH = "strong_bullish"
+    STRONG_BEARISH = "strong_bearish"
+    LEAN_BULLISH = "lean_bullish"
+    LEAN_BEARISH = "lean_bearish"
+    MIXED = "mixed"
+
+
+class Grade(StrEnum):
+    """Signal grades (SPEC §4)."""
+
+    A_PLUS = "A+"
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class SignalCode(StrEnum):
+    """Signal codes (SPEC §4)."""
+
+    GLOBAL_SYNC_BULLISH = "global_sync_bullish"
+    US_INSTITUTIONAL_ACCUMULATION = "us_institutional_accumulation"
+    DERIVATIVES_HEDGE = "derivatives_hedge"
+    SINGLE_PLATFORM_LONG_TRAP = "single_platform_long_trap"
+
+
+class SourceMode(StrEnum):
+    """What feeds the engine: decides its clock, warm-up and how alerts are marked (SPEC §10)."""
+
+    LIVE = "live"
+    REPLAY = "replay"
+    DEMO = "demo"
+
+
+class HealthState(StrEnum):
+    """One exchange's state as its source reports it."""
+
+    CONNECTING = "connecting"
+    BACKFILLING = "backfilling"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    DOWN = "down"
+    REPLAY = "replay"
+    SIMULATED = "simulated"
+    DONE = "done"
+
+    @property
+    def up(self) -> bool:
+        """Data flows (or the source ended normally): not an outage."""
+        return self in _UP_STATES
+
+
+_UP_STATES = frozenset(
+    {HealthState.LIVE, HealthState.BACKFILLING, HealthState.REPLAY, HealthState.SIMULATED, HealthState.DONE}
+)
 
 
 class Trade(NamedTuple):
@@ -122,7 +186,7 @@ class ExchangeWindow(NamedTuple):
 class Consensus:
     ts: int  # scan time T (ms, minute-aligned)
     symbol: str
-    level: str  # strong_bullish | strong_bearish | lean_bullish | lean_bearish | mixed
+    level: Level
     flows: Mapping[str, float]
     ratios: Mapping[str, float | None]
     total: float
@@ -134,8 +198,8 @@ class Consensus:
 class Signal:
     ts: int
     symbol: str
-    grade: str  # A+ | A | B | C
-    code: str
+    grade: Grade
+    code: SignalCode
     flows: Mapping[str, float]
 
 
@@ -209,15 +273,13 @@ class EngineStats:
 
 # ---------------------------------------------------------------- source health
 
-HEALTH_STATES = ("connecting", "backfilling", "live", "reconnecting", "down", "replay", "simulated", "done")
-
 
 @dataclass(frozen=True, slots=True)
 class ExchangeHealth:
     """What a source says about one exchange, for the status bar and the system alerts."""
 
     exchange: str
-    state: str  # one of HEALTH_STATES
+    state: HealthState
     since_ms: int  # when the current state began (wall or data time)
     last_message_ms: int | None = None
     trades_per_s: float = 0.0
@@ -225,3 +287,48 @@ class ExchangeHealth:
     reason: str = ""  # why it is not live: "DNS lookup failed", "HTTP 418 IP ban until 12:03", ...
     backfill_done: int = 0  # symbols backfilled so far
     backfill_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HealthUpdate:
+    """The pipeline's heartbeat to its consumers: every exchange's health at `now_ms` (wall time
+    live, data time in replays)."""
+
+    now_ms: int
+    mode: SourceMode
+    exchanges: tuple[ExchangeHealth, ...]
+
+
+# ---------------------------------------------------------------- consumers' records
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignal:
+    """A signal as the store keeps it (history screen, scorecard)."""
+
+    ts: int
+    symbol: str
+    grade: Grade
+    code: SignalCode
+    flows: Mapping[str, float]  # participating exchanges only
+    coverage: Mapping[str, int] | None  # minutes covered per exchange (live), None otherwise
+    window_minutes: int
+
+
+RobotName = Literal["dingtalk", "wecom"]
+
+
+@dataclass(frozen=True, slots=True)
+class RobotStatus:
+    """What the UI shows per alert robot. Never holds a credential."""
+
+    name: RobotName
+    label: str  # DingTalk | WeCom
+    configured: bool
+    delivered: int  # alerts delivered during this run
+    pending: int  # alerts waiting in the outbox
+    failed: int  # alerts reported undeliverable (kept a week in the outbox)
+    last_error: str = ""
+    hint: str = ""
+    halted: bool = False  # a configuration error: nothing more is sent during this run
+    waiting_until_ms: int = 0  # throttled or backing off until then

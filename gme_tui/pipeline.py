@@ -8,23 +8,19 @@ dispatcher enqueues); a consumer that raises is logged and the run goes on.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from gme_tui.core.clock import wall_ms
+from gme_tui.core.seams import Source
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import EngineEvent, SourceItem
-from gme_tui.sources.base import Source
 
 log = logging.getLogger(__name__)
 
 
 class Consumer(Protocol):
     def on_events(self, events: Sequence[EngineEvent]) -> None: ...
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Pipeline:
@@ -35,7 +31,7 @@ class Pipeline:
         consumers: Sequence[Consumer] = (),
         *,
         scan_grace_ms: int = 2_000,
-        now_ms: Callable[[], int] = wall_clock_ms,
+        now_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self.source = source
         self.engine = engine

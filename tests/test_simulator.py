@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from gme_tui.core.seams import Source
 from gme_tui.engine import Engine, EngineConfig, scans_in, whales_in
 from gme_tui.model import EXCHANGES, MINUTE_MS, Listings, MinuteBucket, Trade
-from gme_tui.sources.base import Source
 from gme_tui.sources.simulator import SimulatedMarket
 
 START = 29_425_500 * MINUTE_MS

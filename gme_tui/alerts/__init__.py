@@ -7,16 +7,14 @@ Public API for the command line:
 - `install_log_redaction(secrets)`: keep robot credentials out of every log record.
 """
 
-from gme_tui.alerts.dispatcher import AlertDispatcher, RobotStatus, wall_ms
+from gme_tui.alerts.dispatcher import AlertDispatcher
 from gme_tui.alerts.notify_test import notify_test
 from gme_tui.alerts.redact import install_log_redaction, redact, uninstall_log_redaction
 
 __all__ = [
     "AlertDispatcher",
-    "RobotStatus",
     "install_log_redaction",
     "notify_test",
     "redact",
     "uninstall_log_redaction",
-    "wall_ms",
 ]

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,8 @@ from gme_tui.alerts.policy import DIGEST, AlertPolicy, Decision
 from gme_tui.alerts.redact import secret_values
 from gme_tui.alerts.robots import MESSAGE_ERROR, OK, RETRY, ROBOT_ERROR, THROTTLED, Outcome, RobotClient
 from gme_tui.alerts.wecom import WeComRobot
-from gme_tui.model import ExchangeHealth
+from gme_tui.core.clock import wall_ms
+from gme_tui.model import ExchangeHealth, RobotStatus
 from gme_tui.settings import Secrets, Settings
 
 log = logging.getLogger("gme_tui.alerts")
@@ -37,26 +37,6 @@ MODES = ("live", "demo", "replay")
 BACKOFF_BASE_MS = 2_000
 BACKOFF_CAP_MS = 5 * 60_000
 IDLE_WAKE_S = 30.0
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-@dataclass(frozen=True)
-class RobotStatus:
-    """What the UI shows per robot. Never holds a credential."""
-
-    name: str  # dingtalk | wecom
-    label: str  # DingTalk | WeCom
-    configured: bool
-    delivered: int  # alerts delivered during this run
-    pending: int  # alerts waiting in the outbox
-    failed: int  # alerts reported undeliverable (kept a week in the outbox)
-    last_error: str = ""
-    hint: str = ""
-    halted: bool = False  # a configuration error: nothing more is sent during this run
-    waiting_until_ms: int = 0  # throttled or backing off until then
 
 
 @dataclass

@@ -6,8 +6,9 @@ from typing import TextIO
 
 import aiohttp
 
-from gme_tui.alerts.dispatcher import build_lanes, wall_ms
+from gme_tui.alerts.dispatcher import build_lanes
 from gme_tui.alerts.messages import MessageRenderer
+from gme_tui.core.clock import wall_ms
 from gme_tui.settings import Secrets, Settings
 
 EXIT_OK = 0

@@ -29,9 +29,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gme_tui.core.backoff import backoff_seconds
+from gme_tui.core.clock import Clock
 from gme_tui.model import MINUTE_MS, MinuteBucket, PastTrades, SourceItem, Trade
-from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow, backoff_seconds, describe_error
-from gme_tui.sources.clock import Clock
+from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow, describe_error
 
 log = logging.getLogger(__name__)
 

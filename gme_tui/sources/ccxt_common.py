@@ -17,9 +17,8 @@ A fifth exchange is one new module: subclass `ExchangeAdapter`, set the class at
 from __future__ import annotations
 
 import functools
-import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,12 +254,6 @@ def _seconds(value: str | None) -> float | None:
 def _short(text: str, limit: int = 120) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def backoff_seconds(attempt: int, cap: float, rng: Callable[[], float] = random.random, base: float = 1.0) -> float:
-    """Exponential backoff with jitter: between half and all of min(cap, base·2^attempt)."""
-    ceiling = min(cap, base * (2 ** min(attempt, 30)))
-    return ceiling * (0.5 + 0.5 * rng())
 
 
 def chunks(items: list, size: int) -> list[list]:

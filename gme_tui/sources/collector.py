@@ -16,6 +16,8 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from gme_tui.core.backoff import backoff_seconds
+from gme_tui.core.clock import Clock
 from gme_tui.engine.minutes import missing_ranges
 from gme_tui.model import MINUTE_MS, Coverage, ExchangeHealth, Listings, SourceItem, Trade
 from gme_tui.sources.backfill import Backfiller, StreamLedger
@@ -23,13 +25,11 @@ from gme_tui.sources.ccxt_common import (
     ExchangeAdapter,
     FrameSink,
     SilentSocket,
-    backoff_seconds,
     ccxt_config,
     chunks,
     describe_error,
     hooked_class,
 )
-from gme_tui.sources.clock import Clock
 from gme_tui.sources.universe import map_markets
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 
+from gme_tui.core.clock import Clock, SystemClock
 from gme_tui.model import ExchangeHealth, SourceItem, Trade
 from gme_tui.sources.ccxt_common import ExchangeAdapter
-from gme_tui.sources.clock import Clock, SystemClock
 from gme_tui.sources.collector import Collector
 from gme_tui.sources.universe import canonical_universe
 

@@ -26,7 +26,7 @@ RATE_WINDOW_S = 5  # health: trades per second over the last few complete data s
 
 
 class SimulatedMarket:
-    """A `Source` (sources/base.py) of simulated trade flow on a dozen symbols and four exchanges."""
+    """A `Source` (core/seams.py) of simulated trade flow on a dozen symbols and four exchanges."""
 
     mode = "demo"
 

@@ -10,7 +10,8 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
-from gme_tui.store.store import PruneResult, Store, wall_ms
+from gme_tui.core.clock import wall_ms
+from gme_tui.store.store import PruneResult, Store
 
 log = logging.getLogger(__name__)
 

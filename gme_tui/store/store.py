@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from gme_tui.model import EXCHANGES, MINUTE_MS, MinuteBucket, Whale
+from gme_tui.model import EXCHANGES, MINUTE_MS, MinuteBucket, StoredSignal, Whale
 
 DAY_MS = 86_400_000
 
@@ -83,17 +82,6 @@ _COV_COLUMNS = ", ".join(f"cov_{e}" for e in EXCHANGES)
 
 class StoreError(Exception):
     """The store cannot be opened or used: a clear one-line reason, never a traceback."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSignal:
-    ts: int
-    symbol: str
-    grade: str
-    code: str
-    flows: Mapping[str, float]  # participating exchanges only
-    coverage: Mapping[str, int] | None  # minutes covered per exchange (live), None otherwise
-    window_minutes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +413,3 @@ def _stored_signal(row: tuple) -> StoredSignal:
         MappingProxyType(coverage) if coverage is not None else None,
         row[-1],
     )
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000

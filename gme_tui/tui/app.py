@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from gme_tui import format as fmt
+from gme_tui.core.clock import wall_ms
 from gme_tui.model import EXCHANGE_SHORT, EngineEvent
 from gme_tui.settings import Settings, SettingsError, load_settings, save_changes, user_settings_path
 from gme_tui.tui.screens.main import MainScreen
@@ -32,10 +32,6 @@ from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar, StatusInfo
 
 log = logging.getLogger(__name__)
-
-
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class _Inbox:

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
+from gme_tui.core.clock import ScaledClock, SystemClock
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import EXCHANGES, Trade
 from gme_tui.settings import ExchangeSettings, LiveSettings, Settings, SymbolSettings, WindowSettings
-from gme_tui.sources.clock import ScaledClock, SystemClock
 from gme_tui.sources.live import LiveSource
 from tests.fakes.exchange import FakeExchange
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from gme_tui.alerts.dispatcher import RobotStatus
-from gme_tui.model import ExchangeHealth
+from gme_tui.model import ExchangeHealth, RobotStatus
 from gme_tui.tui.widgets.status import StatusInfo, status_text
 
 
