@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gme_tui.core.clock import SystemClock
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import EXCHANGES
-from gme_tui.sources.ccxt_common import _decode_frame, hooked_class
+from gme_tui.sources.ccxt_common import _decode_frame
 from gme_tui.sources.live import LiveSource, load_adapter
 from tests.fakes.exchange import FakeExchange, make_tape
 from tests.fakes.exchange_protocols import PROTOCOLS
@@ -33,9 +33,9 @@ async def handler_costs(fake: FakeExchange, n: int) -> None:
     for exchange in EXCHANGES:
         collector = source.collectors[exchange]
         adapter = load_adapter(exchange)
-        collector.rest = adapter.rest_class()(dict(collector.config))
-        markets = await collector.rest.load_markets()
-        await collector.rest.close()
+        rest = adapter.rest_client(collector.config)
+        markets = await rest.load_markets()
+        await rest.close()
         collector.symbol_of_id = {markets[s]["id"]: s.split("/")[0] + "/USDT" for s in markets}
         now = fake.clock.wall_ms()
         tape = make_tape(fake, exchange, SYMBOLS, n, now - 50_000, now)
@@ -44,9 +44,8 @@ async def handler_costs(fake: FakeExchange, n: int) -> None:
         # ours: decode + parse + validate + ledger + Trade, then the engine
         from gme_tui.sources.collector import Session
 
-        ours = hooked_class(adapter.pro_class())(dict(collector.config))
+        ours = adapter.ws_client(collector.config, Session(collector, 0, []))
         ours.set_markets(list(markets.values()))
-        ours.gme_sink, ours.gme_adapter = Session(collector, 0, []), adapter
         client = ours.client("ws://127.0.0.1:1/bench")
         sink: list = []
         collector.emit_trade = sink.append
@@ -59,7 +58,7 @@ async def handler_costs(fake: FakeExchange, n: int) -> None:
         assert len(sink) == n, (exchange, len(sink))
 
         # ccxt's own handler on the same frames (decode + parse + cache), no engine
-        bare = adapter.pro_class()(dict(collector.config))
+        bare = adapter.pro_class(dict(collector.config))
         bare.set_markets(list(markets.values()))
         bare_client = bare.client("ws://127.0.0.1:1/bench")
         t0 = time.perf_counter()

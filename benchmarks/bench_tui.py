@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import random
 import statistics
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import msgspec
 from textual import events
 
 from gme_tui.engine import Engine, EngineConfig
-from gme_tui.model import EXCHANGES, ExchangeHealth, Listings, MinuteBucket, SourceItem, Trade
+from gme_tui.model import EXCHANGES, ExchangeHealth, HealthState, Listings, MinuteBucket, SourceItem, SourceMode, Trade
 from gme_tui.pipeline import Pipeline
 from gme_tui.settings import Settings, UiSettings
 from gme_tui.tui.app import GmeApp
@@ -38,7 +38,7 @@ WINDOW = 50
 
 
 class StreamingSource:
-    mode = "demo"
+    mode = SourceMode.DEMO
 
     def __init__(self, symbols: list[str], seconds: float, rate: int, data_speed: float, batch_ms: int = 50) -> None:
         self.data_speed = data_speed
@@ -112,7 +112,7 @@ class StreamingSource:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
 
     def health(self) -> list[ExchangeHealth]:
-        return [ExchangeHealth(e, "simulated", 0, None, self.rate / 4) for e in EXCHANGES]
+        return [ExchangeHealth(e, HealthState.SIMULATED, 0, None, self.rate / 4) for e in EXCHANGES]
 
     async def close(self) -> None:
         pass
@@ -150,7 +150,7 @@ def line(name: str, values: list[float]) -> str:
 
 async def run(args: argparse.Namespace) -> None:
     symbols = [f"S{i:03d}/USDT" for i in range(args.symbols)]
-    settings = dataclasses.replace(
+    settings = msgspec.structs.replace(
         Settings(timezone="UTC", language="en"),
         ui=UiSettings(refresh_ms=args.refresh_ms),
         source_path=Path("/nonexistent"),

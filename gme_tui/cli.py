@@ -6,23 +6,30 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from gme_tui import __version__
 from gme_tui.alerts import AlertDispatcher, install_log_redaction, notify_test
 from gme_tui.core.clock import wall_ms
+from gme_tui.core.mutes import Mutes
 from gme_tui.core.seams import Source
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.format import zone
 from gme_tui.logs import setup_logging
+from gme_tui.model import SourceMode
 from gme_tui.pipeline import Pipeline
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings
 from gme_tui.sources.recorder import record
 from gme_tui.sources.replay import ReplayError, ReplaySource
 from gme_tui.store import StoreError, StoreRun, known_by_pair, restore_window, store_path_for
+
+if TYPE_CHECKING:
+    from gme_tui.headless import HeadlessPrinter
 
 log = logging.getLogger("gme_tui")
 
@@ -31,6 +38,27 @@ EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 class UsageError(Exception):
     """Arguments that do not fit together: one line on stderr, exit 2."""
+
+
+KnownMinutes = Mapping[tuple[str, str], frozenset[int]]
+"""(exchange, symbol) -> minutes restored from the store: the live source need not backfill them."""
+
+
+class Arguments(argparse.Namespace):
+    """The parsed command line, typed: `build_parser()` sets every one of these attributes."""
+
+    command: Literal["record", "notify-test"] | None
+    config: str | None
+    demo: bool
+    replay: str | None
+    speed: float | None
+    headless: bool
+    json: bool
+    alerts: bool
+    seed: int
+    store: str | None
+    out: str  # record only ("" otherwise)
+    minutes: float | None  # record only
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", metavar="PATH", help="keep minutes, signals and whales in this SQLite file (live: on by default)"
     )
     parser.add_argument("--version", action="version", version=f"gme-tui {__version__}")
+    parser.set_defaults(out="", minutes=None)  # the record command's, so every Arguments field exists
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     record = commands.add_parser("record", parents=[common], help="record the live market to a replay file")
@@ -72,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_arguments(args: argparse.Namespace) -> None:
+def check_arguments(args: Arguments) -> None:
     if args.json:
         args.headless = True
     if args.speed is not None:
@@ -82,13 +111,13 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise UsageError("--speed must be 0 (as fast as possible) or a positive factor")
     if args.alerts and not (args.demo or args.replay):
         log.debug("--alerts is implied in live mode")
-    if getattr(args, "minutes", None) is not None and args.minutes <= 0:
+    if args.minutes is not None and args.minutes <= 0:
         raise UsageError("--minutes must be positive")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 with a usage line on bad arguments
+    args = parser.parse_args(argv, namespace=Arguments())  # exits 2 with a usage line on bad arguments
     try:
         check_arguments(args)
         settings = load_settings(args.config)
@@ -106,17 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------- the monitor
 
 
-def _mode(args: argparse.Namespace) -> str:
-    return "demo" if args.demo else "replay" if args.replay else "live"
+def _mode(args: Arguments) -> SourceMode:
+    return SourceMode.DEMO if args.demo else SourceMode.REPLAY if args.replay else SourceMode.LIVE
 
 
-def _make_source(args: argparse.Namespace, settings: Settings, mode: str, known: dict) -> Source:
-    if mode == "replay":
+def _make_source(args: Arguments, settings: Settings, mode: SourceMode, known: KnownMinutes) -> Source:
+    if mode == SourceMode.REPLAY and args.replay:
         speed = args.speed if args.speed is not None else (0.0 if args.headless else 1.0)
         source = ReplaySource(Path(args.replay), speed=speed, exchanges=settings.enabled_exchanges)
         source.check()
         return source
-    if mode == "demo":
+    if mode == SourceMode.DEMO:
         from gme_tui.sources.simulator import SimulatedMarket
 
         return SimulatedMarket(
@@ -130,14 +159,16 @@ def _make_source(args: argparse.Namespace, settings: Settings, mode: str, known:
     return LiveSource.from_settings(settings, known_minutes=known)
 
 
-def _make_alerts(settings: Settings, secrets: Secrets, mode: str, wanted: bool) -> AlertDispatcher | None:
+def _make_alerts(
+    settings: Settings, secrets: Secrets, mode: SourceMode, wanted: bool, mutes: Mutes
+) -> AlertDispatcher | None:
     """The alert dispatcher, or None where alerts must not go out (demo/replay without --alerts)."""
-    if mode != "live" and not wanted:
+    if mode != SourceMode.LIVE and not wanted:
         return None
-    return AlertDispatcher(settings, secrets, mode=mode)
+    return AlertDispatcher(settings, secrets, mode=mode, mutes=mutes)
 
 
-def _monitor(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
+def _monitor(args: Arguments, settings: Settings, secrets: Secrets) -> int:
     mode = _mode(args)
     setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=args.headless)
     install_log_redaction(secrets)
@@ -154,11 +185,11 @@ def _monitor(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> 
 
 
 def _run_monitor(
-    args: argparse.Namespace, settings: Settings, secrets: Secrets, mode: str, store_run: StoreRun | None
+    args: Arguments, settings: Settings, secrets: Secrets, mode: SourceMode, store_run: StoreRun | None
 ) -> int:
-    live = mode == "live"
+    live = mode == SourceMode.LIVE
     engine = Engine(_engine_config(settings, live, store_run))
-    known: dict = {}
+    known: KnownMinutes = {}
     if store_run is not None and live:  # a restart needs no warm-up: the stored window goes back in
         restored = restore_window(
             store_run.store,
@@ -177,7 +208,8 @@ def _run_monitor(
     pipeline = Pipeline(source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000))
     if store_run is not None:
         pipeline.add_consumer(store_run.writer)
-    alerts = _make_alerts(settings, secrets, mode, args.alerts)
+    mutes = Mutes(settings.alerts.muted)  # one mute state: the table marks what the alerts skip
+    alerts = _make_alerts(settings, secrets, mode, args.alerts, mutes)
     if alerts is not None:
         pipeline.add_consumer(alerts)
     if args.headless:
@@ -193,6 +225,7 @@ def _run_monitor(
         settings,
         pipeline,
         alerts=alerts,
+        mutes=mutes,
         on_settings_saved=apply_settings,
         secrets=secrets,
         store=store_run.store if store_run is not None else None,
@@ -204,14 +237,14 @@ def _engine_config(settings: Settings, live: bool, store_run: StoreRun | None) -
     return dataclasses.replace(config, emit_minutes=True) if store_run is not None else config
 
 
-def _open_store(args: argparse.Namespace, settings: Settings, mode: str) -> StoreRun | None:
+def _open_store(args: Arguments, settings: Settings, mode: SourceMode) -> StoreRun | None:
     """The store for this run: live by default (settings [store]), replay/demo only with --store.
     An explicit --store that cannot be opened is unusable input; the default one only warns."""
     path = store_path_for(mode, settings, args.store)
     if path is None:
         return None
     try:
-        return StoreRun.open(path, settings, live=mode == "live")
+        return StoreRun.open(path, settings, live=mode == SourceMode.LIVE)
     except StoreError as problem:
         if args.store:
             raise
@@ -219,35 +252,34 @@ def _open_store(args: argparse.Namespace, settings: Settings, mode: str) -> Stor
         return None
 
 
-def _run_headless(args: argparse.Namespace, settings: Settings, pipeline: Pipeline, alerts) -> int:
+def _run_headless(args: Arguments, settings: Settings, pipeline: Pipeline, alerts: AlertDispatcher | None) -> int:
     from gme_tui.headless import HeadlessPrinter
 
+    # Events on stdout; each exchange's state changes and backfill progress in the log (its on_health).
     printer = HeadlessPrinter(
         sys.stdout.buffer,
         as_json=args.json,
         tz=zone(settings.timezone),
-        flush_each=pipeline.source.mode != "replay",
+        flush_each=pipeline.source.mode != SourceMode.REPLAY,
     )
     pipeline.add_consumer(printer)
     try:
         code = asyncio.run(_headless(pipeline, printer, alerts))
     except BrokenPipeError:  # `gme-tui --headless --json | head`: the reader left; not an error
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at interpreter exit
         return EXIT_OK
     _summarize(pipeline)
     return code
 
 
-async def _headless(pipeline: Pipeline, printer, alerts) -> int:
+async def _headless(pipeline: Pipeline, printer: HeadlessPrinter, alerts: AlertDispatcher | None) -> int:
+    """Run the pipeline until the source ends or SIGINT/SIGTERM; then flush output and alerts."""
     loop = asyncio.get_running_loop()
     if alerts is not None:
         await alerts.start()
     task = asyncio.ensure_future(pipeline.run())
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, task.cancel)
-    watcher = asyncio.ensure_future(_watch_health(pipeline, alerts))
     code = EXIT_OK
     try:
         await task
@@ -260,34 +292,10 @@ async def _headless(pipeline: Pipeline, printer, alerts) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        if watcher is not None:
-            watcher.cancel()
         printer.flush()
         if alerts is not None:
             await alerts.close(timeout=5.0)
     return code
-
-
-async def _watch_health(pipeline: Pipeline, alerts, every_s: float = 5.0) -> None:
-    """Headless: log each exchange's state changes and backfill progress (there is no status bar),
-    and feed the health to the alert dispatcher (exchange down / recovered alerts)."""
-    if pipeline.source.mode != "live" and alerts is None:
-        return
-    states: dict[str, tuple[str, str]] = {}
-    while True:
-        records = pipeline.source.health()
-        if pipeline.source.mode == "live":
-            for health in records:
-                state = (health.state, health.reason)
-                if states.get(health.exchange) != state:
-                    states[health.exchange] = state
-                    reason = f" ({health.reason})" if health.reason else ""
-                    log.info("%s: %s%s", health.exchange, health.state, reason)
-                if health.state == "backfilling" and health.backfill_total:
-                    log.info("%s: backfill %d/%d symbols", health.exchange, health.backfill_done, health.backfill_total)
-        if alerts is not None:
-            alerts.on_health(records, wall_ms())
-        await asyncio.sleep(every_s)
 
 
 def _summarize(pipeline: Pipeline) -> None:
@@ -322,7 +330,7 @@ def _summarize(pipeline: Pipeline) -> None:
 # ---------------------------------------------------------------- other commands
 
 
-def _record(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
+def _record(args: Arguments, settings: Settings, secrets: Secrets) -> int:
     setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=True)
     install_log_redaction(secrets)
     return asyncio.run(record(settings, Path(args.out), args.minutes))

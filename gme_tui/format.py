@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 import math
-from datetime import UTC, datetime, tzinfo
+import os
+import time
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def money(value: float) -> str:
@@ -68,13 +72,78 @@ def percent(value: float | None) -> str:
 
 @lru_cache(maxsize=8)
 def zone(name: str) -> tzinfo:
-    """The `timezone` setting: an IANA name, or empty for the system's zone."""
+    """The `timezone` setting as a tzinfo that resolves its offset per timestamp: an IANA name
+    (`Europe/Berlin`, checked by the settings loader), or empty for the system's zone
+    (`system_zone`). Raises ZoneInfoNotFoundError for an unknown name."""
     if not name:
-        local = datetime.now().astimezone().tzinfo
-        return local or UTC
-    from zoneinfo import ZoneInfo
-
+        return system_zone()
     return ZoneInfo(name)
+
+
+def system_zone() -> tzinfo:
+    """The operating system's zone, with its daylight-saving rules (never an offset frozen at
+    start): `TZ` when set (an IANA name; a POSIX rule or a file path goes to the C library),
+    else /etc/localtime, else the C library's local time (Windows)."""
+    if "TZ" in os.environ:
+        value = os.environ["TZ"]
+        if not value:  # an empty TZ means UTC to the C library too
+            return UTC
+        try:
+            return ZoneInfo(value.removeprefix(":"))
+        except (ZoneInfoNotFoundError, ValueError):  # "CET-1CEST,M3.5.0,M10.5.0/3", "/path/to/zone"
+            return LocalZone()
+    try:
+        with open("/etc/localtime", "rb") as data:
+            return ZoneInfo.from_file(data, key="localtime")
+    except (OSError, ValueError):
+        return LocalZone()
+
+
+class LocalZone(tzinfo):
+    """The C library's local time (`time.localtime`), resolved per timestamp: the fallback where
+    no zone file names the system's zone. Ambiguous and missing wall times follow PEP 495 (`fold`)."""
+
+    def fromutc(self, dt: datetime) -> datetime:
+        if dt.tzinfo is not self:
+            raise ValueError("fromutc: dt.tzinfo is not self")
+        seconds = calendar.timegm(dt.replace(tzinfo=None).timetuple())
+        offset = time.localtime(seconds).tm_gmtoff
+        local = dt + timedelta(seconds=offset)
+        # the second of two equal wall times (clocks set back) is fold=1
+        later = local.replace(fold=1)
+        return later if self._offset(later) == offset != self._offset(local) else local
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        if dt is None:
+            return timedelta(seconds=time.localtime().tm_gmtoff)
+        return timedelta(seconds=self._offset(dt))
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        moment = time.localtime() if dt is None else time.localtime(self._instant(dt))
+        return timedelta(seconds=moment.tm_gmtoff + time.timezone) if moment.tm_isdst > 0 else timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        moment = time.localtime() if dt is None else time.localtime(self._instant(dt))
+        return moment.tm_zone
+
+    def _instant(self, dt: datetime) -> float:
+        return calendar.timegm(dt.replace(tzinfo=None).timetuple()) - self._offset(dt)
+
+    @staticmethod
+    def _offset(dt: datetime) -> int:
+        """Seconds east of UTC at the wall time `dt`: the offsets in force a day either side are the
+        candidates; one that maps back onto `dt` is valid (two in a repeated hour, none in a gap)."""
+        wall = calendar.timegm(dt.replace(tzinfo=None).timetuple())
+        before = time.localtime(wall - 86_400).tm_gmtoff
+        after = time.localtime(wall + 86_400).tm_gmtoff
+        valid = sorted({o for o in (before, after) if time.localtime(wall - o).tm_gmtoff == o})
+        if not valid:  # a skipped wall time: the offset before the change for fold=0, after for fold=1
+            return after if dt.fold else before
+        # repeated: fold=0 is the earlier instant, which has the larger offset
+        return valid[0] if dt.fold and len(valid) > 1 else valid[-1]
+
+    def __repr__(self) -> str:
+        return "LocalZone()"
 
 
 def clock(ts_ms: int, tz: tzinfo, seconds: bool = True) -> str:
@@ -91,5 +160,7 @@ def zone_label(tz: tzinfo, ts_ms: int) -> str:
     moment = datetime.fromtimestamp(ts_ms / 1000, tz)
     offset = moment.strftime("%z")
     name = moment.tzname() or ""
-    pretty = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-    return f"{pretty} ({name})" if name and name not in ("UTC", pretty) else pretty
+    pretty = f"UTC{offset[:3]}:{offset[3:5]}" if offset else "UTC"
+    # a zone without an abbreviation names itself by its offset ("+08"): said once is enough
+    plain = not name or name == "UTC" or name[0] in "+-"
+    return pretty if plain else f"{pretty} ({name})"

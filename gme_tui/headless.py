@@ -5,8 +5,9 @@ Everything written here goes to stdout and nothing else does; logs go to stderr 
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from typing import BinaryIO
 
@@ -14,17 +15,36 @@ import orjson
 
 from gme_tui.engine.rules import LEVELS, SIGNALS
 from gme_tui.format import money, price, stamp, usd
-from gme_tui.model import EXCHANGE_SHORT, Consensus, EngineEvent, Scan, Signal, Whale
+from gme_tui.model import (
+    EXCHANGE_SHORT,
+    Consensus,
+    EngineEvent,
+    HealthState,
+    HealthUpdate,
+    Scan,
+    Side,
+    Signal,
+    SourceMode,
+    Whale,
+)
 
-SIDE_ZH = {"buy": "买入", "sell": "卖出"}
+log = logging.getLogger(__name__)
+
+SIDE_ZH: Mapping[Side, str] = {"buy": "买入", "sell": "卖出"}
+
+JsonEvent = dict[str, object]
+"""One SPEC §7 event, ready for orjson (StrEnum members serialise as their values)."""
+
+BACKFILL_LOG_EVERY_MS = 5_000
+"""How often a backfill's progress is logged while it runs (ms of the heartbeat's time)."""
 
 
 def _json_ratio(value: float | None) -> float | None:
     return None if value is None or math.isinf(value) else value
 
 
-def consensus_json(item: Consensus) -> dict:
-    event = {
+def consensus_json(item: Consensus) -> JsonEvent:
+    event: JsonEvent = {
         "type": "consensus",
         "ts": item.ts,
         "symbol": item.symbol,
@@ -38,7 +58,7 @@ def consensus_json(item: Consensus) -> dict:
     return event
 
 
-def signal_json(item: Signal) -> dict:
+def signal_json(item: Signal) -> JsonEvent:
     return {
         "type": "signal",
         "ts": item.ts,
@@ -49,7 +69,7 @@ def signal_json(item: Signal) -> dict:
     }
 
 
-def whale_json(item: Whale) -> dict:
+def whale_json(item: Whale) -> JsonEvent:
     return {
         "type": "whale",
         "ts": item.ts,
@@ -62,9 +82,9 @@ def whale_json(item: Whale) -> dict:
     } | ({"backfilled": True} if item.backfilled else {})
 
 
-def event_dicts(events: Sequence[EngineEvent]) -> list[dict]:
+def event_dicts(events: Sequence[EngineEvent]) -> list[JsonEvent]:
     """Engine events as SPEC §7 objects, in order: a scan symbol by symbol, consensus first."""
-    out: list[dict] = []
+    out: list[JsonEvent] = []
     for event in events:
         if isinstance(event, Scan):
             for item in event.events():
@@ -120,14 +140,16 @@ def event_lines(events: Sequence[EngineEvent], tz: tzinfo) -> list[str]:
 
 
 class HeadlessPrinter:
-    """A pipeline consumer that writes every event to a binary stream (stdout's buffer)."""
+    """A pipeline consumer that writes every event to a binary stream (stdout's buffer), and logs
+    what the status bar would show live: each exchange's state changes and its backfill progress."""
 
     def __init__(self, out: BinaryIO, *, as_json: bool, tz: tzinfo, flush_each: bool) -> None:
         self.out = out
         self.as_json = as_json
         self.tz = tz
         self.flush_each = flush_each
-        self.written = 0
+        self._states: dict[str, tuple[HealthState, str]] = {}  # exchange -> (state, reason) last logged
+        self._backfill_logged_ms: dict[str, int] = {}  # exchange -> when its progress was last logged
 
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         if self.as_json:
@@ -137,9 +159,24 @@ class HeadlessPrinter:
         if not chunk:
             return
         self.out.write(chunk)
-        self.written += chunk.count(b"\n")
         if self.flush_each:
             self.out.flush()
+
+    def on_health(self, update: HealthUpdate) -> None:
+        """Live only (a replay's or the demo's health says nothing new): log lines, never stdout."""
+        if update.mode != SourceMode.LIVE:
+            return
+        for health in update.exchanges:
+            state = (health.state, health.reason)
+            if self._states.get(health.exchange) != state:
+                self._states[health.exchange] = state
+                reason = f" ({health.reason})" if health.reason else ""
+                log.info("%s: %s%s", health.exchange, health.state, reason)
+            if health.state == HealthState.BACKFILLING and health.backfill_total:
+                last = self._backfill_logged_ms.get(health.exchange)
+                if last is None or update.now_ms - last >= BACKFILL_LOG_EVERY_MS:
+                    self._backfill_logged_ms[health.exchange] = update.now_ms
+                    log.info("%s: backfill %d/%d symbols", health.exchange, health.backfill_done, health.backfill_total)
 
     def flush(self) -> None:
         self.out.flush()

@@ -291,8 +291,8 @@ class ExchangeHealth:
 
 @dataclass(frozen=True, slots=True)
 class HealthUpdate:
-    """The pipeline's heartbeat to its consumers: every exchange's health at `now_ms` (wall time
-    live, data time in replays)."""
+    """The pipeline's heartbeat to its consumers: every exchange's health at `now_ms` (the
+    pipeline's wall clock, ms UTC, in every mode)."""
 
     now_ms: int
     mode: SourceMode

@@ -1,26 +1,32 @@
-"""Wires one source to the engine and fans the engine's events out to consumers.
+"""Wires one source to the engine and fans out to consumers: the engine's events, and the source's
+health on the pipeline's own heartbeat.
 
 Arrows point one way: the source knows nothing of consumers, consumers nothing of sources.
-Consumers' `on_events` must be quick and must not raise (the UI posts a message; the alert
-dispatcher enqueues); a consumer that raises is logged and the run goes on.
+Consumers' `on_events` and `on_health` must be quick and must not raise (the UI posts a message;
+the alert dispatcher enqueues); a consumer that raises is logged and the others still get theirs.
+
+Heartbeat: after each batch the pipeline reads `source.health()` and hands every consumer a
+`HealthUpdate` at most once a second of `now_ms` time, at once when any exchange's state or reason
+changed, and a last time when the source ends. So an "exchange down" alert goes out on the
+pipeline's clock, not on a screen's refresh rate, and no consumer polls another.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from gme_tui.core.clock import wall_ms
-from gme_tui.core.seams import Source
+from gme_tui.core.seams import EventConsumer, Source
 from gme_tui.engine import Engine, EngineConfig
-from gme_tui.model import EngineEvent, SourceItem
+from gme_tui.model import EngineEvent, ExchangeHealth, HealthState, HealthUpdate, SourceItem
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_MS = 1_000
+"""The longest wait between two health updates while batches arrive (ms of `now_ms` time)."""
 
-class Consumer(Protocol):
-    def on_events(self, events: Sequence[EngineEvent]) -> None: ...
+_HealthKey = tuple[tuple[str, HealthState, str], ...]
 
 
 class Pipeline:
@@ -28,24 +34,26 @@ class Pipeline:
         self,
         source: Source,
         engine: Engine,
-        consumers: Sequence[Consumer] = (),
+        consumers: Sequence[EventConsumer] = (),
         *,
         scan_grace_ms: int = 2_000,
         now_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self.source = source
         self.engine = engine
-        self.consumers = list(consumers)
+        self.consumers: list[EventConsumer] = list(consumers)
         self.scan_grace_ms = scan_grace_ms
         self.now_ms = now_ms
         self._pending_config: EngineConfig | None = None
-        self.finished = False
+        self._health_key: _HealthKey | None = None  # what the last update said (state, reason)
+        self._health_due_ms: int | None = None  # when the next update is due without a change
+        self._health_failing = False  # health() raised: logged once until it works again
 
     @property
     def live(self) -> bool:
         return self.engine.config.clock == "external"
 
-    def add_consumer(self, consumer: Consumer) -> None:
+    def add_consumer(self, consumer: EventConsumer) -> None:
         self.consumers.append(consumer)
 
     async def run(self) -> None:
@@ -56,15 +64,19 @@ class Pipeline:
                 events = self._step(batch)
                 if events:
                     self._publish(events)
+                self._heartbeat(final=False)
         except Exception:
             if not self.live:  # a damaged file ends the replay: still report what was read
                 self._publish(engine.finish())
+            self._heartbeat(final=True)
             raise
         else:
             if not self.live:
                 self._publish(engine.finish())
+            self._heartbeat(final=True)
         finally:
-            self.finished = True
+            if self.live:  # stopped (cancelled): minutes changed since the last scan still reach the store
+                self._publish(engine.flush_minutes(self.now_ms()))
             await self.source.close()
 
     def reconfigure(self, config: EngineConfig) -> None:
@@ -75,9 +87,13 @@ class Pipeline:
         if self._pending_config is not None:
             config, self._pending_config = self._pending_config, None
             self.engine.reconfigure(config)
-        events = self.engine.feed_many(batch) if batch else []
-        if self.live:
-            events.extend(self.engine.advance(self.now_ms(), scan_grace_ms=self.scan_grace_ms))
+        if not self.live:
+            return self.engine.feed_many(batch) if batch else []
+        # Live: trades are stamped with their arrival on the local clock, which the whale quiet
+        # time is measured on (SPEC §5), never against their exchange ts.
+        now = self.now_ms()
+        events = self.engine.feed_many(batch, arrived_ms=now) if batch else []
+        events.extend(self.engine.advance(now, scan_grace_ms=self.scan_grace_ms))
         return events
 
     def _publish(self, events: list[EngineEvent]) -> None:
@@ -90,3 +106,35 @@ class Pipeline:
                 raise
             except Exception:  # one broken consumer must not stop the others or the data
                 log.exception("consumer %s failed", type(consumer).__name__)
+
+    # ------------------------------------------------------------ health
+
+    def _heartbeat(self, *, final: bool) -> None:
+        """Read the source's health; hand it out when due, changed, or at the end (`final`)."""
+        now = self.now_ms()
+        records = self._read_health()
+        if records is None:
+            return
+        key = tuple((h.exchange, h.state, h.reason) for h in records)
+        due = self._health_due_ms is None or now >= self._health_due_ms
+        if not (final or due or key != self._health_key):
+            return
+        self._health_key = key
+        self._health_due_ms = now + HEARTBEAT_MS
+        update = HealthUpdate(now_ms=now, mode=self.source.mode, exchanges=records)
+        for consumer in self.consumers:
+            try:
+                consumer.on_health(update)
+            except Exception:  # as for events: the others still get their update
+                log.exception("consumer %s failed on health", type(consumer).__name__)
+
+    def _read_health(self) -> tuple[ExchangeHealth, ...] | None:
+        try:
+            records = tuple(self.source.health())
+        except Exception:  # a broken health() must not stop the data
+            if not self._health_failing:
+                log.exception("source health() failed")
+            self._health_failing = True
+            return None
+        self._health_failing = False
+        return records

@@ -13,6 +13,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import msgspec
+
+from gme_tui.model import HealthState, HealthUpdate, SourceMode
 from gme_tui.settings import load_settings
 from gme_tui.tui.app import GmeApp
 from tests.tui.market import NOW_MS, make_pipeline, settings_file, settle
@@ -28,7 +31,7 @@ SHOTS = {  # name: (language, size, keys)
 
 
 async def capture(name: str, language: str, size: tuple[int, int], keys: tuple[str, ...]) -> Path:
-    settings = dataclasses.replace(load_settings(Path("settings.toml")), language=language)
+    settings = msgspec.structs.replace(load_settings(Path("settings.toml")), language=language)
     app = GmeApp(settings, make_pipeline(settings), now_ms=lambda: NOW_MS)
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
@@ -47,10 +50,10 @@ DEMO_MINUTES = 6
 class _Frozen:
     """The simulator's health as it was while streaming (the picture is taken after it ended)."""
 
-    mode = "demo"
+    mode = SourceMode.DEMO
 
     def __init__(self, market) -> None:
-        self.records = [dataclasses.replace(r, state="simulated") for r in market.health()]
+        self.records = tuple(dataclasses.replace(r, state=HealthState.SIMULATED) for r in market.health())
 
     def health(self):
         return self.records
@@ -62,17 +65,19 @@ async def capture_demo(name: str = "demo-zh") -> Path:
     from gme_tui.pipeline import Pipeline
     from gme_tui.sources.simulator import SimulatedMarket
 
-    settings = dataclasses.replace(load_settings(Path("settings.toml")), language="zh")
+    settings = msgspec.structs.replace(load_settings(Path("settings.toml")), language="zh")
     market = SimulatedMarket(seed=7, speed=0, start_ms=DEMO_START_MS, duration_minutes=DEMO_MINUTES)
     engine = Engine(EngineConfig.from_settings(settings, live=False))
     events = [event async for batch in market.batches() for event in engine.feed_many(batch)]
-    pipeline = Pipeline(_Frozen(market), engine)  # type: ignore[arg-type]
+    frozen = _Frozen(market)
+    pipeline = Pipeline(frozen, engine)  # type: ignore[arg-type]
     now = DEMO_START_MS + DEMO_MINUTES * 60_000 + 4_000
     app = GmeApp(settings, pipeline, now_ms=lambda: now, start_pipeline=False)
     async with app.run_test(size=(160, 45)) as pilot:
         while not app._started:
             await pilot.pause()
         app.inbox.on_events(events)
+        app.inbox.on_health(HealthUpdate(now, SourceMode.DEMO, frozen.records))  # the pipeline is not run
         app.tick()
         await pilot.pause()
         svg = HERE / f"{name}.svg"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import orjson
 
+from gme_tui.sources.replay import BOM as BOM_BYTES
+
 M0 = 29_425_500  # a minute number; its start is ts0
 TS0 = M0 * 60_000
 
@@ -195,23 +197,53 @@ def test_warm_up_with_the_default_window_and_bucket_lines(tmp_path, run_cli):
     assert "1 duplicates skipped" in done.stderr.decode()
 
 
-def test_empty_file_exits_0_with_a_warning(tmp_path, run_cli):
-    replay = tmp_path / "empty.jsonl"
-    replay.write_text("\n\n", encoding="utf-8")
-    done = run_cli("--replay", str(replay), "--json")
-    assert done.returncode == 0
-    assert done.stdout == b""
-    assert "no valid lines" in done.stderr.decode()
+def test_empty_file_is_exit_2_with_one_line(tmp_path, run_cli):
+    """SPEC §8 (issue 12): an empty file is unusable input, not a silent exit 0."""
+    for name, body in (("empty.jsonl", ""), ("blank.jsonl", "\n\n")):
+        replay = tmp_path / name
+        replay.write_text(body, encoding="utf-8")
+        done = run_cli("--replay", str(replay), "--json")
+        assert done.returncode == 2
+        assert done.stdout == b""
+        what = "the file is empty" if not body else "the file holds only blank lines"
+        assert done.stderr.decode().strip() == f"gme-tui: {replay}: nothing to replay: {what}"
 
 
-def test_file_of_only_bad_lines_exits_0(tmp_path, run_cli):
+def test_file_of_only_bad_lines_is_exit_2_naming_the_reasons(tmp_path, run_cli):
     replay = tmp_path / "bad.jsonl"
     replay.write_text('{"ts": "1", "exchange": "binance"}\n[1, 2]\n', encoding="utf-8")
     done = run_cli("--replay", str(replay), "--json")
-    assert done.returncode == 0
+    assert done.returncode == 2
     assert done.stdout == b""
+    assert done.stderr.decode().strip() == (
+        f"gme-tui: {replay}: nothing to replay: no valid line in 2 lines"
+        " (1 not a JSON object, 1 symbol is not a non-empty string)"
+    )
+
+
+def test_random_bytes_are_exit_2(tmp_path, run_cli):
+    import random
+
+    replay = tmp_path / "noise.jsonl"
+    replay.write_bytes(bytes(random.Random(3).randrange(1, 256) for _ in range(5_000)))
+    done = run_cli("--replay", str(replay), "--json")
+    assert done.returncode == 2
     stderr = done.stderr.decode()
-    assert "bad.jsonl:1: line skipped" in stderr and "bad.jsonl:2: line skipped: not a JSON object" in stderr
+    assert stderr.startswith(f"gme-tui: {replay}: nothing to replay: no valid line in ")
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_a_long_file_of_bad_lines_is_exit_2_at_its_end(tmp_path, run_cli):
+    """Past the lines `check` reads ahead, the replay itself ends with the same error."""
+    from gme_tui.sources.replay import CHECK_LINES
+
+    replay = tmp_path / "long.jsonl"
+    replay.write_text('{"exchange": []}\n' * (CHECK_LINES + 5), encoding="utf-8")
+    done = run_cli("--replay", str(replay), "--json")
+    assert done.returncode == 2
+    stderr = done.stderr.decode()
+    assert done.stdout == b"" and "Traceback" not in stderr
+    assert f"gme-tui: {replay}: nothing to replay: no valid line in {CHECK_LINES + 5} lines" in stderr
 
 
 def test_missing_replay_file_is_exit_2_without_traceback(tmp_path, run_cli):
@@ -291,3 +323,66 @@ def test_unusable_store_path_is_exit_2(tmp_path, run_cli):
     done = run_cli("--replay", str(replay), "--json", "--store", str(bogus))
     assert done.returncode == 2
     assert done.stderr.decode().startswith("gme-tui: ") and "Traceback" not in done.stderr.decode()
+
+
+NASTY = [
+    '{"exchange":[]}',
+    '{"exchange":{"binance":1},"symbol":"BTC/USDT","side":"buy","ts":1,"price":1,"amount":1}',
+    json.dumps(_trade(TS0 + 4_000, "okx", "buy", 1000.0, 1.0, "n1") | {"side": ["buy"]}),
+    json.dumps(_trade(TS0 + 4_000, "okx", "buy", 1000.0, 1.0, "n2") | {"side": {"buy": True}}),
+    json.dumps(_trade(TS0 + 4_000, "okx", "buy", 1e308, 10.0, "n3")),  # price × amount overflows
+    '{"type":"meta","listings":{"BTC/USDT":[["binance"]]}}',
+]
+
+
+def test_bad_lines_of_any_shape_are_skipped_end_to_end(tmp_path, run_cli):
+    """Issue 12 item 6: arrays and objects where strings belong, a non-finite value: skipped,
+    counted and logged with their numbers; the events are those of the file without them."""
+    lines = scenario_lines()
+    lines[2:2] = NASTY
+    replay = tmp_path / "nasty.jsonl"
+    replay.write_bytes(BOM_BYTES + ("\n".join(lines) + "\n").encode())  # a BOM before the meta line too
+    for mode in ("--json", "--headless"):
+        done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), mode)
+        assert done.returncode == 0, done.stderr
+        stderr = done.stderr.decode()
+        assert "Traceback" not in stderr
+        for number in range(3, 3 + len(NASTY)):
+            assert f"nasty.jsonl:{number}: line skipped: " in stderr
+        assert f"{len(NASTY) + 2} bad lines skipped" in stderr
+        if mode == "--json":
+            assert _events(done.stdout) == EXPECTED
+        else:
+            assert len(done.stdout.decode().splitlines()) == 6  # every line printed, no OverflowError
+
+
+def test_far_past_trade_and_a_duplicate_ahead(tmp_path, run_cli):
+    """ts 0 after a first trade of the same pair is late (no 1.4 GB); a duplicate 23 h ahead does
+    not move data time, so a trade 47 h ahead is a bad line: 0 events."""
+    far_past = tmp_path / "past.jsonl"
+    far_past.write_text(
+        json.dumps(_trade(TS0 + 1_000, "binance", "buy", 10.0, 1.0, "1"))
+        + "\n"
+        + json.dumps(_trade(0, "binance", "buy", 10.0, 1.0, "2"))
+        + "\n",
+        encoding="utf-8",
+    )
+    done = run_cli("--replay", str(far_past), "--json")
+    assert done.returncode == 0 and done.stdout == b""
+    assert "Traceback" not in done.stderr.decode()
+    ahead = tmp_path / "ahead.jsonl"
+    hour = 3_600_000
+    ahead.write_text(
+        "\n".join(
+            json.dumps(_trade(TS0 + offset, "binance", "buy", 10.0, 1.0, 1))
+            if i < 2
+            else json.dumps(_trade(TS0 + offset, "binance", "buy", 10.0, 1.0, 2))
+            for i, offset in enumerate((0, 23 * hour, 47 * hour))
+        ),
+        encoding="utf-8",
+    )
+    done = run_cli("--replay", str(ahead), "--json")
+    assert done.returncode == 0 and done.stdout == b""
+    stderr = done.stderr.decode()
+    assert "ahead.jsonl:3: line skipped: ts more than 24 h beyond data time" in stderr
+    assert "1 duplicates skipped" in stderr

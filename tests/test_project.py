@@ -23,6 +23,18 @@ def test_readme_quick_start_is_what_ci_runs():
     assert install in ci and tests in ci
 
 
+def test_readme_checks_are_what_ci_runs_before_the_tests():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Development\s+```bash\n(.*?)```", readme, re.S)
+    assert block, "README's Development section opens with its checks command"
+    (checks,) = block.group(1).strip().splitlines()
+    assert checks.split(" && ") == ["ruff check .", "ruff format --check .", "mypy", "lint-imports"]
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    (line,) = [number for number, text in enumerate(ci) if text.startswith(checks)]
+    assert ci[line] == checks + " || exit 1"  # set -e alone does not stop at a failure inside an && list
+    assert ci.index("pytest") > line and ci[-1] == "pytest"
+
+
 def _modules(folder: str) -> list[Path]:
     return sorted((PACKAGE / folder).rglob("*.py")) if (PACKAGE / folder).is_dir() else [PACKAGE / f"{folder}.py"]
 

@@ -1,8 +1,10 @@
 """Alerts to DingTalk and WeCom group robots (SPEC §10, specs/webhooks.md).
 
 Public API for the command line:
-- `AlertDispatcher(settings, secrets, *, mode, clock=wall_ms, outbox_path=None)`: a pipeline
-  consumer (`on_events`, `on_health`), with `start()`, `mute()`, `unmute()`, `status()`, `close()`;
+- `AlertDispatcher(settings, secrets, *, mode, clock=wall_ms, outbox_path=None, mutes=None)`: a
+  pipeline consumer (`gme_tui.core.seams.EventConsumer`: `on_events`, `on_health(HealthUpdate)`)
+  and the UI's `AlertsView` (`start()`, `status()`, `close()`), with `update_settings()`; it asks
+  the shared `gme_tui.core.mutes.Mutes` (`mutes`, also `.mutes`) whether a symbol is muted;
 - `notify_test(settings, secrets, out)`: the `notify-test` subcommand, returning its exit code;
 - `install_log_redaction(secrets)`: keep robot credentials out of every log record.
 """

@@ -6,20 +6,11 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import quote
 
 import yarl
 
-from gme_tui.alerts.robots import (
-    MESSAGE_ERROR,
-    RETRY,
-    ROBOT_ERROR,
-    THROTTLED,
-    ErrcodeRule,
-    RobotClient,
-    json_bytes,
-)
+from gme_tui.alerts.robots import ErrcodeRule, JsonBody, OutcomeKind, RobotClient, json_bytes
 
 MAX_BODY_BYTES = 20_000
 SAFETY_BYTES = 500  # stay clear of the limit: the service may count differently
@@ -32,23 +23,29 @@ _SECURITY_HINT = (
 _TOKEN_HINT = "check the access_token in DINGTALK_WEBHOOK (the robot may have been deleted)"
 
 ERRCODES: Mapping[int, ErrcodeRule] = {
-    310000: ErrcodeRule(ROBOT_ERROR, "security check failed: keyword, sign, timestamp or IP", _SECURITY_HINT),
-    130101: ErrcodeRule(THROTTLED, "sending too fast: throttled for 10 minutes", "waiting it out", THROTTLE_MS),
-    410100: ErrcodeRule(THROTTLED, "sending too fast: throttled for 10 minutes", "waiting it out", THROTTLE_MS),
-    300001: ErrcodeRule(ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
-    300005: ErrcodeRule(ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
-    400101: ErrcodeRule(ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
-    400013: ErrcodeRule(ROBOT_ERROR, "the group has been dissolved", "add a robot to an existing group"),
-    400102: ErrcodeRule(ROBOT_ERROR, "the robot is disabled", "enable the robot in the group settings"),
-    400106: ErrcodeRule(ROBOT_ERROR, "the robot is not in the group", "add the robot to the group again"),
-    400105: ErrcodeRule(MESSAGE_ERROR, "unsupported message type", "a gme-tui bug: please report it"),
-    430101: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
-    430102: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
-    430103: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
-    430104: ErrcodeRule(MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
-    460101: ErrcodeRule(MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
-    101002: ErrcodeRule(MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
-    -1: ErrcodeRule(RETRY, "system busy", "temporary (alerts are retried)"),
+    310000: ErrcodeRule(
+        OutcomeKind.ROBOT_ERROR, "security check failed: keyword, sign, timestamp or IP", _SECURITY_HINT
+    ),
+    130101: ErrcodeRule(
+        OutcomeKind.THROTTLED, "sending too fast: throttled for 10 minutes", "waiting it out", THROTTLE_MS
+    ),
+    410100: ErrcodeRule(
+        OutcomeKind.THROTTLED, "sending too fast: throttled for 10 minutes", "waiting it out", THROTTLE_MS
+    ),
+    300001: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
+    300005: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
+    400101: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
+    400013: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "the group has been dissolved", "add a robot to an existing group"),
+    400102: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "the robot is disabled", "enable the robot in the group settings"),
+    400106: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "the robot is not in the group", "add the robot to the group again"),
+    400105: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "unsupported message type", "a gme-tui bug: please report it"),
+    430101: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
+    430102: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
+    430103: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
+    430104: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
+    460101: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
+    101002: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
+    -1: ErrcodeRule(OutcomeKind.RETRY, "system busy", "temporary (alerts are retried)"),
 }
 
 
@@ -79,7 +76,7 @@ class DingTalkRobot(RobotClient):
             return super().url()
         return signed_url(self.webhook, self.secret, self.clock())  # afresh for every request
 
-    def markdown_body(self, title: str, text: str, at_all: bool) -> dict[str, Any]:
+    def markdown_body(self, title: str, text: str, at_all: bool) -> JsonBody:
         return {
             "msgtype": "markdown",
             "markdown": {"title": title, "text": text},

@@ -1,8 +1,10 @@
-"""The alert dispatcher: engine events in, robot messages out, never blocking, never losing.
+"""The alert dispatcher: engine events and health in, robot messages out, never blocking, never losing.
 
-`on_events` only decides (policy) and writes the outbox; a background task delivers. Each robot
-is a lane with its own rolling limiter, backoff and state. When more is due than the limiter
-allows, what does not fit is merged into digest messages, split to each robot's size limit.
+A pipeline consumer (`gme_tui.core.seams.EventConsumer`): `on_events` and `on_health` only decide
+(policy) and hand the new rows to the outbox's worker thread, so they never wait on the disk; a
+background task delivers. Each robot is a lane with its own rolling limiter, backoff and state.
+When more is due than the limiter allows, what does not fit is merged into digest messages,
+split to each robot's size limit.
 """
 
 from __future__ import annotations
@@ -11,32 +13,39 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 
 from gme_tui.alerts.dingtalk import DingTalkRobot
-from gme_tui.alerts.health import OutageTracker
+from gme_tui.alerts.health import HealthChange, OutageTracker
 from gme_tui.alerts.limiter import RollingLimiter
-from gme_tui.alerts.messages import MessageRenderer, split_digest
-from gme_tui.alerts.outbox import NewAlert, Outbox, PendingAlert, default_outbox_path
-from gme_tui.alerts.policy import DIGEST, AlertPolicy, Decision
+from gme_tui.alerts.messages import AlertMessage, MessageRenderer, split_digest
+from gme_tui.alerts.outbox import Backlog, NewAlert, Outbox, OutboxThread, PendingAlert, default_outbox_path
+from gme_tui.alerts.policy import AlertPolicy, Decision, Route
 from gme_tui.alerts.redact import secret_values
-from gme_tui.alerts.robots import MESSAGE_ERROR, OK, RETRY, ROBOT_ERROR, THROTTLED, Outcome, RobotClient
+from gme_tui.alerts.robots import JsonBody, Outcome, OutcomeKind, RobotClient
 from gme_tui.alerts.wecom import WeComRobot
+from gme_tui.core.backoff import backoff_seconds
 from gme_tui.core.clock import wall_ms
-from gme_tui.model import ExchangeHealth, RobotStatus
+from gme_tui.core.mutes import Mutes
+from gme_tui.model import EngineEvent, HealthUpdate, RobotName, RobotStatus, SourceMode
 from gme_tui.settings import Secrets, Settings
+
+if TYPE_CHECKING:
+    from gme_tui.core.seams import AlertsView, EventConsumer
 
 log = logging.getLogger("gme_tui.alerts")
 
-MODES = ("live", "demo", "replay")
-BACKOFF_BASE_MS = 2_000
-BACKOFF_CAP_MS = 5 * 60_000
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 5 * 60.0
 IDLE_WAKE_S = 30.0
+ROBOTS: tuple[tuple[RobotName, str, str], ...] = (("dingtalk", "DingTalk", "DINGTALK"), ("wecom", "WeCom", "WECHAT"))
+"""(name, label, prefix of its environment variables), in status-bar order."""
 
 
 @dataclass
@@ -44,7 +53,7 @@ class _Lane:
     client: RobotClient
     limiter: RollingLimiter
     wait_until_ms: int = 0  # throttle or backoff
-    failures: int = 0
+    failures: int = 0  # consecutive retryable failures, for the backoff
     halted: bool = False
     last_error: str = ""
     hint: str = ""
@@ -52,7 +61,7 @@ class _Lane:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
-    def name(self) -> str:
+    def name(self) -> RobotName:
         return self.client.name
 
 
@@ -74,38 +83,48 @@ class _Ping:
     content: str
 
 
+_Step = _Single | _DigestPart | _Ping
+"""One message of a delivery plan: an alert alone, a digest part, or a WeCom @all text."""
+
+
 class AlertDispatcher:
-    """A consumer of engine output (TUI and headless alike). See the module docstring."""
+    """A consumer of engine output and health (TUI and headless alike). See the module docstring."""
 
     def __init__(
         self,
         settings: Settings,
         secrets: Secrets,
         *,
-        mode: str,
+        mode: SourceMode,
         clock: Callable[[], int] = wall_ms,
         outbox_path: Path | None = None,
+        mutes: Mutes | None = None,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        self.settings = settings
+        """`clock`: wall ms. `mutes`: the mute state shared with the UI (default: the settings'
+        `alerts.muted`). Raises ValueError for a mode that is not a SourceMode value."""
+        try:
+            self.mode = SourceMode(mode)
+        except ValueError:
+            raise ValueError(f"mode must be one of {', '.join(m.value for m in SourceMode)}, not {mode!r}") from None
         self.alerts = settings.alerts
-        self.mode = mode
         self.clock = clock
-        self.renderer = MessageRenderer(settings, mode)
+        self.mutes = mutes if mutes is not None else Mutes(settings.alerts.muted)
+        self.renderer = MessageRenderer(settings, self.mode)
         self.random = random.Random()
         self.lanes = build_lanes(settings, secrets, clock)
         self.outbox_note = ""
-        self.outbox = self._open_outbox(outbox_path) if self.lanes else None
-        cooldowns = self.outbox.cooldowns(mode) if self.outbox else {}
-        self.policy = AlertPolicy(self.alerts, self.renderer, cooldowns)
+        # Opened and read once here, before the loop runs; from now on only its thread touches it.
+        outbox = self._open_outbox(outbox_path) if self.lanes else None
+        cooldowns = outbox.cooldowns(self.mode) if outbox else {}
+        if outbox is not None:
+            self._restore_lanes(outbox)
+        self.outbox = OutboxThread(outbox) if outbox is not None else None
+        self.policy = AlertPolicy(self.alerts, self.renderer, cooldowns, self.mutes)
         self.outages = OutageTracker(int(self.alerts.exchange_down_minutes * 60_000))
-        self._restore_lanes()
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._closing = False
-        self._counts: dict[tuple[str, str], int] | None = None
 
     # ------------------------------------------------------------ setup
 
@@ -119,13 +138,11 @@ class AlertDispatcher:
             log.error("%s", self.outbox_note)
             return Outbox(":memory:")
 
-    def _restore_lanes(self) -> None:
-        if self.outbox is None:
-            return
+    def _restore_lanes(self, outbox: Outbox) -> None:
         now = self.clock()
         for lane in self.lanes.values():
-            lane.wait_until_ms, _failures = self.outbox.robot_state(lane.name)
-            for ts in self.outbox.recent_sends(lane.name, now - lane.limiter.window_ms):
+            lane.wait_until_ms = outbox.throttled_until(lane.name)
+            for ts in outbox.recent_sends(lane.name, now - lane.limiter.window_ms):
                 lane.limiter.record(ts)
 
     @property
@@ -135,10 +152,9 @@ class AlertDispatcher:
     def update_settings(self, settings: Settings) -> None:
         """The settings screen saved: new grades, thresholds, cooldown and mutes apply from the
         next event. Robots, secrets and the outbox stay as they were started."""
-        self.settings = settings
         self.alerts = settings.alerts
-        self.policy.alerts = settings.alerts
-        self.policy.cooldown_ms = int(settings.alerts.cooldown_minutes * 60_000)
+        self.policy.reconfigure(settings.alerts)
+        self.mutes.set_configured(settings.alerts.muted)
         self.outages.down_after_ms = int(settings.alerts.exchange_down_minutes * 60_000)
 
     async def start(self) -> None:
@@ -147,43 +163,31 @@ class AlertDispatcher:
             return
         self._task = asyncio.create_task(self._run(), name="alert-dispatcher")
 
-    # ------------------------------------------------------------ input (never blocks, never raises)
+    # ------------------------------------------------------------ input (quick, never blocks, never raises)
 
-    def on_events(self, events: Sequence[object]) -> None:
+    def on_events(self, events: Sequence[EngineEvent]) -> None:
         try:
             now = self.clock()
-            decisions = self.policy.decide(events, now)
-            self._enqueue(decisions, now)
+            self._enqueue(self.policy.decide(events, now), now)
         except Exception:  # alerts must never take the data pipeline down
             log.exception("alert dispatcher: could not process events")
 
-    def on_health(self, records: Sequence[ExchangeHealth], now_ms: int) -> None:
+    def on_health(self, update: HealthUpdate) -> None:
+        """The pipeline's heartbeat: an exchange down longer than `alerts.exchange_down_minutes`
+        (measured in `update.now_ms`), and its recovery, become system alerts."""
         try:
-            decisions = []
-            for change in self.outages.update(records, now_ms):
-                if change.kind == "down":
-                    message = self.renderer.exchange_down(
-                        change.exchange, change.since_ms, change.now_ms, change.reason
-                    )
-                else:
-                    message = self.renderer.exchange_up(change.exchange, change.since_ms, change.now_ms)
-                decisions.append(self.policy.system(message))
-            self._enqueue(decisions, self.clock())
+            changes = self.outages.update(update.exchanges, update.now_ms)
+            if changes:
+                self._enqueue([self.policy.system(self._health_message(c)) for c in changes], self.clock())
         except Exception:
             log.exception("alert dispatcher: could not process health records")
 
-    def mute(self, symbol: str, until_ms: int) -> None:
-        self.policy.mute(symbol, until_ms)
-        log.info("alerts for %s muted until %d", symbol, until_ms)
+    def _health_message(self, change: HealthChange) -> AlertMessage:
+        if change.kind == "down":
+            return self.renderer.exchange_down(change.exchange, change.since_ms, change.now_ms, change.reason)
+        return self.renderer.exchange_up(change.exchange, change.since_ms, change.now_ms)
 
-    def unmute(self, symbol: str) -> None:
-        self.policy.unmute(symbol)
-        log.info("alerts for %s unmuted", symbol)
-
-    def is_muted(self, symbol: str) -> bool:
-        return self.policy.is_muted(symbol, self.clock())
-
-    def _enqueue(self, decisions: Iterable[Decision], now: int) -> None:
+    def _enqueue(self, decisions: Sequence[Decision], now: int) -> None:
         rows: list[NewAlert] = []
         period = int(self.alerts.b_digest_minutes * 60_000)
         for decision in decisions:
@@ -191,7 +195,7 @@ class AlertDispatcher:
             targets = [lane for name, lane in self.lanes.items() if name in decision.routes]
             log.info("alert%s: %s", "" if targets else " (no robot configured)", message.line)
             for lane in targets:
-                digest_only = decision.routes[lane.name] == DIGEST
+                digest_only = decision.routes[lane.name] == Route.DIGEST
                 rows.append(
                     NewAlert(
                         robot=lane.name,
@@ -207,41 +211,37 @@ class AlertDispatcher:
                         hold_until_ms=(now // period + 1) * period if digest_only else 0,
                     )
                 )
-        if self.outbox is None:
-            self.policy.take_new_cooldowns()
+        cooldowns = self.policy.take_new_cooldowns()
+        if self.outbox is None or not (rows or cooldowns):
             return
-        self.outbox.add(rows)
-        self.outbox.set_cooldowns(self.mode, self.policy.take_new_cooldowns())
+        mode = self.mode
+        # Written on the outbox's thread, before any later read of it (the delivery's included).
+        written = self.outbox.submit(lambda box: box.add(mode, rows, cooldowns))
+        written.add_done_callback(lambda future: _report_unwritten(future, len(rows)))
         if rows:
-            self._counts = None
             self._wake.set()
 
     # ------------------------------------------------------------ status
 
-    def status(self) -> dict[str, RobotStatus]:
-        """Per robot, configured or not (a robot left unconfigured says how to configure it)."""
-        counts = self._current_counts()
-        out = {}
-        for name, label, env in (("dingtalk", "DingTalk", "DINGTALK"), ("wecom", "WeCom", "WECHAT")):
+    def status(self) -> Mapping[str, RobotStatus]:
+        """Per robot, configured or not (a robot left unconfigured says how to configure it).
+        Never waits on the disk: the outbox's counts are those of its last change."""
+        backlog = self.outbox.backlog if self.outbox is not None else {}
+        out: dict[str, RobotStatus] = {}
+        for name, label, env in ROBOTS:
             lane = self.lanes.get(name)
             if lane is None:
-                out[name] = RobotStatus(
-                    name,
-                    label,
-                    False,
-                    0,
-                    0,
-                    0,
-                    hint=f"set ENABLE_{env}=true and {env}_WEBHOOK in the environment or .env",
-                )
+                hint = f"set ENABLE_{env}=true and {env}_WEBHOOK in the environment or .env"
+                out[name] = RobotStatus(name, label, False, 0, 0, 0, hint=hint)
                 continue
+            counts = backlog.get(name, Backlog())
             out[name] = RobotStatus(
                 name,
                 label,
                 True,
                 lane.delivered,
-                counts.get((name, "pending"), 0),
-                counts.get((name, "failed"), 0),
+                counts.pending,
+                counts.failed,
                 lane.last_error or self.outbox_note,
                 lane.hint,
                 lane.halted,
@@ -249,18 +249,12 @@ class AlertDispatcher:
             )
         return out
 
-    def _current_counts(self) -> dict[tuple[str, str], int]:
-        if self.outbox is None:
-            return {}
-        if self._counts is None:
-            self._counts = self.outbox.counts()
-        return self._counts
-
     # ------------------------------------------------------------ delivery
 
-    def poke(self) -> None:
-        """Wake the background task (a test moved its clock)."""
-        self._wake.set()
+    def _box(self) -> OutboxThread:
+        if self.outbox is None:
+            raise RuntimeError("the alert outbox is closed")
+        return self.outbox
 
     async def deliver_due(self, *, flush: bool = False) -> None:
         """Send everything due now, within each robot's limits. `flush` also sends digests that
@@ -276,26 +270,37 @@ class AlertDispatcher:
             self._wake.clear()
             try:
                 await self.deliver_due()
-                self.outbox.prune(self.clock())  # type: ignore[union-attr]
+                await self._prune()
             except Exception:  # keep delivering whatever happens to one round
                 log.exception("alert delivery round failed")
-            delay = self._seconds_to_next_wake()
+            try:
+                delay = await self._seconds_to_next_wake()
+            except Exception:
+                log.exception("alert delivery: could not read the outbox")
+                delay = IDLE_WAKE_S
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
-    def _seconds_to_next_wake(self) -> float:
+    async def _prune(self) -> None:
+        now = self.clock()
+        await self._box().call(lambda box: box.prune(now))
+
+    async def _seconds_to_next_wake(self) -> float:
         now = self.clock()
         wake = now + int(IDLE_WAKE_S * 1000)
-        for lane in self.lanes.values():
-            if lane.halted:
-                continue
-            pending = self.outbox.pending(lane.name) if self.outbox else []
-            if not pending:
-                continue
-            earliest = min(row.hold_until_ms for row in pending)
-            ready = max(earliest, lane.wait_until_ms, lane.limiter.next_free_ms(now))
-            wake = min(wake, ready)
+        for ready in await asyncio.gather(*(self._lane_ready_ms(lane, now) for lane in self.lanes.values())):
+            if ready is not None:
+                wake = min(wake, ready)
         return max(0.05, (wake - now) / 1000)
+
+    async def _lane_ready_ms(self, lane: _Lane, now: int) -> int | None:
+        """When the lane can next send something it holds; None when it holds nothing or halted."""
+        if lane.halted:
+            return None
+        earliest = await self._box().call(lambda box: box.earliest_hold(lane.name))
+        if earliest is None:
+            return None
+        return max(earliest, lane.wait_until_ms, lane.limiter.next_free_ms(now))
 
     async def _deliver_lane(self, lane: _Lane, flush: bool) -> None:
         async with lane.lock:
@@ -303,7 +308,7 @@ class AlertDispatcher:
                 now = self.clock()
                 if lane.halted or now < lane.wait_until_ms:
                     return
-                rows = self._drop_expired(lane, self.outbox.pending(lane.name), now)  # type: ignore[union-attr]
+                rows = await self._drop_expired(lane, await self._pending(lane), now)
                 due = [row for row in rows if flush or row.hold_until_ms <= now]
                 free = lane.limiter.free(now)
                 if not due or free <= 0:
@@ -311,17 +316,20 @@ class AlertDispatcher:
                 if not await self._execute(lane, self._plan(lane, due, free)):
                     return
 
-    def _drop_expired(self, lane: _Lane, rows: list[PendingAlert], now: int) -> list[PendingAlert]:
+    async def _pending(self, lane: _Lane) -> list[PendingAlert]:
+        return await self._box().call(lambda box: box.pending(lane.name))
+
+    async def _drop_expired(self, lane: _Lane, rows: list[PendingAlert], now: int) -> list[PendingAlert]:
         limit = now - int(self.alerts.give_up_hours * 3_600_000)
         expired = [row for row in rows if row.created_ms < limit]
         if expired:
             reason = (
                 f"undeliverable: still pending after {self.alerts.give_up_hours:g} h ({lane.last_error or 'no answer'})"
             )
-            self.outbox.mark_failed([row.id for row in expired], now, reason)  # type: ignore[union-attr]
+            ids = [row.id for row in expired]
+            await self._box().call(lambda box: box.mark_failed(ids, now, reason))
             for row in expired:
                 log.error("%s: alert lost, %s: %s", lane.client.label, reason, row.line)
-            self._counts = None
         return [row for row in rows if row.created_ms >= limit]
 
     # ------------------------------------------------------------ planning
@@ -331,11 +339,11 @@ class AlertDispatcher:
             return 2 - row.parts_done
         return 1
 
-    def _plan(self, lane: _Lane, due: list[PendingAlert], free: int) -> list[Any]:
+    def _plan(self, lane: _Lane, due: list[PendingAlert], free: int) -> list[_Step]:
         # A row whose markdown went but whose @all text did not is finished alone, never merged.
         started = [row for row in due if row.parts_done]
         if started:
-            return [_Single(row) for row in started][:free]
+            return [_Single(row) for row in started[:free]]
         singles = [row for row in due if not row.digest_only]
         merged = [row for row in due if row.digest_only]
         if not merged and sum(self._cost(lane, r) for r in singles) <= free:
@@ -348,11 +356,11 @@ class AlertDispatcher:
             parts = self._digest_parts(lane, rest)
             ping = self._ping(lane, rest)
             if head_cost + len(parts) + len(ping) <= free:
-                return [_Single(row) for row in head] + parts + ping
+                return [*(_Single(row) for row in head), *parts, *ping]
         parts = self._digest_parts(lane, singles + merged)  # even the digest needs several minutes
         ping = self._ping(lane, singles + merged)
         room = free - len(ping)
-        return parts[: max(1, room)] + (ping if room >= len(parts) else [])
+        return [*parts[: max(1, room)], *(ping if room >= len(parts) else [])]
 
     def _digest_parts(self, lane: _Lane, rows: list[PendingAlert]) -> list[_DigestPart]:
         periodic = all(row.digest_only for row in rows)
@@ -364,7 +372,8 @@ class AlertDispatcher:
             return title, renderer.digest_text(title, lines, periodic, period)
 
         pieces = split_digest([row.line for row in rows], render, lane.client.fits)
-        out, start = [], 0
+        out: list[_DigestPart] = []
+        start = 0
         for title, text, count in pieces:
             chunk = tuple(rows[start : start + count])
             start += count
@@ -379,7 +388,7 @@ class AlertDispatcher:
 
     # ------------------------------------------------------------ executing
 
-    async def _execute(self, lane: _Lane, plan: list[Any]) -> bool:
+    async def _execute(self, lane: _Lane, plan: list[_Step]) -> bool:
         """Send the plan in order; stop at the first robot-level failure. True if all went."""
         for step in plan:
             if isinstance(step, _Single):
@@ -388,7 +397,7 @@ class AlertDispatcher:
                 ok = await self._send_digest(lane, step)
             else:
                 outcome = await self._post(lane, lane.client.at_all_body(step.content) or {})
-                ok = outcome.kind in (OK, MESSAGE_ERROR)
+                ok = outcome.kind in (OutcomeKind.OK, OutcomeKind.MESSAGE_ERROR)
             if not ok:
                 return False
         return True
@@ -400,69 +409,75 @@ class AlertDispatcher:
             bodies.append(extra)
         for index in range(row.parts_done, len(bodies)):
             outcome = await self._post(lane, bodies[index])
-            if outcome.kind == MESSAGE_ERROR and index > 0:
+            if outcome.kind == OutcomeKind.MESSAGE_ERROR and index > 0:
                 log.warning("%s: the @all of %r was refused: %s", lane.client.label, row.title, outcome.describe())
-            elif outcome.kind == MESSAGE_ERROR:
-                self._fail(lane, [row], outcome)
+            elif outcome.kind == OutcomeKind.MESSAGE_ERROR:
+                await self._fail(lane, [row], outcome)
                 return True
             elif not outcome.ok:
                 return False
             if index + 1 < len(bodies):
-                self.outbox.mark_parts_done(row.id, index + 1)  # type: ignore[union-attr]
-        self._delivered(lane, [row])
+                await self._parts_done(row, index + 1)
+        await self._delivered(lane, [row])
         return True
+
+    async def _parts_done(self, row: PendingAlert, parts: int) -> None:
+        await self._box().call(lambda box: box.mark_parts_done(row.id, parts))
 
     async def _send_digest(self, lane: _Lane, part: _DigestPart) -> bool:
         outcome = await self._post(lane, lane.client.markdown_body(part.title, part.text, part.at_all))
-        if outcome.kind == MESSAGE_ERROR:
-            self._fail(lane, list(part.rows), outcome)
+        if outcome.kind == OutcomeKind.MESSAGE_ERROR:
+            await self._fail(lane, list(part.rows), outcome)
             return True
         if not outcome.ok:
             return False
-        self._delivered(lane, list(part.rows))
+        await self._delivered(lane, list(part.rows))
         return True
 
-    def _delivered(self, lane: _Lane, rows: list[PendingAlert]) -> None:
-        self.outbox.mark_delivered([row.id for row in rows], self.clock())  # type: ignore[union-attr]
+    async def _delivered(self, lane: _Lane, rows: list[PendingAlert]) -> None:
+        ids, now = [row.id for row in rows], self.clock()
+        await self._box().call(lambda box: box.mark_delivered(ids, now))
         lane.delivered += len(rows)
-        self._counts = None
         for row in rows:
             log.info("%s: delivered %s", lane.client.label, row.line)
 
-    def _fail(self, lane: _Lane, rows: list[PendingAlert], outcome: Outcome) -> None:
+    async def _fail(self, lane: _Lane, rows: list[PendingAlert], outcome: Outcome) -> None:
         reason = f"undeliverable: {outcome.describe()} ({outcome.hint})"
-        self.outbox.mark_failed([row.id for row in rows], self.clock(), reason)  # type: ignore[union-attr]
-        self._counts = None
+        ids, now = [row.id for row in rows], self.clock()
+        await self._box().call(lambda box: box.mark_failed(ids, now, reason))
         for row in rows:
             log.error("%s: alert lost, %s: %s", lane.client.label, reason, row.line)
 
-    async def _post(self, lane: _Lane, body: dict[str, Any]) -> Outcome:
+    async def _post(self, lane: _Lane, body: JsonBody) -> Outcome:
         assert self._session is not None
         outcome = await lane.client.post(self._session, body)
         now = self.clock()
         lane.limiter.record(now)
-        self.outbox.record_send(lane.name, now)  # type: ignore[union-attr]
+        await self._box().call(lambda box: box.record_send(lane.name, now))
         self._after(lane, outcome, now)
+        if outcome.kind == OutcomeKind.THROTTLED:  # only a throttle outlives a restart
+            until = lane.wait_until_ms
+            await self._box().call(lambda box: box.set_throttled_until(lane.name, until))
         return outcome
 
     def _after(self, lane: _Lane, outcome: Outcome, now: int) -> None:
-        if outcome.kind == OK:
+        if outcome.kind == OutcomeKind.OK:
             lane.failures, lane.last_error, lane.hint = 0, "", ""
         else:
             lane.last_error, lane.hint = outcome.describe(), outcome.hint
-        if outcome.kind == RETRY:
+        if outcome.kind == OutcomeKind.RETRY:
             lane.failures += 1
-            delay = min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (lane.failures - 1))
-            lane.wait_until_ms = now + int(delay * self.random.uniform(0.5, 1.0))
+            delay_s = backoff_seconds(lane.failures - 1, BACKOFF_CAP_S, self.random.random, base=BACKOFF_BASE_S)
+            lane.wait_until_ms = now + int(delay_s * 1000)
             log.warning(
                 "%s: %s; retry in %.0f s", lane.client.label, outcome.describe(), (lane.wait_until_ms - now) / 1000
             )
-        elif outcome.kind == THROTTLED:
+        elif outcome.kind == OutcomeKind.THROTTLED:
             lane.wait_until_ms = now + outcome.retry_after_ms + self.random.randint(0, 2_000)
             log.warning(
                 "%s: %s; waiting %.0f s", lane.client.label, outcome.describe(), (lane.wait_until_ms - now) / 1000
             )
-        elif outcome.kind == ROBOT_ERROR:
+        elif outcome.kind == OutcomeKind.ROBOT_ERROR:
             lane.halted = True
             log.error(
                 "%s: %s. %s. Alerts stay in the outbox until this is fixed and gme-tui restarted.",
@@ -470,16 +485,12 @@ class AlertDispatcher:
                 outcome.describe(),
                 outcome.hint,
             )
-        elif outcome.kind == MESSAGE_ERROR:
-            pass
-        # Only a throttle outlives a restart: a new run retries network trouble at once.
-        throttle_until = lane.wait_until_ms if outcome.kind == THROTTLED else 0
-        self.outbox.set_robot_state(lane.name, throttle_until, lane.failures)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ closing
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Flush what can go within `timeout` seconds; the rest stays in the outbox."""
+        """Flush what can go within `timeout` seconds; the rest stays in the outbox. Every alert
+        handed to the outbox is written before it closes."""
         self._closing = True
         self._wake.set()
         deadline = asyncio.get_running_loop().time() + timeout
@@ -498,15 +509,22 @@ class AlertDispatcher:
                 await asyncio.gather(self._task, return_exceptions=True)
             if self._session is not None:
                 await self._session.close()
-            if self.outbox is not None:
-                pending = sum(n for (_, state), n in self.outbox.counts().items() if state == "pending")
+            outbox, self.outbox = self.outbox, None
+            if outbox is not None:
+                await outbox.close()
+                pending = sum(counts.pending for counts in outbox.backlog.values())
                 if pending:
                     log.info("%d alert(s) left in the outbox for the next start", pending)
-                self.outbox.close()
-                self.outbox = None
 
 
-def build_lanes(settings: Settings, secrets: Secrets, clock: Callable[[], int]) -> dict[str, _Lane]:
+def _report_unwritten(future: Future[None], count: int) -> None:
+    """On the outbox's thread: a write that failed (disk full, file removed) loses its alerts; say so."""
+    error = None if future.cancelled() else future.exception()
+    if error is not None:
+        log.error("alert outbox: %d alert(s) could not be stored and are lost: %s", count, error)
+
+
+def build_lanes(settings: Settings, secrets: Secrets, clock: Callable[[], int]) -> dict[RobotName, _Lane]:
     """One lane per robot that is enabled and has a webhook."""
     timeout = settings.alerts.request_timeout_seconds
     capacity = min(settings.alerts.max_per_minute, 20)
@@ -516,8 +534,14 @@ def build_lanes(settings: Settings, secrets: Secrets, clock: Callable[[], int]) 
         clients.append(DingTalkRobot(secrets.dingtalk_webhook, secrets.dingtalk_secret, timeout_s=timeout, clock=clock))
     if secrets.enable_wechat and secrets.wechat_webhook:
         clients.append(WeComRobot(secrets.wechat_webhook, timeout_s=timeout, clock=clock))
-    lanes = {}
+    lanes: dict[RobotName, _Lane] = {}
     for client in clients:
         client.set_secret_values(values)
         lanes[client.name] = _Lane(client, RollingLimiter(capacity))
     return lanes
+
+
+if TYPE_CHECKING:
+
+    def _is_a_consumer_and_a_view(dispatcher: AlertDispatcher) -> tuple[EventConsumer, AlertsView]:
+        return dispatcher, dispatcher  # mypy checks the dispatcher against both Protocols

@@ -1,18 +1,20 @@
-"""System alerts from ExchangeHealth records: an exchange down longer than a setting, and its recovery."""
+"""System alerts from the pipeline's health heartbeat: an exchange down longer than a setting, and
+its recovery (SPEC §10)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from gme_tui.model import ExchangeHealth
+from gme_tui.model import ExchangeHealth, HealthState
 
-UP_STATES = frozenset({"live", "backfilling", "replay", "simulated", "done"})
+ChangeKind = Literal["down", "up"]
 
 
 @dataclass(frozen=True)
 class HealthChange:
-    kind: str  # "down" | "up"
+    kind: ChangeKind
     exchange: str
     since_ms: int  # start of the outage
     now_ms: int
@@ -28,10 +30,12 @@ class OutageTracker:
         self.alerted: set[str] = set()
 
     def update(self, records: Sequence[ExchangeHealth], now_ms: int) -> list[HealthChange]:
+        """The changes worth an alert at `now_ms` (ms: wall time live, data time in replays)."""
         changes: list[HealthChange] = []
         for record in records:
             name = record.exchange
-            if record.state in UP_STATES:
+            # HealthState(...) is a no-op for members and accepts a source's plain string too.
+            if HealthState(record.state).up:
                 start = self.outage_start.pop(name, None)
                 if name in self.alerted and start is not None:
                     self.alerted.discard(name)

@@ -7,17 +7,16 @@ window carries a margin, so our count is never kinder than the robot's own.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 
 WINDOW_MS = 60_000
 MARGIN_MS = 1_500
 
 
 class RollingLimiter:
-    def __init__(self, capacity: int, window_ms: int = WINDOW_MS + MARGIN_MS, sent: Iterable[int] = ()) -> None:
+    def __init__(self, capacity: int, window_ms: int = WINDOW_MS + MARGIN_MS) -> None:
         self.capacity = capacity
         self.window_ms = window_ms
-        self._sent: deque[int] = deque(sorted(sent))
+        self._sent: deque[int] = deque()  # send times (ms), oldest first
 
     def _expire(self, now_ms: int) -> None:
         while self._sent and self._sent[0] <= now_ms - self.window_ms:
@@ -35,7 +34,3 @@ class RollingLimiter:
 
     def record(self, ts_ms: int) -> None:
         self._sent.append(ts_ms)
-
-    def sent_in_window(self, now_ms: int) -> int:
-        self._expire(now_ms)
-        return len(self._sent)

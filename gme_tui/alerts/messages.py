@@ -7,24 +7,50 @@ Times are in the `timezone` setting and name the zone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from gme_tui import format as fmt
 from gme_tui.engine.rules import LEVELS, SIGNALS, Label
-from gme_tui.model import EXCHANGE_SHORT, EXCHANGES, Consensus, Signal, SymbolScan, Whale
+from gme_tui.model import (
+    EXCHANGE_SHORT,
+    EXCHANGES,
+    Consensus,
+    Grade,
+    Language,
+    Level,
+    Signal,
+    SourceMode,
+    SymbolScan,
+    Whale,
+)
 from gme_tui.settings import Settings
 
 PRODUCT = "资金流监控 gme-tui"
-KEYWORDS = ("资金流监控", "gme-tui")
-MODE_MARK = {"live": "", "demo": "【DEMO】", "replay": "【REPLAY】"}
+MODE_MARK: Mapping[SourceMode, str] = {
+    SourceMode.LIVE: "",
+    SourceMode.DEMO: "【DEMO】",
+    SourceMode.REPLAY: "【REPLAY】",
+}
+
+
+class Category(StrEnum):
+    """What an alert is about (kept with it in the outbox, for the record)."""
+
+    SIGNAL = "signal"
+    CONSENSUS = "consensus"
+    WHALE = "whale"
+    SYSTEM = "system"
+    TEST = "test"
 
 
 @dataclass(frozen=True)
 class AlertMessage:
-    """One alert, rendered. `key` is its cooldown kind; `line` its one-line digest summary."""
+    """One alert, rendered. `key` is its cooldown kind (a signal code, a level, `whale`,
+    `down:okx`...); `line` its one-line digest summary."""
 
-    category: str  # signal | consensus | whale | system | test
+    category: Category
     key: str
     symbol: str
     ts: int  # event time (ms)
@@ -34,7 +60,7 @@ class AlertMessage:
     at_all: bool = False
 
 
-_WORDS = {
+_WORDS: Mapping[Language, Mapping[str, str]] = {
     "zh": {
         "alert": "报警",
         "type": "信号类型",
@@ -140,11 +166,11 @@ _ADVICE = {
 class MessageRenderer:
     """Renders alerts for one run: the language, time zone and mode mark are fixed at start."""
 
-    def __init__(self, settings: Settings, mode: str) -> None:
-        self.language = settings.language if settings.language in _WORDS else "zh"
+    def __init__(self, settings: Settings, mode: SourceMode) -> None:
+        self.language: Language = "en" if settings.language == "en" else "zh"
         self.words = _WORDS[self.language]
         self.tz = fmt.zone(settings.timezone)
-        self.mark = MODE_MARK.get(mode, f"【{mode.upper()}】")
+        self.mark = MODE_MARK[SourceMode(mode)]
 
     # ------------------------------------------------------------ helpers
 
@@ -164,25 +190,21 @@ class MessageRenderer:
         pair = _ADVICE.get(code)
         return "" if pair is None else pair[0 if self.language == "zh" else 1]
 
-    def _flow_lines(self, flows: dict[str, float] | object, coverage: object, window: int) -> list[str]:
+    def _flow_lines(self, flows: Mapping[str, float], coverage: Mapping[str, int] | None, window: int) -> list[str]:
         lines = []
         for exchange in EXCHANGES:
-            flow = flows.get(exchange)  # type: ignore[union-attr]
+            flow = flows.get(exchange)
             if flow is None:
                 continue
             icon = "📈" if flow > 0 else ("📉" if flow < 0 else "➖")
-            covered = coverage.get(exchange) if coverage else None  # type: ignore[union-attr]
+            covered = coverage.get(exchange) if coverage else None
             partial = f" ({covered}/{window}m)" if covered is not None and covered < window else ""
             lines.append(f"- {icon} {exchange.upper()}: {fmt.money(flow)} USDT{partial}")
         return lines
 
     @staticmethod
-    def short_flows(flows: dict[str, float] | object) -> str:
-        return " ".join(
-            f"{EXCHANGE_SHORT[e]}:{fmt.money(flows[e])}"
-            for e in EXCHANGES
-            if e in flows  # type: ignore[operator,index]
-        )
+    def short_flows(flows: Mapping[str, float]) -> str:
+        return " ".join(f"{EXCHANGE_SHORT[e]}:{fmt.money(flows[e])}" for e in EXCHANGES if e in flows)
 
     def _body(self, heading: str, fields: Sequence[tuple[str, str]], sections: Sequence[Sequence[str]]) -> str:
         out = [f"### {heading}", ""]
@@ -195,12 +217,23 @@ class MessageRenderer:
 
     # ------------------------------------------------------------ alerts
 
+    @staticmethod
+    def _signal_label(signal: Signal) -> Label:
+        return SIGNALS.get(signal.code, Label(signal.code, signal.code, signal.code))
+
+    def signal_line(self, signal: Signal) -> str:
+        """A signal's one-line summary alone (the log of a C signal), without the full message."""
+        return (
+            f"{fmt.clock(signal.ts, self.tz, seconds=False)} [{signal.grade}] {signal.symbol} "
+            f"{self._signal_label(signal).text(self.language)} {self.short_flows(signal.flows)}"
+        )
+
     def signal(self, signal: Signal, scan: SymbolScan | None) -> AlertMessage:
         w = self.words
-        label = SIGNALS.get(signal.code, Label(signal.code, signal.code, signal.code))
+        label = self._signal_label(signal)
         consensus = scan.consensus if scan else None
         window = consensus.window_minutes if consensus else 50
-        flows = self._flow_lines(dict(signal.flows), consensus.coverage if consensus else None, window)
+        flows = self._flow_lines(signal.flows, consensus.coverage if consensus else None, window)
         title = self._title("🚨", f"{w['alert']} [{signal.grade}] {signal.symbol} {label.text(self.language)}")
         level = LEVELS.get(consensus.level) if consensus else None
         consensus_line = [f"**{w['consensus']}**: {self._label(level)} — {self._meaning(level)}"] if level else []
@@ -217,20 +250,23 @@ class MessageRenderer:
                 [f"**{w['meaning']}**: {self._meaning(label)}", "", self._advice(signal.code)],
             ],
         )
-        line = (
-            f"{fmt.clock(signal.ts, self.tz, seconds=False)} [{signal.grade}] {signal.symbol} "
-            f"{label.text(self.language)} {self.short_flows(signal.flows)}"
-        )
         return AlertMessage(
-            "signal", signal.code, signal.symbol, signal.ts, title, text, line, at_all=signal.grade in ("A+", "A")
+            Category.SIGNAL,
+            signal.code,
+            signal.symbol,
+            signal.ts,
+            title,
+            text,
+            self.signal_line(signal),
+            at_all=signal.grade in (Grade.A_PLUS, Grade.A),
         )
 
     def consensus(self, consensus: Consensus) -> AlertMessage:
         w = self.words
         level = LEVELS[consensus.level]
-        icon = "🟢" if consensus.level == "strong_bullish" else "🔴"
+        icon = "🟢" if consensus.level == Level.STRONG_BULLISH else "🔴"
         title = self._title(icon, f"{w['consensus']} {consensus.symbol} {level.text(self.language)}")
-        flows = self._flow_lines(dict(consensus.flows), consensus.coverage, consensus.window_minutes)
+        flows = self._flow_lines(consensus.flows, consensus.coverage, consensus.window_minutes)
         text = self._body(
             title,
             [
@@ -248,7 +284,9 @@ class MessageRenderer:
             f"{fmt.clock(consensus.ts, self.tz, seconds=False)} {icon} {consensus.symbol} "
             f"{level.text(self.language)} {self.short_flows(consensus.flows)}"
         )
-        return AlertMessage("consensus", consensus.level, consensus.symbol, consensus.ts, title, text, line, True)
+        return AlertMessage(
+            Category.CONSENSUS, consensus.level, consensus.symbol, consensus.ts, title, text, line, True
+        )
 
     def whale(self, whale: Whale) -> AlertMessage:
         w = self.words
@@ -272,7 +310,7 @@ class MessageRenderer:
             f"{fmt.clock(whale.ts, self.tz)} 🐳 {whale.symbol} {whale.exchange.upper()} {side} "
             f"{fmt.usd(whale.value)} @ {fmt.price(whale.price)}"
         )
-        return AlertMessage("whale", "whale", whale.symbol, whale.ts, title, text, line)
+        return AlertMessage(Category.WHALE, "whale", whale.symbol, whale.ts, title, text, line)
 
     def exchange_down(self, exchange: str, since_ms: int, now_ms: int, reason: str) -> AlertMessage:
         w = self.words
@@ -287,7 +325,7 @@ class MessageRenderer:
             fields.append((w["reason"], reason))
         text = self._body(title, fields, [[w["down_note"]]])
         line = f"{fmt.clock(now_ms, self.tz, seconds=False)} ⛔ {exchange.upper()} {w['down']} ({w['minutes'].format(m=minutes)})"
-        return AlertMessage("system", f"down:{exchange}", "", now_ms, title, text, line)
+        return AlertMessage(Category.SYSTEM, f"down:{exchange}", "", now_ms, title, text, line)
 
     def exchange_up(self, exchange: str, since_ms: int, now_ms: int) -> AlertMessage:
         w = self.words
@@ -304,13 +342,13 @@ class MessageRenderer:
             [],
         )
         line = f"{fmt.clock(now_ms, self.tz, seconds=False)} ✅ {exchange.upper()} {w['up']}"
-        return AlertMessage("system", f"up:{exchange}", "", now_ms, title, text, line)
+        return AlertMessage(Category.SYSTEM, f"up:{exchange}", "", now_ms, title, text, line)
 
     def test(self, now_ms: int) -> AlertMessage:
         w = self.words
         title = self._title("✅", w["test"])
         text = self._body(title, [(w["time"], self.when(now_ms))], [[w["test_body"]]])
-        return AlertMessage("test", "test", "", now_ms, title, text, title)
+        return AlertMessage(Category.TEST, "test", "", now_ms, title, text, title)
 
     # ------------------------------------------------------------ digests
 

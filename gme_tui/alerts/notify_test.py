@@ -9,6 +9,7 @@ import aiohttp
 from gme_tui.alerts.dispatcher import build_lanes
 from gme_tui.alerts.messages import MessageRenderer
 from gme_tui.core.clock import wall_ms
+from gme_tui.model import SourceMode
 from gme_tui.settings import Secrets, Settings
 
 EXIT_OK = 0
@@ -43,7 +44,7 @@ async def notify_test(settings: Settings, secrets: Secrets, out: TextIO) -> int:
     if not lanes:
         print(_SETUP_HINT, file=out)
         return EXIT_NOT_CONFIGURED
-    message = MessageRenderer(settings, "live").test(wall_ms())
+    message = MessageRenderer(settings, SourceMode.LIVE).test(wall_ms())
     failures = 0
     async with aiohttp.ClientSession() as session:
         for lane in lanes.values():

@@ -4,14 +4,26 @@ Its own SQLite file (stdlib sqlite3, WAL). A row is written when an alert is dec
 delivered only after the robot said `errcode 0`, so a restart delivers what was pending and never
 re-sends what was delivered. (A crash between the robot's answer and the commit would re-send
 those rows once: at-least-once is the only honest promise over HTTP.)
+
+`Outbox` is plain synchronous SQLite. `OutboxThread` runs every call of it on one worker thread,
+in the order the calls were made, so the event loop never waits on the disk and a read always
+sees the writes asked for before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, TypeVar
+
+from gme_tui.alerts.messages import Category
+from gme_tui.model import RobotName, SourceMode
+
+T = TypeVar("T")
 
 DELIVERED_KEEP_MS = 7 * 24 * 3_600_000
 SENDS_KEEP_MS = 10 * 60_000
@@ -47,11 +59,15 @@ CREATE TABLE IF NOT EXISTS robots(
 """
 
 
+CooldownEntry = tuple[str, str, int]
+"""(symbol, cooldown key, event time in ms) of an alert that went out."""
+
+
 @dataclass(frozen=True)
 class NewAlert:
-    robot: str
+    robot: RobotName
     created_ms: int
-    category: str
+    category: Category  # this and `key`, `symbol`: kept with the row, for the record
     key: str
     symbol: str
     title: str
@@ -65,11 +81,7 @@ class NewAlert:
 @dataclass(frozen=True)
 class PendingAlert:
     id: int
-    robot: str
     created_ms: int
-    category: str
-    key: str
-    symbol: str
     title: str
     text: str
     line: str
@@ -79,6 +91,14 @@ class PendingAlert:
     parts_done: int
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """One robot's rows that are not delivered: waiting, and reported undeliverable (kept a week)."""
+
+    pending: int = 0
+    failed: int = 0
+
+
 def default_outbox_path() -> Path:
     from platformdirs import user_data_dir
 
@@ -86,23 +106,28 @@ def default_outbox_path() -> Path:
 
 
 class Outbox:
+    """Synchronous: use it through an `OutboxThread` once the event loop runs."""
+
     def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the program
         self.db.execute("PRAGMA busy_timeout=2000")
         self.db.executescript(_SCHEMA)
+        #: robot -> its backlog, counted again after every change (so reading it costs no query).
+        self.backlog: Mapping[str, Backlog] = self._count()
 
     def close(self) -> None:
         self.db.close()
 
     # -------------------------------------------------------- alerts
 
-    def add(self, alerts: Sequence[NewAlert]) -> None:
-        if not alerts:
+    def add(self, mode: SourceMode, alerts: Sequence[NewAlert], cooldowns: Sequence[CooldownEntry] = ()) -> None:
+        """New alerts and the cooldowns they started, in one transaction: after a crash both are
+        there or neither (an alert without its cooldown could be sent twice)."""
+        if not alerts and not cooldowns:
             return
         with self.db:
             self.db.execute("BEGIN")
@@ -113,7 +138,7 @@ class Outbox:
                     (
                         a.robot,
                         a.created_ms,
-                        a.category,
+                        str(a.category),
                         a.key,
                         a.symbol,
                         a.title,
@@ -126,17 +151,28 @@ class Outbox:
                     for a in alerts
                 ],
             )
+            self.db.executemany(
+                "INSERT INTO cooldowns(mode, symbol, key, sent_ms) VALUES (?,?,?,?)"
+                " ON CONFLICT(mode, symbol, key) DO UPDATE SET sent_ms = excluded.sent_ms",
+                [(str(mode), symbol, str(key), ts) for symbol, key, ts in cooldowns],
+            )
+        if alerts:
+            self.backlog = self._count()
 
-    def pending(self, robot: str) -> list[PendingAlert]:
+    def pending(self, robot: RobotName) -> list[PendingAlert]:
         rows = self.db.execute(
-            "SELECT id, robot, created_ms, category, key, symbol, title, text, line, at_all, digest_only,"
-            " hold_until_ms, parts_done FROM alerts WHERE robot = ? AND state = 'pending' ORDER BY id",
+            "SELECT id, created_ms, title, text, line, at_all, digest_only, hold_until_ms, parts_done"
+            " FROM alerts WHERE robot = ? AND state = 'pending' ORDER BY id",
             (robot,),
         ).fetchall()
-        return [
-            PendingAlert(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), bool(r[10]), r[11], r[12])
-            for r in rows
-        ]
+        return [PendingAlert(r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7], r[8]) for r in rows]
+
+    def earliest_hold(self, robot: RobotName) -> int | None:
+        """The smallest `hold_until_ms` of the robot's pending rows; None when none is pending."""
+        row = self.db.execute(
+            "SELECT MIN(hold_until_ms) FROM alerts WHERE robot = ? AND state = 'pending'", (robot,)
+        ).fetchone()
+        return None if row is None else row[0]
 
     def mark_delivered(self, ids: Iterable[int], now_ms: int) -> None:
         self._set_state(ids, "delivered", now_ms, None)
@@ -147,63 +183,88 @@ class Outbox:
     def mark_parts_done(self, alert_id: int, parts: int) -> None:
         self.db.execute("UPDATE alerts SET parts_done = ? WHERE id = ?", (parts, alert_id))
 
-    def _set_state(self, ids: Iterable[int], state: str, now_ms: int, reason: str | None) -> None:
+    def _set_state(
+        self, ids: Iterable[int], state: Literal["delivered", "failed"], now_ms: int, reason: str | None
+    ) -> None:
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany(
                 "UPDATE alerts SET state = ?, done_ms = ?, error = ? WHERE id = ? AND state = 'pending'",
                 [(state, now_ms, reason, i) for i in ids],
             )
+        self.backlog = self._count()
 
-    def counts(self) -> dict[tuple[str, str], int]:
-        """(robot, state) -> rows; delivered rows are kept a week for the record."""
-        rows = self.db.execute("SELECT robot, state, COUNT(*) FROM alerts GROUP BY robot, state").fetchall()
-        return {(robot, state): n for robot, state, n in rows}
-
-    def delivered_lines(self, robot: str) -> list[str]:
-        """Digest lines and titles of what the robot got (tests and diagnostics)."""
+    def _count(self) -> dict[str, Backlog]:
         rows = self.db.execute(
-            "SELECT line FROM alerts WHERE robot = ? AND state = 'delivered' ORDER BY id", (robot,)
+            "SELECT robot, SUM(state = 'pending'), SUM(state = 'failed') FROM alerts GROUP BY robot"
         ).fetchall()
-        return [r[0] for r in rows]
+        return {robot: Backlog(pending, failed) for robot, pending, failed in rows}
 
     def prune(self, now_ms: int) -> None:
+        """Forget delivered and failed rows after a week, and sends older than the rate window."""
         self.db.execute("DELETE FROM alerts WHERE state != 'pending' AND done_ms < ?", (now_ms - DELIVERED_KEEP_MS,))
         self.db.execute("DELETE FROM sends WHERE ts_ms < ?", (now_ms - SENDS_KEEP_MS,))
+        self.backlog = self._count()
 
     # -------------------------------------------------------- cooldowns
 
-    def cooldowns(self, mode: str) -> dict[tuple[str, str], int]:
-        rows = self.db.execute("SELECT symbol, key, sent_ms FROM cooldowns WHERE mode = ?", (mode,)).fetchall()
+    def cooldowns(self, mode: SourceMode) -> dict[tuple[str, str], int]:
+        rows = self.db.execute("SELECT symbol, key, sent_ms FROM cooldowns WHERE mode = ?", (str(mode),)).fetchall()
         return {(symbol, key): sent for symbol, key, sent in rows}
-
-    def set_cooldowns(self, mode: str, entries: Sequence[tuple[str, str, int]]) -> None:
-        if not entries:
-            return
-        self.db.executemany(
-            "INSERT INTO cooldowns(mode, symbol, key, sent_ms) VALUES (?,?,?,?)"
-            " ON CONFLICT(mode, symbol, key) DO UPDATE SET sent_ms = excluded.sent_ms",
-            [(mode, symbol, key, ts) for symbol, key, ts in entries],
-        )
 
     # -------------------------------------------------------- robot state (survives restarts)
 
-    def record_send(self, robot: str, ts_ms: int) -> None:
+    def record_send(self, robot: RobotName, ts_ms: int) -> None:
         self.db.execute("INSERT INTO sends(robot, ts_ms) VALUES (?, ?)", (robot, ts_ms))
 
-    def recent_sends(self, robot: str, since_ms: int) -> list[int]:
+    def recent_sends(self, robot: RobotName, since_ms: int) -> list[int]:
         rows = self.db.execute(
             "SELECT ts_ms FROM sends WHERE robot = ? AND ts_ms >= ? ORDER BY ts_ms", (robot, since_ms)
         ).fetchall()
         return [r[0] for r in rows]
 
-    def robot_state(self, robot: str) -> tuple[int, int]:
-        row = self.db.execute("SELECT blocked_until_ms, failures FROM robots WHERE robot = ?", (robot,)).fetchone()
-        return (row[0], row[1]) if row else (0, 0)
+    def throttled_until(self, robot: RobotName) -> int:
+        """Until when (ms) the robot said to wait; 0 when it never did."""
+        row = self.db.execute("SELECT blocked_until_ms FROM robots WHERE robot = ?", (robot,)).fetchone()
+        return int(row[0]) if row else 0
 
-    def set_robot_state(self, robot: str, blocked_until_ms: int, failures: int) -> None:
+    def set_throttled_until(self, robot: RobotName, until_ms: int) -> None:
+        # `failures` is no longer read (a restart retries network trouble at once); files of
+        # earlier versions declare it NOT NULL, so it is written as 0.
         self.db.execute(
-            "INSERT INTO robots(robot, blocked_until_ms, failures) VALUES (?,?,?) ON CONFLICT(robot)"
-            " DO UPDATE SET blocked_until_ms = excluded.blocked_until_ms, failures = excluded.failures",
-            (robot, blocked_until_ms, failures),
+            "INSERT INTO robots(robot, blocked_until_ms, failures) VALUES (?,?,0) ON CONFLICT(robot)"
+            " DO UPDATE SET blocked_until_ms = excluded.blocked_until_ms",
+            (robot, until_ms),
         )
+
+
+class OutboxThread:
+    """An `Outbox` on its own worker thread: every call runs there, one at a time, in order.
+
+    `submit` hands a call over and returns at once (`on_events`: the alerts are written a moment
+    later, before anything asked for after them); `call` awaits its result without blocking the
+    loop. A call that started always finishes, even when the coroutine awaiting it is cancelled,
+    so a delivery cut short by `close()` still records what the robot acknowledged. The thread
+    finishes the calls handed to it before the interpreter exits.
+    """
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-outbox")
+        self._pool.submit(int)  # start the thread now, not on the first alert
+
+    @property
+    def backlog(self) -> Mapping[str, Backlog]:
+        """As of the last change (a snapshot: reading it never waits on the disk)."""
+        return self._outbox.backlog
+
+    def submit(self, job: Callable[[Outbox], T]) -> Future[T]:
+        return self._pool.submit(job, self._outbox)
+
+    async def call(self, job: Callable[[Outbox], T]) -> T:
+        return await asyncio.shield(asyncio.wrap_future(self.submit(job)))
+
+    async def close(self) -> None:
+        """After every call handed over before it."""
+        await self.call(Outbox.close)
+        self._pool.shutdown(wait=False)

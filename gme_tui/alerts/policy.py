@@ -7,59 +7,91 @@
 | B signal                              | 30-minute digest  | immediate | no   |
 | C signal                              | log only          | log only  | no   |
 
-Pure apart from the log: time comes in, the cooldown memory is a plain dict the dispatcher
-persists. Cooldowns and muting use event time, so a replay behaves like the day it recorded.
+The policy decides before it renders: grade, mute and cooldown are checked on the event itself,
+and only an alert that goes out is rendered to markdown. Pure apart from the log and two pieces
+of memory (each symbol's previous level, the cooldown times the dispatcher persists). Cooldowns
+use event time, so a replay behaves like the day it recorded; mutes use the wall clock.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from gme_tui.alerts.messages import AlertMessage, MessageRenderer
-from gme_tui.model import Scan, Whale
+from gme_tui.alerts.messages import AlertMessage, Category, MessageRenderer
+from gme_tui.core.mutes import Mutes
+from gme_tui.model import EngineEvent, Grade, Level, RobotName, Scan, Signal, SymbolScan, Whale
 from gme_tui.settings import AlertSettings
 
 log = logging.getLogger("gme_tui.alerts")
 
-IMMEDIATE = "immediate"
-DIGEST = "digest"
-STRONG_LEVELS = ("strong_bullish", "strong_bearish")
+
+class Route(StrEnum):
+    """How one robot gets an alert."""
+
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"  # waits for the periodic digest (B signals on DingTalk)
+
+
+STRONG_LEVELS = (Level.STRONG_BULLISH, Level.STRONG_BEARISH)
+
+CooldownSlot = tuple[str, str]
+"""(symbol, cooldown key): a signal code, a level, ..."""
 
 
 @dataclass(frozen=True)
 class Decision:
-    """An alert and how each robot gets it: {robot name: IMMEDIATE | DIGEST}."""
+    """An alert and how each robot gets it."""
 
     message: AlertMessage
-    routes: dict[str, str]
+    routes: Mapping[RobotName, Route]
 
 
 class AlertPolicy:
-    def __init__(self, alerts: AlertSettings, renderer: MessageRenderer, cooldowns: dict[tuple[str, str], int]) -> None:
+    def __init__(
+        self,
+        alerts: AlertSettings,
+        renderer: MessageRenderer,
+        cooldowns: dict[CooldownSlot, int],
+        mutes: Mutes | None = None,
+    ) -> None:
+        """`cooldowns`: (symbol, key) -> event time (ms) of its last alert, as the outbox kept them.
+        `mutes`: the one mute state, shared with the UI (by default the settings' `alerts.muted`)."""
         self.alerts = alerts
         self.renderer = renderer
-        self.cooldowns = cooldowns  # (symbol, key) -> event time of the last alert
+        self.mutes = mutes if mutes is not None else Mutes(alerts.muted)
+        self.cooldowns = cooldowns
         self.cooldown_ms = int(alerts.cooldown_minutes * 60_000)
-        self.levels: dict[str, str] = {}  # symbol -> level at its previous scan
-        self.muted_until: dict[str, int] = {}
+        self.levels: dict[str, Level] = {}  # symbol -> level at its previous scan
         self.new_cooldowns: list[tuple[str, str, int]] = []  # for the dispatcher to persist
 
-    # -------------------------------------------------------- muting
+    def reconfigure(self, alerts: AlertSettings) -> None:
+        """New grades, thresholds and cooldown from the next event on."""
+        self.alerts = alerts
+        self.cooldown_ms = int(alerts.cooldown_minutes * 60_000)
 
-    def mute(self, symbol: str, until_ms: int) -> None:
-        self.muted_until[symbol] = until_ms
+    # -------------------------------------------------------- cooldowns
 
-    def unmute(self, symbol: str) -> None:
-        self.muted_until.pop(symbol, None)
+    def cooling_down(self, symbol: str, key: str, ts_ms: int) -> bool:
+        """Whether (symbol, key) was alerted less than the cooldown before event time `ts_ms`.
+        A question only: nothing changes."""
+        last = self.cooldowns.get((symbol, key))
+        return last is not None and ts_ms - last < self.cooldown_ms and ts_ms >= last
 
-    def is_muted(self, symbol: str, now_ms: int) -> bool:
-        return symbol in self.alerts.muted or self.muted_until.get(symbol, 0) > now_ms
+    def start_cooldown(self, symbol: str, key: str, ts_ms: int) -> None:
+        """Record that (symbol, key) went out at event time `ts_ms` (kept for the dispatcher to persist)."""
+        self.cooldowns[(symbol, key)] = ts_ms
+        self.new_cooldowns.append((symbol, key, ts_ms))
+
+    def take_new_cooldowns(self) -> Sequence[tuple[str, str, int]]:
+        entries, self.new_cooldowns = self.new_cooldowns, []
+        return entries
 
     # -------------------------------------------------------- events
 
-    def decide(self, events: Iterable[object], now_ms: int) -> list[Decision]:
+    def decide(self, events: Iterable[EngineEvent], now_ms: int) -> list[Decision]:
         """`now_ms` is the wall clock, for muting; cooldowns use each event's own time."""
         out: list[Decision] = []
         for event in events:
@@ -77,22 +109,32 @@ class AlertPolicy:
             # Entering a strong level: this scan strong, the previous one (if any) not that level.
             # The first scan seen counts: the user wants to know the state now; the persisted
             # cooldown keeps a restart from repeating it.
-            if consensus.level in STRONG_LEVELS and previous != consensus.level and self.alerts.enable_consensus_notify:
-                message = self.renderer.consensus(consensus)
-                self._admit(message, both(IMMEDIATE), now_ms, out)
+            entering = consensus.level in STRONG_LEVELS and previous != consensus.level
+            if (
+                entering
+                and self.alerts.enable_consensus_notify
+                and self._admit(Category.CONSENSUS, consensus.symbol, consensus.level, consensus.ts, now_ms)
+            ):
+                out.append(Decision(self.renderer.consensus(consensus), both(Route.IMMEDIATE)))
             for signal in item.signals:
-                self._signal(self.renderer.signal(signal, item), signal.grade, now_ms, out)
+                self._signal(signal, item, now_ms, out)
 
-    def _signal(self, message: AlertMessage, grade: str, now_ms: int, out: list[Decision]) -> None:
-        if grade == "C":
-            if self._cool(message):  # log only, with the cooldown so the log is not flooded
-                log.info("C signal (log only): %s", message.line)
+    def _signal(self, signal: Signal, item: SymbolScan, now_ms: int, out: list[Decision]) -> None:
+        grade = signal.grade
+        if grade == Grade.C:
+            # Log only, with the cooldown so the log is not flooded; only its line is rendered.
+            if not self.cooling_down(signal.symbol, signal.code, signal.ts):
+                self.start_cooldown(signal.symbol, signal.code, signal.ts)
+                log.info("C signal (log only): %s", self.renderer.signal_line(signal))
             return
         if grade not in self.alerts.notify_grades:
-            log.debug("signal not notified (grade %s not in alerts.notify_grades): %s", grade, message.line)
+            log.debug(
+                "signal not notified (grade %s not in alerts.notify_grades): %s %s", grade, signal.symbol, signal.code
+            )
             return
-        routes = {"dingtalk": DIGEST, "wecom": IMMEDIATE} if grade == "B" else both(IMMEDIATE)
-        self._admit(message, routes, now_ms, out)
+        if self._admit(Category.SIGNAL, signal.symbol, signal.code, signal.ts, now_ms):
+            routes = route(dingtalk=Route.DIGEST, wecom=Route.IMMEDIATE) if grade == Grade.B else both(Route.IMMEDIATE)
+            out.append(Decision(self.renderer.signal(signal, item), routes))
 
     def _whale(self, whale: Whale, now_ms: int, out: list[Decision]) -> None:
         if not self.alerts.enable_whale_notify or whale.value < self.alerts.whale_notify_threshold:
@@ -101,38 +143,33 @@ class AlertPolicy:
             return
         # No cooldown: each whale is a distinct order, not a repeated state. Floods are merged
         # into digests by the rate limiter instead.
-        message = self.renderer.whale(whale)
-        if self.is_muted(whale.symbol, now_ms):
-            log.info("muted %s: %s", whale.symbol, message.line)
+        if self._muted(Category.WHALE, whale.symbol, "whale", now_ms):
             return
-        out.append(Decision(message, both(IMMEDIATE)))
+        out.append(Decision(self.renderer.whale(whale), both(Route.IMMEDIATE)))
 
     def system(self, message: AlertMessage) -> Decision:
-        return Decision(message, both(IMMEDIATE))
+        return Decision(message, both(Route.IMMEDIATE))
 
-    def _admit(self, message: AlertMessage, routes: dict[str, str], now_ms: int, out: list[Decision]) -> None:
-        if self.is_muted(message.symbol, now_ms):
-            log.info("muted %s: %s", message.symbol, message.line)
-            return
-        if not self._cool(message):
-            log.debug("in cooldown: %s", message.line)
-            return
-        out.append(Decision(message, routes))
-
-    def _cool(self, message: AlertMessage) -> bool:
-        """True (and the cooldown restarts) when (symbol, key) is out of its cooldown."""
-        slot = (message.symbol, message.key)
-        last = self.cooldowns.get(slot)
-        if last is not None and message.ts - last < self.cooldown_ms and message.ts >= last:
+    def _admit(self, category: Category, symbol: str, key: str, ts_ms: int, now_ms: int) -> bool:
+        """Not muted and out of its cooldown: the alert goes out, and its cooldown starts."""
+        if self._muted(category, symbol, key, now_ms):
             return False
-        self.cooldowns[slot] = message.ts
-        self.new_cooldowns.append((message.symbol, message.key, message.ts))
+        if self.cooling_down(symbol, key, ts_ms):
+            log.debug("in cooldown: %s %s %s", symbol, category, key)
+            return False
+        self.start_cooldown(symbol, key, ts_ms)
         return True
 
-    def take_new_cooldowns(self) -> Sequence[tuple[str, str, int]]:
-        entries, self.new_cooldowns = self.new_cooldowns, []
-        return entries
+    def _muted(self, category: Category, symbol: str, key: str, now_ms: int) -> bool:
+        if not self.mutes.is_muted(symbol, now_ms):
+            return False
+        log.info("muted %s: %s %s not sent", symbol, category, key)
+        return True
 
 
-def both(route: str) -> dict[str, str]:
-    return {"dingtalk": route, "wecom": route}
+def route(*, dingtalk: Route, wecom: Route) -> dict[RobotName, Route]:
+    return {"dingtalk": dingtalk, "wecom": wecom}
+
+
+def both(how: Route) -> dict[RobotName, Route]:
+    return route(dingtalk=how, wecom=how)

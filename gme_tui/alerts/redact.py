@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from gme_tui.settings import Secrets
 
@@ -94,17 +95,27 @@ def scrub_record(record: logging.LogRecord, values: Iterable[str]) -> None:
         record.exc_text = redact(record.exc_text, values)
     if record.stack_info:
         record.stack_info = redact(record.stack_info, values)
-    record._gme_redacted = True  # type: ignore[attr-defined]
+    record._gme_redacted = True
 
 
 _lock = threading.Lock()
-_installed: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class _Installed:
+    record_filter: RedactionFilter
+    factory: Callable[..., logging.LogRecord]
+    previous: Callable[..., logging.LogRecord]
+
+
+_installed: _Installed | None = None
 
 
 def install_log_redaction(secrets: Secrets) -> None:
     """Scrub every log record of this process: a filter on the root logger and on each of its
     handlers, and a record factory so records of any logger, reaching any handler added later,
     are scrubbed as they are created. Calling it again replaces the secrets it knows."""
+    global _installed
     uninstall_log_redaction()
     with _lock:
         record_filter = RedactionFilter(secrets)
@@ -120,19 +131,19 @@ def install_log_redaction(secrets: Secrets) -> None:
             return record
 
         logging.setLogRecordFactory(factory)
-        _installed.update(filter=record_filter, factory=factory, previous=previous)
+        _installed = _Installed(record_filter, factory, previous)
 
 
 def uninstall_log_redaction() -> None:
     """Undo `install_log_redaction` (tests; a second install)."""
+    global _installed
     with _lock:
-        if not _installed:
+        if _installed is None:
             return
-        record_filter = _installed["filter"]
         root = logging.getLogger()
-        root.removeFilter(record_filter)  # type: ignore[arg-type]
+        root.removeFilter(_installed.record_filter)
         for handler in root.handlers:
-            handler.removeFilter(record_filter)  # type: ignore[arg-type]
-        if logging.getLogRecordFactory() is _installed["factory"]:
-            logging.setLogRecordFactory(_installed["previous"])  # type: ignore[arg-type]
-        _installed.clear()
+            handler.removeFilter(_installed.record_filter)
+        if logging.getLogRecordFactory() is _installed.factory:
+            logging.setLogRecordFactory(_installed.previous)
+        _installed = None

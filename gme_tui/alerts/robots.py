@@ -7,26 +7,35 @@ JSON body and nothing else. Each protocol module supplies its errcode table and 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import ClassVar
 
 import aiohttp
 import yarl
 
 from gme_tui.alerts.redact import redact, safe_error
+from gme_tui.model import RobotName
 
-# Outcome kinds: what the dispatcher does next.
-OK = "ok"
-RETRY = "retry"  # transient: back off and try again
-THROTTLED = "throttled"  # the robot refuses for a while: wait `retry_after_ms`
-ROBOT_ERROR = "robot_error"  # configuration: every message would fail; stop, keep them pending
-MESSAGE_ERROR = "message_error"  # this message can never go: report it as undeliverable
+JsonBody = Mapping[str, object]
+"""A robot request body, as JSON-ready data."""
+
+
+class OutcomeKind(StrEnum):
+    """What the dispatcher does next after one request."""
+
+    OK = "ok"
+    RETRY = "retry"  # transient: back off and try again
+    THROTTLED = "throttled"  # the robot refuses for a while: wait `retry_after_ms`
+    ROBOT_ERROR = "robot_error"  # configuration: every message would fail; stop, keep them pending
+    MESSAGE_ERROR = "message_error"  # this message can never go: report it as undeliverable
 
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str
+    kind: OutcomeKind
     errcode: int | None = None
     reason: str = ""
     hint: str = ""
@@ -34,7 +43,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.kind == OK
+        return self.kind == OutcomeKind.OK
 
     def describe(self) -> str:
         code = f"errcode {self.errcode}: " if self.errcode is not None else ""
@@ -43,7 +52,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ErrcodeRule:
-    kind: str
+    kind: OutcomeKind
     reason: str
     hint: str = ""
     retry_after_ms: int = 0
@@ -51,24 +60,23 @@ class ErrcodeRule:
 
 def classify(errcode: int, errmsg: str, table: Mapping[int, ErrcodeRule]) -> Outcome:
     if errcode == 0:
-        return Outcome(OK, 0, "ok")
+        return Outcome(OutcomeKind.OK, 0, "ok")
     rule = table.get(errcode)
     if rule is None:  # unknown: assume transient; the age limit bounds the retries
-        return Outcome(RETRY, errcode, f"unknown error ({errmsg[:120]})", "alerts are retried with backoff")
+        return Outcome(OutcomeKind.RETRY, errcode, f"unknown error ({errmsg[:120]})", "alerts are retried with backoff")
     return Outcome(rule.kind, errcode, rule.reason, rule.hint, rule.retry_after_ms)
 
 
-def json_bytes(body: Mapping[str, Any]) -> bytes:
+def json_bytes(body: JsonBody) -> bytes:
     """UTF-8 JSON, not \\u escapes: the size limits are in bytes and escapes would double them."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-class RobotClient:
+class RobotClient(ABC):
     """One robot (one webhook). Subclasses: DingTalkRobot, WeComRobot."""
 
-    name = "robot"
-    label = "Robot"
-    secret_env = ""
+    name: ClassVar[RobotName]
+    label: ClassVar[str]
 
     def __init__(self, webhook: str, *, timeout_s: float = 10.0, clock: Callable[[], int]) -> None:
         self.webhook = webhook
@@ -78,21 +86,22 @@ class RobotClient:
 
     # -------------------------------------------------------- protocol specifics
 
-    def markdown_body(self, title: str, text: str, at_all: bool) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def markdown_body(self, title: str, text: str, at_all: bool) -> JsonBody: ...
 
-    def at_all_body(self, content: str) -> dict[str, Any] | None:
+    def at_all_body(self, content: str) -> JsonBody | None:
         """The extra text message an @all needs, or None when the markdown carries it."""
         return None
 
+    @abstractmethod
     def fits(self, title: str, text: str) -> bool:
-        raise NotImplementedError
+        """Whether a markdown message of this title and text is within the robot's size limit."""
 
     def url(self) -> yarl.URL:
         return yarl.URL(self.webhook, encoded=True)
 
-    def errcodes(self) -> Mapping[int, ErrcodeRule]:
-        raise NotImplementedError
+    @abstractmethod
+    def errcodes(self) -> Mapping[int, ErrcodeRule]: ...
 
     def config_problem(self) -> str:
         """Why this webhook cannot work at all ('' when it looks usable)."""
@@ -112,11 +121,13 @@ class RobotClient:
     def redact(self, text: str) -> str:
         return redact(text, self._secret_values)
 
-    async def post(self, session: aiohttp.ClientSession, body: Mapping[str, Any]) -> Outcome:
+    async def post(self, session: aiohttp.ClientSession, body: JsonBody) -> Outcome:
         """One HTTP POST. Never raises for network trouble: it becomes a redacted Outcome."""
         problem = self.config_problem()
         if problem:
-            return Outcome(ROBOT_ERROR, None, problem, f"check {self.label}'s webhook in the environment or .env")
+            return Outcome(
+                OutcomeKind.ROBOT_ERROR, None, problem, f"check {self.label}'s webhook in the environment or .env"
+            )
         try:
             async with session.post(
                 self.url(),
@@ -128,10 +139,12 @@ class RobotClient:
                 raw = await response.read()
                 status = response.status
         except TimeoutError:
-            return Outcome(RETRY, None, f"no answer within {self.timeout.total:g} s", "network or robot slow")
+            return Outcome(
+                OutcomeKind.RETRY, None, f"no answer within {self.timeout.total:g} s", "network or robot slow"
+            )
         except (aiohttp.ClientError, OSError, ValueError) as exc:  # aiohttp texts hold the full URL
             return Outcome(
-                RETRY,
+                OutcomeKind.RETRY,
                 None,
                 safe_error(exc, self._secret_values),
                 "network problem or robot unreachable (alerts are retried)",
@@ -140,13 +153,19 @@ class RobotClient:
 
     def _read_answer(self, status: int, raw: bytes) -> Outcome:
         if status in (408, 425, 429) or status >= 500:
-            return Outcome(RETRY, None, f"HTTP {status}", "the service is having trouble (alerts are retried)")
+            return Outcome(
+                OutcomeKind.RETRY, None, f"HTTP {status}", "the service is having trouble (alerts are retried)"
+            )
         if status != 200:
-            return Outcome(ROBOT_ERROR, None, f"HTTP {status}", f"check the {self.label} webhook URL")
+            return Outcome(OutcomeKind.ROBOT_ERROR, None, f"HTTP {status}", f"check the {self.label} webhook URL")
         try:
-            answer = json.loads(raw)
+            answer: object = json.loads(raw)
+            if not isinstance(answer, dict):
+                raise TypeError("not a JSON object")
             errcode = int(answer["errcode"])
             errmsg = str(answer.get("errmsg", ""))
         except (ValueError, KeyError, TypeError):
-            return Outcome(RETRY, None, "answer is not the robot's JSON", "a proxy in the way? (alerts are retried)")
+            return Outcome(
+                OutcomeKind.RETRY, None, "answer is not the robot's JSON", "a proxy in the way? (alerts are retried)"
+            )
         return classify(errcode, self.redact(errmsg), self.errcodes())

@@ -7,9 +7,8 @@ text message with `mentioned_list: ["@all"]`; both count against the 20 per minu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from gme_tui.alerts.robots import MESSAGE_ERROR, RETRY, ROBOT_ERROR, THROTTLED, ErrcodeRule, RobotClient
+from gme_tui.alerts.robots import ErrcodeRule, JsonBody, OutcomeKind, RobotClient
 
 MAX_MARKDOWN_BYTES = 4_096
 MAX_TEXT_BYTES = 2_048
@@ -17,13 +16,17 @@ SAFETY_BYTES = 96
 RATE_LIMIT_WAIT_MS = 60_000
 
 ERRCODES: Mapping[int, ErrcodeRule] = {
-    45009: ErrcodeRule(THROTTLED, "rate limited (over 20 messages per minute)", "waiting a minute", RATE_LIMIT_WAIT_MS),
-    93000: ErrcodeRule(
-        ROBOT_ERROR, "invalid webhook key", "check the key in WECHAT_WEBHOOK (the robot may have been removed)"
+    45009: ErrcodeRule(
+        OutcomeKind.THROTTLED, "rate limited (over 20 messages per minute)", "waiting a minute", RATE_LIMIT_WAIT_MS
     ),
-    40058: ErrcodeRule(MESSAGE_ERROR, "content too long", "a gme-tui bug: please report it"),
-    40008: ErrcodeRule(MESSAGE_ERROR, "invalid message type", "a gme-tui bug: please report it"),
-    -1: ErrcodeRule(RETRY, "system busy", "temporary (alerts are retried)"),
+    93000: ErrcodeRule(
+        OutcomeKind.ROBOT_ERROR,
+        "invalid webhook key",
+        "check the key in WECHAT_WEBHOOK (the robot may have been removed)",
+    ),
+    40058: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content too long", "a gme-tui bug: please report it"),
+    40008: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "invalid message type", "a gme-tui bug: please report it"),
+    -1: ErrcodeRule(OutcomeKind.RETRY, "system busy", "temporary (alerts are retried)"),
 }
 
 
@@ -31,10 +34,10 @@ class WeComRobot(RobotClient):
     name = "wecom"
     label = "WeCom"
 
-    def markdown_body(self, title: str, text: str, at_all: bool) -> dict[str, Any]:
+    def markdown_body(self, title: str, text: str, at_all: bool) -> JsonBody:
         return {"msgtype": "markdown", "markdown": {"content": text}}  # mention lists are ignored here
 
-    def at_all_body(self, content: str) -> dict[str, Any] | None:
+    def at_all_body(self, content: str) -> JsonBody | None:
         data = content.encode("utf-8")[: MAX_TEXT_BYTES - SAFETY_BYTES].decode("utf-8", "ignore")
         return {"msgtype": "text", "text": {"content": data, "mentioned_list": ["@all"]}}
 

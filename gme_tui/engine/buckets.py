@@ -83,7 +83,7 @@ class PairFlow:
         return index
 
     @property
-    def minutes(self) -> dict[int, list]:
+    def minutes(self) -> dict[int, list[float | None]]:
         """The known minutes as {minute: [buy, sell, count, close, close_ts]} (for inspection)."""
         return {
             self.base + i: [self.buys[i], self.sells[i], self.counts[i], self.closes[i], self.close_ts[i]]

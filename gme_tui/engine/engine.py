@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from gme_tui.engine.buckets import PairFlow
 from gme_tui.engine.rules import GRADE_OF, RuleConfig, consensus_level, signal_codes
@@ -36,7 +36,12 @@ from gme_tui.model import (
     ratio_of,
 )
 
+if TYPE_CHECKING:  # a type only: the engine never imports the settings at run time
+    from gme_tui.settings import Settings
+
 Clock = Literal["data", "external"]
+
+_NEVER = -(1 << 62)  # an int "no time yet": the hot path compares ints, never None
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ class EngineConfig:
         return self.rules or RuleConfig(quorum=len(self.exchanges))
 
     @classmethod
-    def from_settings(cls, settings, *, live: bool) -> EngineConfig:  # settings: gme_tui.settings.Settings
+    def from_settings(cls, settings: Settings, *, live: bool) -> EngineConfig:
+        """The engine's part of the settings; `live` picks the external clock, no warm-up and coverage."""
         return cls(
             exchanges=settings.enabled_exchanges,
             window_minutes=settings.window.minutes,
@@ -87,7 +93,7 @@ class Engine:
         self._pairs: dict[tuple[str, str], PairFlow] = {}
         self._participants: dict[str, set[str]] = {}
         self._whales = WhaleTracker(self.config.whale_threshold)
-        self._data_time: int | None = None
+        self._data_time = _NEVER  # the largest ts applied (data clock); _NEVER before the first
         self._first_minute: int | None = None  # T0 / 60000: the first valid item's minute
         self._next_scan: int | None = None  # the next boundary not yet scanned
         self.last_scan: Scan | None = None
@@ -127,9 +133,10 @@ class Engine:
 
     # ------------------------------------------------------------ input
 
-    def feed(self, item: SourceItem) -> list[EngineEvent]:
+    def feed(self, item: SourceItem, arrived_ms: int | None = None) -> list[EngineEvent]:
+        """One source item; `arrived_ms`: when it arrived on the local clock (live), see add_trade."""
         if type(item) is Trade:
-            return self.add_trade(item)
+            return self.add_trade(item, arrived_ms)
         if isinstance(item, MinuteBucket):
             return self.add_bucket(item)
         if isinstance(item, Listings):
@@ -163,11 +170,12 @@ class Engine:
         self._counts["whales"] += len(whales)
         return whales
 
-    def feed_many(self, items: Iterable[SourceItem]) -> list[EngineEvent]:
+    def feed_many(self, items: Iterable[SourceItem], arrived_ms: int | None = None) -> list[EngineEvent]:
+        """Items in order; `arrived_ms`: when the batch arrived on the local clock (live)."""
         events: list[EngineEvent] = []
         add_trade, feed = self.add_trade, self.feed
         for item in items:
-            produced = add_trade(item) if type(item) is Trade else feed(item)
+            produced = add_trade(item, arrived_ms) if type(item) is Trade else feed(item)
             if produced:
                 events.extend(produced)
         return events
@@ -188,7 +196,9 @@ class Engine:
         keep_from = max(keep_from, self._keep_from)
         pair.cover(coverage.first_minute, coverage.last_minute, keep_from)
 
-    def add_trade(self, trade: Trade) -> list[EngineEvent]:
+    def add_trade(self, trade: Trade, arrived_ms: int | None = None) -> list[EngineEvent]:
+        """One trade. `arrived_ms` (live): its arrival on the local clock, from which a whale
+        order's quiet time is measured (SPEC §5); None: its ts (data time is the clock)."""
         # The per-trade hot path: locals and one tuple unpack, no helper calls on the common path.
         exchange, symbol, ts, side, price, amount, trade_id = trade
         pair = self._pairs.get((exchange, symbol))
@@ -208,13 +218,13 @@ class Engine:
             self._dirty.add(((exchange, symbol), minute))
         events: list[EngineEvent] = []
         value = price * amount
-        whale = self._whales.add(exchange, symbol, ts, side, amount, value)
+        whale = self._whales.add(exchange, symbol, ts, side, amount, value, arrived_ms)
         if whale is not None:
             self._counts["whales"] += 1
             events.append(whale)
         if ts >= self._data_scan_at:
             self._on_data_time(ts, events)
-        elif self._data_clock and ts > self._data_time:  # type: ignore[operator]
+        elif self._data_clock and ts > self._data_time:
             self._data_time = ts
         pair.add(minute, side == "buy", value, price, ts, trade_id)
         if not pair.participating:
@@ -248,8 +258,9 @@ class Engine:
     # ------------------------------------------------------------ clock
 
     def advance(self, now_ms: int, *, scan_grace_ms: int = 0) -> list[EngineEvent]:
-        """External clock: close whale orders quiet since `whale_quiet_ms`, then scan every
-        boundary T with T + scan_grace_ms ≤ now_ms (the grace lets late trades land first)."""
+        """External clock: close whale orders whose last fill arrived `whale_quiet_ms` or more
+        before `now_ms` (the clock `arrived_ms` was given on), then scan every boundary T with
+        T + scan_grace_ms ≤ now_ms (the grace lets late trades land first)."""
         events: list[EngineEvent] = []
         for whale in self._whales.close_quiet(now_ms, self.config.whale_quiet_ms):
             self._counts["whales"] += 1
@@ -270,19 +281,19 @@ class Engine:
         for whale in self._whales.close_all():
             self._counts["whales"] += 1
             events.append(whale)
-        if self.config.clock == "data" and self._data_time is not None:
+        if self.config.clock == "data" and self._data_time != _NEVER:
             self._scan_through((self._data_time // MINUTE_MS + 1) * MINUTE_MS, events)
         return events
 
     def _on_data_time(self, ts: int, events: list[EngineEvent]) -> None:
-        if self._first_minute is None:
+        if self._next_scan is None:  # the first item starts data time (in the data clock only this sets both)
             self._first_minute = ts // MINUTE_MS
             self._next_scan = (self._first_minute + 1) * MINUTE_MS
-        if ts >= self._next_scan:  # type: ignore[operator]
+        if ts >= self._next_scan:
             self._scan_through(ts, events)
-        if self._data_time is None or ts > self._data_time:
+        if ts > self._data_time:
             self._data_time = ts
-        self._data_scan_at = self._next_scan  # type: ignore[assignment]
+        self._data_scan_at = self._next_scan
 
     def _scan_through(self, until_ms: int, events: list[EngineEvent]) -> None:
         while self._next_scan is not None and self._next_scan <= until_ms:
@@ -364,6 +375,16 @@ class Engine:
             volume=sum(w.buy + w.sell for w in windows.values()),
         )
 
+    def flush_minutes(self, now_ms: int) -> list[EngineEvent]:
+        """At a stop (live, with `emit_minutes`): the closed minutes changed since the last
+        hand-out (a late trade after the last scan, a backfill), as one ClosedMinutes at `now_ms`,
+        so the store is not left with a short minute marked covered. The open minute is not
+        handed out: it is partial, and a restart must backfill it rather than restore it."""
+        if not self.config.emit_minutes or not self._dirty:
+            return []
+        wanted, self._dirty = self._dirty, set()
+        return [ClosedMinutes(ts=now_ms, buckets=self._buckets_of(wanted))]
+
     def _closed_minutes(self, scan_ms: int) -> ClosedMinutes:
         """The minute that closed at `scan_ms` for every pair, plus minutes changed since handed out."""
         closing = scan_ms // MINUTE_MS - 1
@@ -376,6 +397,9 @@ class Engine:
         wanted.update(self._dirty)
         self._dirty = set()
         self._dirty_before = closing + 1
+        return ClosedMinutes(ts=scan_ms, buckets=self._buckets_of(wanted))
+
+    def _buckets_of(self, wanted: set[tuple[tuple[str, str], int]]) -> tuple[MinuteBucket, ...]:
         buckets = []
         for key, minute in sorted(wanted):
             pair = self._pairs.get(key)
@@ -383,7 +407,7 @@ class Engine:
             if known is not None:
                 buy, sell, count, close, covered = known
                 buckets.append(MinuteBucket(key[0], key[1], minute, buy, sell, count, close, covered))
-        return ClosedMinutes(ts=scan_ms, buckets=tuple(buckets))
+        return tuple(buckets)
 
     def _prune(self, keep_from: int) -> None:
         if keep_from <= self._keep_from:
@@ -407,11 +431,11 @@ class Engine:
 
     @property
     def data_time(self) -> int | None:
-        return self._data_time
+        return None if self._data_time == _NEVER else self._data_time
 
     @property
     def stats(self) -> EngineStats:
-        return EngineStats(data_time=self._data_time, trades=self._trades, **self._counts)
+        return EngineStats(data_time=self.data_time, trades=self._trades, **self._counts)
 
     def open_whale_orders(self) -> int:
         return self._whales.open_orders()

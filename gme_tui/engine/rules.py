@@ -6,8 +6,11 @@ Comparisons are strict and on floats, exactly as SPEC words them: a flow of exac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+from gme_tui.model import Grade, Level, SignalCode
 
 
 @dataclass(frozen=True)
@@ -22,13 +25,14 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class Label:
-    code: str
+    code: Level | SignalCode
     zh: str
     en: str
     meaning_zh: str = ""
     meaning_en: str = ""
 
     def text(self, language: str) -> str:
+        """The label in `language` ("zh" or "en"; anything else reads English)."""
         return self.zh if language == "zh" else self.en
 
     def both(self) -> str:
@@ -36,111 +40,132 @@ class Label:
         return f"{self.zh} ({self.en})"
 
 
-LEVELS: Mapping[str, Label] = {
-    label.code: label
-    for label in (
+_Code = TypeVar("_Code", Level, SignalCode)
+
+
+def _by_code(kind: type[_Code], labels: Iterable[Label]) -> Mapping[_Code, Label]:
+    """{code: label}; `kind(...)` also proves each label's code is of that kind (at import)."""
+    return {kind(label.code): label for label in labels}
+
+
+LEVELS: Mapping[Level, Label] = _by_code(
+    Level,
+    (
         Label(
-            "strong_bullish",
+            Level.STRONG_BULLISH,
             "强力看涨",
             "Strong Bullish",
             "全平台净流入，主力资金全面进场",
             "Net inflow on every exchange",
         ),
         Label(
-            "strong_bearish",
+            Level.STRONG_BEARISH,
             "强力看跌",
             "Strong Bearish",
             "全平台净流出，主力资金全面撤离",
             "Net outflow on every exchange",
         ),
         Label(
-            "lean_bullish",
+            Level.LEAN_BULLISH,
             "倾向看涨",
             "Lean Bullish",
             "整体资金流入显著，但平台间存在分歧",
             "Large total inflow, exchanges disagree",
         ),
         Label(
-            "lean_bearish",
+            Level.LEAN_BEARISH,
             "倾向看跌",
             "Lean Bearish",
             "整体资金流出显著，但平台间存在分歧",
             "Large total outflow, exchanges disagree",
         ),
         Label(
-            "mixed", "震荡/分歧", "Mixed", "平台间意见不一致，或资金流量不够显著", "Exchanges disagree or flow is small"
+            Level.MIXED,
+            "震荡/分歧",
+            "Mixed",
+            "平台间意见不一致，或资金流量不够显著",
+            "Exchanges disagree or flow is small",
         ),
-    )
-}
+    ),
+)
 
-SIGNALS: Mapping[str, Label] = {
-    label.code: label
-    for label in (
+SIGNALS: Mapping[SignalCode, Label] = _by_code(
+    SignalCode,
+    (
         Label(
-            "global_sync_bullish",
+            SignalCode.GLOBAL_SYNC_BULLISH,
             "全球协同看涨",
             "Global Sync Bullish",
             "主力全平台吸筹，市场做多情绪一致。",
             "Buyers lead on every exchange at once.",
         ),
         Label(
-            "us_institutional_accumulation",
+            SignalCode.US_INSTITUTIONAL_ACCUMULATION,
             "美资机构吸筹",
             "US Institutional Accumulation",
             "Coinbase 领涨，机构资金流入显著。",
             "Coinbase leads: strong US institutional inflow.",
         ),
         Label(
-            "derivatives_hedge",
+            SignalCode.DERIVATIVES_HEDGE,
             "衍生品对冲",
             "Derivatives Hedge",
             "现货买入、期货对冲。",
             "Spot buying hedged with derivatives.",
         ),
         Label(
-            "single_platform_long_trap",
+            SignalCode.SINGLE_PLATFORM_LONG_TRAP,
             "单平台诱多",
             "Single Platform Long Trap",
             "东方交易所买入，西方交易所卖出。警惕诱多。",
             "Asian exchanges buy while Coinbase sells: beware a bull trap.",
         ),
-    )
+    ),
+)
+
+GRADE_OF: Mapping[SignalCode, Grade] = {
+    SignalCode.GLOBAL_SYNC_BULLISH: Grade.A_PLUS,
+    SignalCode.US_INSTITUTIONAL_ACCUMULATION: Grade.A,
+    SignalCode.DERIVATIVES_HEDGE: Grade.B,
+    SignalCode.SINGLE_PLATFORM_LONG_TRAP: Grade.C,
 }
+GRADE_ORDER: Mapping[Grade, int] = {Grade.A_PLUS: 0, Grade.A: 1, Grade.B: 2, Grade.C: 3}
 
-GRADE_OF: Mapping[str, str] = {
-    "global_sync_bullish": "A+",
-    "us_institutional_accumulation": "A",
-    "derivatives_hedge": "B",
-    "single_platform_long_trap": "C",
-}
-GRADE_ORDER: Mapping[str, int] = {"A+": 0, "A": 1, "B": 2, "C": 3}
+# Plain module globals for the per-symbol path (an Enum attribute lookup costs ten times a global).
+_STRONG_BULLISH, _STRONG_BEARISH = Level.STRONG_BULLISH, Level.STRONG_BEARISH
+_LEAN_BULLISH, _LEAN_BEARISH, _MIXED = Level.LEAN_BULLISH, Level.LEAN_BEARISH, Level.MIXED
+_GLOBAL_SYNC_BULLISH = SignalCode.GLOBAL_SYNC_BULLISH
+_US_INSTITUTIONAL_ACCUMULATION = SignalCode.US_INSTITUTIONAL_ACCUMULATION
+_SINGLE_PLATFORM_LONG_TRAP = SignalCode.SINGLE_PLATFORM_LONG_TRAP
 
 
-def consensus_level(flows: Mapping[str, float], config: RuleConfig) -> str:
+def consensus_level(flows: Mapping[str, float], config: RuleConfig) -> Level:
     """SPEC §3, evaluated in order. `flows` holds exactly the participating exchanges."""
     quorate = len(flows) >= config.quorum and len(flows) > 0
     values = flows.values()
     if quorate and all(f > config.strong_flow for f in values):
-        return "strong_bullish"
+        return _STRONG_BULLISH
     if quorate and all(f < -config.strong_flow for f in values):
-        return "strong_bearish"
+        return _STRONG_BEARISH
     total = sum(values)
     if total > config.lean_total:
-        return "lean_bullish"
+        return _LEAN_BULLISH
     if total < -config.lean_total:
-        return "lean_bearish"
-    return "mixed"
+        return _LEAN_BEARISH
+    return _MIXED
 
 
-def signal_codes(flows: Mapping[str, float], ratios: Mapping[str, float | None], config: RuleConfig) -> list[str]:
+def signal_codes(
+    flows: Mapping[str, float], ratios: Mapping[str, float | None], config: RuleConfig
+) -> list[SignalCode]:
     """SPEC §4: every signal that holds, in grade order."""
-    codes: list[str] = []
+    codes: list[SignalCode] = []
     if _global_sync_bullish(flows, ratios, config):
-        codes.append("global_sync_bullish")
+        codes.append(_GLOBAL_SYNC_BULLISH)
     if _us_institutional_accumulation(flows, config):
-        codes.append("us_institutional_accumulation")
+        codes.append(_US_INSTITUTIONAL_ACCUMULATION)
     if _single_platform_long_trap(flows):
-        codes.append("single_platform_long_trap")
+        codes.append(_SINGLE_PLATFORM_LONG_TRAP)
     return codes
 
 

@@ -27,52 +27,65 @@ import itertools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gme_tui.core.backoff import backoff_seconds
 from gme_tui.core.clock import Clock
 from gme_tui.model import MINUTE_MS, MinuteBucket, PastTrades, SourceItem, Trade
-from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow, describe_error
+from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, response_headers
+from gme_tui.sources.errors import Gate, describe_error
 
 log = logging.getLogger(__name__)
 
-BUY, SELL, COUNT, SETTLED = 0, 1, 2, 3
+
+@dataclass(slots=True)
+class StreamMinute:
+    """What the stream delivered for one (symbol, minute): quote values, trade count, the trade
+    ids (a frame delivered twice counts once; kept for recent minutes only), and whether the
+    backfill has settled the minute (stream trades that still come for it are dropped)."""
+
+    buy: float = 0.0
+    sell: float = 0.0
+    count: int = 0
+    settled: bool = False
+    ids: set[str] | None = None
+    last_ts: int = -1  # the newest trade's exchange ms
 
 
 class StreamLedger:
-    """(symbol, minute) → [buy, sell, count, settled]: what the stream delivered per minute."""
+    """(symbol, minute) → StreamMinute: what the stream delivered per minute (exchange minutes)."""
 
     def __init__(self) -> None:
-        self.minutes: dict[tuple[str, int], list] = {}
+        self.minutes: dict[tuple[str, int], StreamMinute] = {}
+        self.newest_minute: dict[str, int] = {}  # symbol → the newest minute the stream delivered a trade of
 
     def settle(self, symbol: str, minute: int, flow: MinuteFlow, exchange: str) -> MinuteBucket | None:
         """The bucket that completes `minute` to the history's figure, or None if the history is
         short of what the stream already gave (then the minute stays the stream's, uncovered)."""
-        record = self.minutes.get((symbol, minute))
-        streamed_buy, streamed_sell, streamed_count = (
-            (record[BUY], record[SELL], record[COUNT]) if record else (0.0, 0.0, 0)
-        )
-        buy = flow.buy - streamed_buy
-        sell = flow.sell - streamed_sell
+        record = self.minutes.get((symbol, minute)) or StreamMinute()
+        buy = flow.buy - record.buy
+        sell = flow.sell - record.sell
         if buy < -_tolerance(flow.buy) or sell < -_tolerance(flow.sell):
             return None
-        if record is None:
-            self.minutes[(symbol, minute)] = [0.0, 0.0, 0, True]
-        else:
-            record[SETTLED] = True
+        record.settled = True
+        self.minutes[(symbol, minute)] = record
         return MinuteBucket(
             exchange=exchange,
             symbol=symbol,
             minute=minute,
             buy=max(buy, 0.0),
             sell=max(sell, 0.0),
-            count=max(flow.count - streamed_count, 0),
+            count=max(flow.count - record.count, 0),
             close=flow.close,
         )
 
-    def prune(self, keep_from_minute: int) -> None:
+    def prune(self, keep_from_minute: int, ids_from_minute: int) -> None:
+        """Forget minutes before `keep_from_minute`, and the trade ids of minutes before
+        `ids_from_minute` (a duplicate frame comes within seconds, not minutes)."""
         for key in [k for k in self.minutes if k[1] < keep_from_minute]:
             del self.minutes[key]
+        for key, record in self.minutes.items():
+            if key[1] < ids_from_minute:
+                record.ids = None
 
 
 def _tolerance(value: float) -> float:
@@ -92,7 +105,8 @@ class Job:
 
 class Backfiller:
     """One per exchange: runs the jobs in due order (then universe order: majors first), inside
-    the exchange's REST limits (ccxt's rate limiter) and off the exchange during a ban."""
+    the exchange's REST limits (ccxt's rate limiter), and never while the exchange's REST `gate`
+    is shut (it said stop: a rate limit or a ban)."""
 
     def __init__(
         self,
@@ -100,6 +114,7 @@ class Backfiller:
         ledger: StreamLedger,
         emit: Callable[[Sequence[SourceItem]], None],
         clock: Clock,
+        gate: Gate,
         *,
         window_minutes: int,
         settle_seconds: float = 3.0,
@@ -112,15 +127,14 @@ class Backfiller:
         self.ledger = ledger
         self.emit = emit
         self.clock = clock
+        self.gate = gate
         self.window_minutes = window_minutes
         self.settle_ms = int(settle_seconds * 1000)
         self.backoff_max = backoff_max_seconds
         self.scheduled_through: dict[str, int] = {}
         self.initial_total = 0
         self.initial_done = 0
-        self.blocked_until_ms = 0
-        self.reason = ""
-        self.requests_failed = 0
+        self.reason = ""  # the last failure that was not a rate limit ('' once a job works)
         self._heap: list[Job] = []
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -146,11 +160,11 @@ class Backfiller:
         )
         self._wake.set()
 
-    async def run(self, rest: Any, markets: Mapping[str, Mapping[str, Any]]) -> None:
+    async def run(self, rest: RestClient, markets: Mapping[str, CcxtMarket]) -> None:
         """Forever (cancelled by the collector). `markets`: canonical symbol → ccxt market."""
         while True:
             now = self.clock.wall_ms()
-            wait_ms = self.blocked_until_ms - now
+            wait_ms = self.gate.until_ms - now
             if not self._heap or self._heap[0].due_ms > now or wait_ms > 0:
                 due = self._heap[0].due_ms - now if self._heap else 60_000
                 await self._sleep_or_wake(max(wait_ms, min(due, 60_000)) / 1000)
@@ -158,7 +172,7 @@ class Backfiller:
             job = heapq.heappop(self._heap)
             await self._run_job(job, rest, markets[job.symbol])
 
-    async def _run_job(self, job: Job, rest: Any, market: Mapping[str, Any]) -> None:
+    async def _run_job(self, job: Job, rest: RestClient, market: CcxtMarket) -> None:
         now = self.clock.wall_ms()
         oldest = now // MINUTE_MS - self.window_minutes - 1
         first = max(job.first, oldest)
@@ -172,7 +186,8 @@ class Backfiller:
         except Exception as exc:
             self._failed(job, exc, rest)
             return
-        items = []
+        self.gate.ok()
+        items: list[SourceItem] = []
         for minute in range(first, job.last + 1):
             bucket = self.ledger.settle(job.symbol, minute, flows.get(minute, _EMPTY), self.adapter.id)
             if bucket is not None:
@@ -185,7 +200,7 @@ class Backfiller:
                 job.symbol, rest, market, max(first, now // MINUTE_MS - self.whale_minutes), job.last
             )
 
-    async def _past_whales(self, symbol: str, rest: Any, market: Mapping[str, Any], first: int, last: int) -> None:
+    async def _past_whales(self, symbol: str, rest: RestClient, market: CcxtMarket, first: int, last: int) -> None:
         """The taker orders of backfilled minutes, for the engine's whale check. Best effort: the
         flows are settled already, so a failure is logged and not retried."""
         if first > last:
@@ -195,7 +210,9 @@ class Backfiller:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            info = describe_error(exc, self.clock.wall_ms())
+            info = describe_error(exc, self.clock.wall_ms(), response_headers(rest), self.adapter.id)
+            if info.limit is not None:
+                self.gate.stop(info)
             log.warning("%s: whales of %s %d..%d not looked up: %s", self.adapter.id, symbol, first, last, info.reason)
             return
         trades = tuple(
@@ -205,18 +222,25 @@ class Backfiller:
         if trades:
             self.emit([PastTrades(self.adapter.id, symbol, trades)])
 
-    def _failed(self, job: Job, exc: BaseException, rest: Any) -> None:
-        self.requests_failed += 1
+    def _failed(self, job: Job, exc: BaseException, rest: RestClient) -> None:
         now = self.clock.wall_ms()
-        headers = getattr(rest, "last_response_headers", None) or {}
-        info = describe_error(exc, now, headers.get("Retry-After") or headers.get("retry-after"))
-        if info.ban_seconds is not None:
-            self.blocked_until_ms = now + int(info.ban_seconds * 1000)
+        info = describe_error(exc, now, response_headers(rest), self.adapter.id)
+        if info.limit is not None:
+            wait = self.gate.stop(info)  # the run loop keeps off the exchange until the gate opens
             delay_ms = 0
         else:
-            delay_ms = int(backoff_seconds(job.attempts, self.backoff_max) * 1000)
-        self.reason = f"backfill: {info.reason}"
-        log.warning("%s backfill %s %d..%d failed: %s", self.adapter.id, job.symbol, job.first, job.last, info.reason)
+            wait = backoff_seconds(job.attempts, self.backoff_max)
+            delay_ms = int(wait * 1000)
+            self.reason = f"backfill: {info.reason}"
+        log.warning(
+            "%s backfill %s %d..%d failed: %s (next try in %.1fs)",
+            self.adapter.id,
+            job.symbol,
+            job.first,
+            job.last,
+            info.reason,
+            wait,
+        )
         job.attempts += 1
         job.due_ms = now + delay_ms
         heapq.heappush(self._heap, job)

@@ -6,15 +6,35 @@ whales of backfilled minutes from REST aggTrades (1,000 a request, paged by id).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Protocol, cast
+
+import ccxt.async_support
+import ccxt.pro
 
 from gme_tui.model import MINUTE_MS
-from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow
+from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, Row, TakerOrder
+
+KlineRow = list[
+    str | int
+]  # [open ms, open, high, low, close, volume, close ms, quote volume, trades, taker-buy base, taker-buy quote, _]
+AggTrade = dict[str, str | int | bool]  # {"a": id, "p": price, "q": amount, "T": ms, "m": buyer is maker, ...}
+RecentTrade = dict[str, str | int | bool]  # {"id": trade id, "price", "qty", "time": ms, "isBuyerMaker", ...}
+
+
+class _BinanceRest(Protocol):
+    """ccxt's implicit Binance endpoints we call (GET /api/v3/klines, /api/v3/aggTrades)."""
+
+    async def publicGetKlines(self, params: Mapping[str, str | int]) -> list[KlineRow]: ...
+
+    async def publicGetAggTrades(self, params: Mapping[str, str | int]) -> list[AggTrade]: ...
+
+    async def publicGetTrades(self, params: Mapping[str, str | int]) -> list[RecentTrade]: ...
 
 
 class BinanceAdapter(ExchangeAdapter):
     id = "binance"
-    ccxt_id = "binance"
+    rest_class = ccxt.async_support.binance
+    pro_class = ccxt.pro.binance
     default_config = {"options": {"fetchMarkets": {"types": ["spot"]}, "watchTradesForSymbols": {"name": "aggTrade"}}}
     symbols_per_connection = 200  # ccxt's cap per watch call; Binance allows 1024 streams
     symbols_per_subscribe = 200
@@ -23,7 +43,7 @@ class BinanceAdapter(ExchangeAdapter):
     watch_params = {"name": "aggTrade"}
     max_aggtrade_pages = 100  # a bound on one lookup: 100,000 taker orders
 
-    def parse_frame(self, message: Any, out: list) -> bool:
+    def parse_frame(self, message: object, out: list[Row]) -> bool:
         if type(message) is not dict:
             return False
         data = message.get("data", message) if "stream" in message else message
@@ -36,11 +56,18 @@ class BinanceAdapter(ExchangeAdapter):
             return True
         return False
 
-    async def fetch_minutes(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> dict[int, MinuteFlow]:
+    async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
+        # /api/v3/trades (weight 25): its ids are trade ids, not the stream's aggTrade ids, so the
+        # check matches it by time (liveness.streamed: a later minute) or by "unchanged".
+        rows = await cast(_BinanceRest, rest).publicGetTrades({"symbol": market["id"], "limit": 1})
+        return (f"t{rows[-1]['id']}", int(rows[-1]["time"])) if rows else None
+
+    async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
+        api = cast(_BinanceRest, rest)
         flows: dict[int, MinuteFlow] = {}
         start = first
         while start <= last:
-            rows = await rest.publicGetKlines(
+            rows = await api.publicGetKlines(
                 {
                     "symbol": market["id"],
                     "interval": "1m",
@@ -58,12 +85,18 @@ class BinanceAdapter(ExchangeAdapter):
             start = int(rows[-1][0]) // MINUTE_MS + 1
         return flows
 
-    async def fetch_taker_orders(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> list[tuple]:
+    async def fetch_taker_orders(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> list[TakerOrder]:
+        api = cast(_BinanceRest, rest)
         end = last * MINUTE_MS + MINUTE_MS - 1
-        params: dict[str, Any] = {"symbol": market["id"], "startTime": first * MINUTE_MS, "endTime": end, "limit": 1000}
-        rows: list[tuple] = []
+        params: dict[str, str | int] = {
+            "symbol": market["id"],
+            "startTime": first * MINUTE_MS,
+            "endTime": end,
+            "limit": 1000,
+        }
+        rows: list[TakerOrder] = []
         for _ in range(self.max_aggtrade_pages):
-            page = await rest.publicGetAggTrades(params)
+            page = await api.publicGetAggTrades(params)
             for item in page:
                 ts = int(item["T"])
                 if ts > end:

@@ -3,20 +3,45 @@ public spot history deeper than 60 trades, so there is no backfill: coverage gro
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Protocol, cast
 
-from gme_tui.sources.ccxt_common import ExchangeAdapter
+import ccxt.async_support
+import ccxt.pro
+
+from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, RestClient, Row
+
+RecentTrade = dict[
+    str, str | bool
+]  # {"execId": the stream's "i", "time": ms as a string, "price", "size", "side", ...}
+
+
+class _BybitRest(Protocol):
+    """ccxt's implicit Bybit endpoint we call (GET /v5/market/recent-trade)."""
+
+    async def publicGetV5MarketRecentTrade(
+        self, params: Mapping[str, str | int]
+    ) -> dict[str, dict[str, list[RecentTrade]]]: ...
 
 
 class BybitAdapter(ExchangeAdapter):
     id = "bybit"
-    ccxt_id = "bybit"
+    rest_class = ccxt.async_support.bybit
+    pro_class = ccxt.pro.bybit
     default_config = {"options": {"fetchMarkets": {"types": ["spot"]}}}
     symbols_per_connection = 200  # ≤ 21,000 characters of args per connection
     symbols_per_subscribe = 10  # ≤ 10 args per subscribe request
     has_history = False
 
-    def parse_frame(self, message: Any, out: list) -> bool:
+    async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
+        # /v5/market/recent-trade, newest first: execId is the stream's trade id `i`
+        answer = await cast(_BybitRest, rest).publicGetV5MarketRecentTrade(
+            {"category": "spot", "symbol": market["id"], "limit": 1}
+        )
+        rows = answer.get("result", {}).get("list") or []
+        return (str(rows[0]["execId"]), int(str(rows[0]["time"]))) if rows else None
+
+    def parse_frame(self, message: object, out: list[Row]) -> bool:
         if type(message) is not dict:
             return False
         topic = message.get("topic")

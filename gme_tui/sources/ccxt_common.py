@@ -1,5 +1,5 @@
-"""What every exchange module shares: the adapter base class, the hook into ccxt.pro's frame
-handler, error descriptions and backoff.
+"""What every exchange module shares: the adapter base class, the typed seam over ccxt (which is
+untyped), the hook into ccxt.pro's frame handler, and the client configuration (errors: errors.py).
 
 Why a hook: ccxt.pro's `watch_*` calls deliver one symbol's cached batch per await, hold back an
 illiquid symbol's last trades until its next frame, drop more than `tradesLimit` trades between
@@ -10,6 +10,10 @@ its frame arrives, whatever ccxt's caches do, and the per-trade cost is an orjso
 few dict reads. The `watch_trades_for_symbols` futures stay pending and only ever fail when the
 socket closes, which is how we learn about disconnects.
 
+The seam: ccxt's clients are typed here by what we use of them (`RestClient`, `WsClient`, the
+markets as `CcxtMarket`); each adapter types its exchange's implicit REST endpoints in a Protocol
+of its own and turns the JSON it gets into our values (`Row`, `TakerOrder`, `MinuteFlow`).
+
 A fifth exchange is one new module: subclass `ExchangeAdapter`, set the class attributes, write
 `parse_frame` (raw frame → rows) and, if the exchange has public history, `fetch_minutes`.
 """
@@ -17,22 +21,70 @@ A fifth exchange is one new module: subclass `ExchangeAdapter`, set the class at
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar, Protocol, TypedDict, TypeVar, cast
 
-import ccxt
-import ccxt.async_support
-import ccxt.pro
 import orjson
+from aiohttp import WSMsgType
 
-Row = tuple  # (market_id, ts_ms, is_buy, price, amount, trade_id): one raw trade from a frame
+from gme_tui.model import ExchangeId
+
+Row = tuple[str, int, bool, float, float, str]
+"""One raw trade from a frame: (market id, ts ms, the taker bought, price, base amount, trade id)."""
+
+TakerOrder = tuple[int, bool, float, float, str]
+"""One taker order from a REST history: (ts ms, the taker bought, price, base amount, id)."""
+
+
+class CcxtMarket(TypedDict):
+    """The keys we read of a ccxt unified market (it has many more)."""
+
+    id: str  # the exchange's market id: BTCUSDT, BTC-USDT, BTC-USD
+    symbol: str  # ccxt's unified symbol: BTC/USDT
+    base: str
+    quote: str
+    spot: bool
+    active: bool | None
+
+
+class RestClient(Protocol):
+    """What every collector uses of a `ccxt.async_support` client. Each adapter types the implicit
+    endpoints it calls on its own exchange's client in a Protocol of its own."""
+
+    async def load_markets(self) -> dict[str, CcxtMarket]: ...
+
+    async def close(self) -> None: ...
+
+
+class FrameSink(Protocol):
+    """Receives what the hook sees on one connection (the collector's session)."""
+
+    def on_frame(self) -> None:
+        """Any frame came: data, an ack, a keep-alive, a protocol ping or pong."""
+        ...
+
+    def on_rows(self, rows: list[Row]) -> None: ...
+
+    def on_bad_frame(self, why: str) -> None: ...
+
+
+class WsClient(Protocol):
+    """What a collector uses of a hooked `ccxt.pro` client: one socket."""
+
+    gme_sink: FrameSink
+    gme_adapter: ExchangeAdapter
+
+    def set_markets_from_exchange(self, exchange: RestClient) -> None: ...
+
+    async def watch_trades_for_symbols(self, symbols: list[str], *, params: dict[str, str]) -> object: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class MinuteFlow:
-    """One closed minute as an exchange's history tells it."""
+    """One closed minute as an exchange's history tells it (quote values)."""
 
     buy: float = 0.0
     sell: float = 0.0
@@ -43,70 +95,88 @@ class MinuteFlow:
 class ExchangeAdapter:
     """One exchange over ccxt. Stateless: the collector owns connections and state."""
 
-    id: str = ""  # our exchange id (model.EXCHANGES)
-    ccxt_id: str = ""  # ccxt's class name
-    default_config: Mapping[str, Any] = {}  # under the user's [exchanges.<id>.ccxt] table
-    symbols_per_connection: int = 100
-    symbols_per_subscribe: int = 100
-    has_history: bool = False  # can fetch_minutes fill a closed minute?
-    has_taker_orders: bool = False  # can fetch_taker_orders list a closed minute's taker orders?
-    watch_params: Mapping[str, Any] = {}
+    id: ClassVar[ExchangeId]
+    rest_class: ClassVar[type]  # the ccxt.async_support class
+    pro_class: ClassVar[type]  # the ccxt.pro class
+    default_config: ClassVar[Mapping[str, object]] = {}  # under the user's [exchanges.<id>.ccxt] table
+    symbols_per_connection: ClassVar[int] = 100
+    symbols_per_subscribe: ClassVar[int] = 100
+    has_history: ClassVar[bool] = False  # can fetch_minutes fill a closed minute?
+    has_taker_orders: ClassVar[bool] = False  # can fetch_taker_orders list a closed minute's taker orders?
+    watch_params: ClassVar[Mapping[str, str]] = {}
 
-    def parse_frame(self, message: Any, out: list) -> bool:
-        """Append the trades of a decoded frame to `out` as rows; True when it was a trade frame
-        (consumed: ccxt's own handler is skipped). Raise on a malformed trade frame."""
+    def parse_frame(self, message: object, out: list[Row]) -> bool:
+        """Append the trades of a decoded frame (JSON, or a plain-text keep-alive) to `out`; True
+        when it was a trade frame (consumed: ccxt's own handler is skipped). Raises on a malformed
+        trade frame."""
         raise NotImplementedError
 
-    async def fetch_minutes(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> dict[int, MinuteFlow]:
-        """Closed minutes first..last (inclusive) from the exchange's public history."""
+    async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
+        """Closed minutes first..last (inclusive, ts // 60000) from the exchange's public history."""
         raise NotImplementedError
 
-    async def fetch_taker_orders(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> list[tuple]:
-        """Taker orders of minutes first..last, oldest first, as rows (ts, is_buy, price, amount, id):
-        for whales in minutes the stream missed."""
+    async def fetch_taker_orders(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> list[TakerOrder]:
+        """Taker orders of minutes first..last, oldest first: for whales in minutes the stream missed."""
         raise NotImplementedError
 
-    async def watch(self, ws: Any, symbols: list[str]) -> Any:
-        return await ws.watch_trades_for_symbols(symbols, params=dict(self.watch_params))
+    async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
+        """The market's newest trade on the exchange's REST as (id as the stream spells it, ts
+        ms), None when it has none: how a quiet subscription is checked (liveness.py)."""
+        raise NotImplementedError
 
-    def rest_class(self) -> type:
-        return getattr(ccxt.async_support, self.ccxt_id)
+    async def watch(self, ws: WsClient, symbols: list[str]) -> None:
+        """Subscribe `symbols` (ccxt symbols); returns only in odd cases, raises when the socket closes."""
+        await ws.watch_trades_for_symbols(symbols, params=dict(self.watch_params))
 
-    def pro_class(self) -> type:
-        return getattr(ccxt.pro, self.ccxt_id)
+    def rest_client(self, config: Mapping[str, object]) -> RestClient:
+        return cast(RestClient, self.rest_class(dict(config)))
+
+    def ws_client(self, config: Mapping[str, object], sink: FrameSink) -> WsClient:
+        """A new ccxt.pro client whose trade frames go to `sink`."""
+        ws = hooked_class(self.pro_class)(dict(config))
+        ws.gme_sink = sink
+        ws.gme_adapter = self
+        return ws
+
+
+def response_headers(client: RestClient) -> Mapping[str, str]:
+    """The headers of the client's last HTTP response ({} before the first): ccxt keeps them in an
+    optional attribute and reads none of them itself (not even Retry-After)."""
+    headers = getattr(client, "last_response_headers", None)  # third-party boundary: read here only
+    return headers if isinstance(headers, Mapping) else {}
+
+
+def response_header(client: RestClient, name: str) -> str | None:
+    """One header of the last response, by case-insensitive name."""
+    wanted = name.lower()
+    for key, value in response_headers(client).items():
+        if key.lower() == wanted:
+            return str(value)
+    return None
 
 
 # ---------------------------------------------------------------- the frame hook
 
 
-class FrameSink:
-    """Receives what the hook sees on one connection (implemented by the collector's session)."""
-
-    def on_frame(self) -> None: ...
-
-    def on_rows(self, rows: list) -> None: ...
-
-    def on_bad_frame(self, why: str) -> None: ...
-
-
 @functools.cache
-def hooked_class(base: type) -> type:
+def hooked_class(base: type) -> Callable[[dict[str, object]], WsClient]:
     """A subclass of a ccxt.pro exchange whose clients decode frames safely and whose trade
     frames go to the session's sink instead of ccxt's caches."""
 
-    class Hooked(base):  # type: ignore[misc, valid-type]
+    class Hooked(base):  # type: ignore[misc]  # ccxt.pro's classes are untyped
         gme_sink: FrameSink
         gme_adapter: ExchangeAdapter
 
-        def client(self, url):
+        def client(self, url: str) -> object:
+            fresh = url not in (self.clients or {})
             client = super().client(url)
-            if not getattr(client, "gme_hooked", False):
-                client.gme_hooked = True
+            if fresh:  # ccxt caches one client per url: hook each one once
                 client.handle_text_or_binary_message = functools.partial(_decode_frame, client, self)
+                client.handle_message = functools.partial(_see_control_frame, client.handle_message, self)
             return client
 
-        def handle_message(self, client, message):
-            rows: list = []
+        def handle_message(self, client: object, message: object) -> None:
+            rows: list[Row] = []
             try:
                 consumed = self.gme_adapter.parse_frame(message, rows)
             except Exception as exc:  # a malformed trade frame: count it, keep the stream going
@@ -122,10 +192,33 @@ def hooked_class(base: type) -> type:
                 self.gme_sink.on_bad_frame(f"frame ccxt could not handle ({type(exc).__name__})")
 
     Hooked.__name__ = f"Hooked_{base.__name__}"
-    return Hooked
+    return cast(Callable[[dict[str, object]], WsClient], Hooked)
 
 
-def _decode_frame(client: Any, exchange: Any, data: Any) -> None:
+class _Connection(Protocol):
+    """ccxt.pro's per-socket client, as the decoder sees it."""
+
+    def on_message_callback(self, client: object, message: object) -> None: ...
+
+
+class _Frame(Protocol):
+    """aiohttp's WSMessage, as far as we look at it."""
+
+    type: WSMsgType
+
+
+_CONTROL = frozenset({WSMsgType.PING, WSMsgType.PONG})
+
+
+def _see_control_frame(handle: Callable[[_Frame], None], exchange: WsClient, message: _Frame) -> None:
+    """Protocol pings and pongs (Binance's server pings every 20 s) prove the socket alive: the
+    watchdog must see them, though they carry nothing for ccxt's message handler."""
+    if message.type in _CONTROL:
+        exchange.gme_sink.on_frame()
+    handle(message)
+
+
+def _decode_frame(client: _Connection, exchange: WsClient, data: str | bytes | bytearray) -> None:
     """Replaces ccxt's decoder on our clients: a frame that is not JSON is counted, not raised
     (ccxt's receive loop would stop for good on an exception here)."""
     sink = exchange.gme_sink
@@ -136,33 +229,33 @@ def _decode_frame(client: Any, exchange: Any, data: Any) -> None:
         except UnicodeDecodeError:
             sink.on_bad_frame("undecodable binary frame")
             return
+    message: object = data  # 'pong' and other plain-text keep-alives stay text
     if data[:1] in ("{", "["):
         try:
             message = orjson.loads(data)
         except orjson.JSONDecodeError:
             sink.on_bad_frame("frame is not valid JSON")
             return
-    else:
-        message = data  # 'pong' and other plain-text keep-alives
     client.on_message_callback(client, message)
 
 
 # ---------------------------------------------------------------- configuration
 
 
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, object], override: Mapping[str, object]) -> dict[str, object]:
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
+        current = out.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            out[key] = deep_merge(current, value)
         else:
             out[key] = value
     return out
 
 
-def ccxt_config(adapter: ExchangeAdapter, user: Mapping[str, Any], proxy: str) -> dict[str, Any]:
+def ccxt_config(adapter: ExchangeAdapter, user: Mapping[str, object], proxy: str) -> dict[str, object]:
     """Adapter defaults, then the global proxy, then the user's `[exchanges.<id>.ccxt]` table."""
-    config: dict[str, Any] = {"enableRateLimit": True}
+    config: dict[str, object] = {"enableRateLimit": True}
     config = deep_merge(config, adapter.default_config)
     if proxy and not any(k in user for k in _PROXY_KEYS):
         if proxy.startswith("socks"):
@@ -175,86 +268,11 @@ def ccxt_config(adapter: ExchangeAdapter, user: Mapping[str, Any], proxy: str) -
 _PROXY_KEYS = ("httpProxy", "httpsProxy", "socksProxy", "wsProxy", "wssProxy", "wsSocksProxy", "proxy", "proxyUrl")
 
 
-# ---------------------------------------------------------------- errors and backoff
+# ---------------------------------------------------------------- small helpers
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
-    reason: str
-    ban_seconds: float | None = None  # wait at least this long before calling again
+_T = TypeVar("_T")
 
 
-_BANNED_UNTIL = re.compile(r"banned until (\d{13})")
-
-
-def describe_error(exc: BaseException, now_ms: int, retry_after: str | None = None) -> ErrorInfo:
-    """A short, user-facing reason for a failure, and how long to keep off the exchange."""
-    text = str(exc)
-    low = " ".join(_chain(exc)).lower()  # ccxt hides the socket error in __cause__
-    if isinstance(exc, ccxt.DDoSProtection):
-        banned = _BANNED_UNTIL.search(text)
-        if banned:
-            until = int(banned.group(1))
-            return ErrorInfo("HTTP 418 IP ban", max(1.0, (until - now_ms) / 1000))
-        wait = _seconds(retry_after)
-        if "418" in text or "teapot" in low:
-            return ErrorInfo("HTTP 418 IP ban", wait or 120.0)
-        return ErrorInfo("HTTP 429 rate limited", wait or 30.0)
-    if (
-        "clientproxyconnectionerror" in low
-        or "proxy error" in low
-        or "tunnel connection failed" in low
-        or "socks" in low
-    ):
-        return ErrorInfo("proxy unreachable or refused")
-    if (
-        "dnserror" in low
-        or "gaierror" in low
-        or "name or service not known" in low
-        or "getaddrinfo" in low
-        or "nodename nor servname" in low
-        or "temporary failure in name resolution" in low
-    ):
-        return ErrorInfo("DNS lookup failed")
-    if "connection refused" in low or "connect call failed" in low or "cannot connect" in low:
-        return ErrorInfo("connection refused")
-    if isinstance(exc, ccxt.RequestTimeout) or "timed out" in low or "timeout" in low:
-        return ErrorInfo("timeout")
-    if "closed by remote server" in low:
-        return ErrorInfo("connection closed by the exchange")
-    if isinstance(exc, ccxt.ExchangeNotAvailable) or "invalid response status" in low:
-        code = re.search(r"\b(5\d\d)\b", text)
-        return ErrorInfo(f"exchange unavailable (HTTP {code.group(1)})" if code else "exchange unavailable")
-    if isinstance(exc, SilentSocket):
-        return ErrorInfo(text)
-    return ErrorInfo(f"{type(exc).__name__}: {_short(text)}")
-
-
-def _chain(exc: BaseException) -> list[str]:
-    parts, seen = [], 0
-    current: BaseException | None = exc
-    while current is not None and seen < 6:
-        parts.append(f"{type(current).__name__} {current!r} {current}")
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return parts
-
-
-class SilentSocket(Exception):
-    """The watchdog's verdict: the socket is open but nothing came for too long."""
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-def _short(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def chunks(items: list, size: int) -> list[list]:
+def chunks(items: list[_T], size: int) -> list[list[_T]]:
     return [items[i : i + size] for i in range(0, len(items), max(1, size))]

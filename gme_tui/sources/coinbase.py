@@ -13,18 +13,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Protocol, cast
+
+import ccxt.async_support
+import ccxt.pro
 
 from gme_tui.model import MINUTE_MS
-from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow
+from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, Row, response_header
 from gme_tui.sources.history import MinuteSums
 
 PAGE = 1000
+HistoryTrade = dict[str, str | int]  # {"trade_id": int, "side": maker side, "size", "price", "time": ISO 8601}
+
+
+class _CoinbaseRest(Protocol):
+    """ccxt's implicit Coinbase Exchange endpoint we call (GET /products/{id}/trades)."""
+
+    async def publicGetProductsIdTrades(self, params: Mapping[str, str | int]) -> list[HistoryTrade]: ...
+
+
 _DAY_MS: dict[str, int] = {}
 
 
 def iso_ms(text: str) -> int:
-    """'2024-03-13T11:00:17.710679Z' → ms, fast: the date part is cached."""
+    """'2024-03-13T11:00:17.710679Z' (UTC) → 1710327617710 ms, exactly: the fraction is read as
+    digits, never through a float (0.001 s × 1000 is 0.999… in binary), and cut to the ms like
+    `ts // 1`. Fast: the date part is cached."""
     day, _, clock = text.partition("T")
     base = _DAY_MS.get(day)
     if base is None:
@@ -32,19 +46,20 @@ def iso_ms(text: str) -> int:
         if len(_DAY_MS) > 8:
             _DAY_MS.pop(next(iter(_DAY_MS)))
     clock = clock.rstrip("Z")
-    hours, minutes, seconds = clock[0:2], clock[3:5], clock[6:]
-    return base + (int(hours) * 3600 + int(minutes) * 60) * 1000 + int(float(seconds) * 1000)
+    whole, _, fraction = clock[6:].partition(".")
+    millis = int((fraction + "00")[:3]) if fraction else 0
+    return base + (int(clock[0:2]) * 3600 + int(clock[3:5]) * 60 + int(whole)) * 1000 + millis
 
 
 class CoinbaseAdapter(ExchangeAdapter):
     id = "coinbase"
-    ccxt_id = "coinbaseexchange"
-    default_config: dict = {}
+    rest_class = ccxt.async_support.coinbaseexchange
+    pro_class = ccxt.pro.coinbaseexchange
     symbols_per_connection = 100
     symbols_per_subscribe = 100
     has_history = True
 
-    def parse_frame(self, message: Any, out: list) -> bool:
+    def parse_frame(self, message: object, out: list[Row]) -> bool:
         if type(message) is not dict:
             return False
         kind = message.get("type")
@@ -63,22 +78,31 @@ class CoinbaseAdapter(ExchangeAdapter):
             return True
         return kind == "last_match"
 
-    async def fetch_minutes(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> dict[int, MinuteFlow]:
+    async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
+        # /products/{id}/trades, newest first: the same trade ids as the `matches` channel
+        rows = await cast(_CoinbaseRest, rest).publicGetProductsIdTrades({"id": market["id"], "limit": 1}) or []
+        return (str(rows[0]["trade_id"]), iso_ms(str(rows[0]["time"]))) if rows else None
+
+    async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
+        api = cast(_CoinbaseRest, rest)
         sums = MinuteSums(first, last)
         after: str | None = None
         while True:
-            request: dict[str, Any] = {"id": market["id"], "limit": PAGE}
+            request: dict[str, str | int] = {"id": market["id"], "limit": PAGE}
             if after is not None:
                 request["after"] = after
-            page = await rest.publicGetProductsIdTrades(request) or []
+            page = await api.publicGetProductsIdTrades(request) or []
             for d in page:
                 sums.add(
-                    str(d["trade_id"]), iso_ms(d["time"]), d["side"] == "sell", float(d["price"]), float(d["size"])
+                    str(d["trade_id"]),
+                    iso_ms(str(d["time"])),
+                    d["side"] == "sell",
+                    float(d["price"]),
+                    float(d["size"]),
                 )
-            if len(page) < PAGE or iso_ms(page[-1]["time"]) < first * MINUTE_MS:
+            if len(page) < PAGE or iso_ms(str(page[-1]["time"])) < first * MINUTE_MS:
                 return sums.flows()
-            headers = getattr(rest, "last_response_headers", None) or {}
-            after = headers.get("CB-AFTER") or headers.get("Cb-After") or str(min(int(d["trade_id"]) for d in page))
+            after = response_header(rest, "CB-AFTER") or str(min(int(d["trade_id"]) for d in page))
 
 
 ADAPTER = CoinbaseAdapter()

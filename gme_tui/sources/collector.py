@@ -1,10 +1,13 @@
-"""One exchange's live collector over ccxt: markets, connections (sessions), the watchdog,
+"""One exchange's live collector over ccxt: markets, connections (sessions), the watchdogs,
 reconnects with backoff, the trade hot path, coverage and the backfill scheduling.
 
 Each session is one ccxt.pro client (so one socket) for a chunk of symbols, subscribed in groups
-that respect the exchange's per-message limit. A session that fails, closes or goes silent is
-closed and reopened after an exponential, jittered backoff, forever; its gap is scheduled for the
-backfill (see backfill.py for the one-source-per-minute rule).
+that respect the exchange's per-message limit. Two watchdogs per session (session.py): the
+socket's (nothing at all for `watchdog_seconds`: closed) and the subscription's (no trade for
+`watchdog_seconds`, or a quiet session at a minute boundary: checked over REST, liveness.py;
+closed only when found dead). A closed session is reopened after an exponential, jittered
+backoff, forever; what it did not prove is scheduled for the backfill (see backfill.py for the
+one-source-per-minute rule).
 """
 
 from __future__ import annotations
@@ -14,61 +17,36 @@ import collections
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
 
 from gme_tui.core.backoff import backoff_seconds
 from gme_tui.core.clock import Clock
 from gme_tui.engine.minutes import missing_ranges
-from gme_tui.model import MINUTE_MS, Coverage, ExchangeHealth, Listings, SourceItem, Trade
-from gme_tui.sources.backfill import Backfiller, StreamLedger
+from gme_tui.model import MINUTE_MS, Coverage, ExchangeHealth, HealthState, Listings, SourceItem, Trade
+from gme_tui.sources.backfill import Backfiller, StreamLedger, StreamMinute
 from gme_tui.sources.ccxt_common import (
+    CcxtMarket,
     ExchangeAdapter,
-    FrameSink,
-    SilentSocket,
+    RestClient,
+    Row,
+    WsClient,
     ccxt_config,
     chunks,
-    describe_error,
-    hooked_class,
+    response_headers,
 )
+from gme_tui.sources.errors import Gate, SilentSocket, describe_error
+from gme_tui.sources.liveness import Verdict, check_subscription
+from gme_tui.sources.session import OffsetEstimate, Session
 from gme_tui.sources.universe import map_markets
 
 log = logging.getLogger(__name__)
 INF = math.inf
 FUTURE_LIMIT_MS = 60_000  # a trade stamped more than a minute ahead is rejected
 DOWN_AFTER_FAILURES = 3
-
-
-class Session(FrameSink):
-    """One connection: its symbols, state and the intervals during which it was live."""
-
-    def __init__(self, collector: Collector, index: int, symbols: list[str]) -> None:
-        self.collector = collector
-        self.index = index
-        self.symbols = symbols  # canonical
-        self.state = "connecting"
-        self.reason = ""
-        self.failures = 0
-        self.last_frame = -INF  # monotonic seconds
-        self.live_since_ms: int | None = None
-        self.intervals: collections.deque[list] = collections.deque(maxlen=8)  # [up_ms, down_ms|None]
-        self.down_minute: int | None = None  # minute the last live connection dropped in
-        self.ever_live = False
-
-    # FrameSink: called from the hooked ccxt client
-    def on_frame(self) -> None:
-        collector = self.collector
-        self.last_frame = collector.clock.monotonic()
-        if self.live_since_ms is None:
-            collector.session_live(self)
-
-    def on_rows(self, rows: list) -> None:
-        self.collector.ingest(rows)
-
-    def on_bad_frame(self, why: str) -> None:
-        self.collector.drop(why)
-
-    def covered(self, start_ms: int, end_ms: int) -> bool:
-        return any(up <= start_ms and (down is None or down >= end_ms) for up, down in self.intervals)
+IDS_KEPT_MINUTES = 3  # trade ids of the ledger's recent minutes (beyond the watchdog period)
+# A session with fewer trade frames than this in the last minute is checked over REST just
+# after a boundary, so its last minute is proven (covered) before the scan reads it.
+QUIET_FRAMES_PER_MINUTE = 6
+BOUNDARY_CHECK_AFTER_MS = 500
 
 
 class Collector:
@@ -76,9 +54,9 @@ class Collector:
         self,
         adapter: ExchangeAdapter,
         *,
-        ccxt_settings: dict,
+        ccxt_settings: Mapping[str, object],
         proxy: str,
-        quote_map: dict,
+        quote_map: Mapping[str, tuple[str, ...]],
         universe: Callable[[], Awaitable[list[str]]],
         emit: Callable[[Sequence[SourceItem]], None],
         emit_trade: Callable[[Trade], None],
@@ -88,7 +66,7 @@ class Collector:
         backoff_max_seconds: float,
         backfill: bool,
         settle_seconds: float = 3.0,
-        on_markets: Callable[[str, dict], None] | None = None,
+        on_markets: Callable[[str, Mapping[str, CcxtMarket]], None] | None = None,
         known_minutes: Mapping[str, frozenset[int]] | None = None,
         whale_minutes: int = 0,
     ) -> None:
@@ -106,12 +84,18 @@ class Collector:
         self.backoff_max = backoff_max_seconds
         self.on_markets = on_markets
         self.ledger = StreamLedger()
+        self.offset = OffsetEstimate()  # local clock minus the exchange's (ms), from arrivals
+        # Every REST call (markets, backfill, whales) passes rest_gate; every new socket ws_gate:
+        # after the exchange said stop, nothing of that kind goes to it before the gate opens.
+        self.rest_gate = Gate(clock, backoff_max_seconds)
+        self.ws_gate = Gate(clock, backoff_max_seconds)
         self.backfiller = (
             Backfiller(
                 adapter,
                 self.ledger,
                 emit,
                 clock,
+                self.rest_gate,
                 window_minutes=window_minutes,
                 settle_seconds=settle_seconds,
                 backoff_max_seconds=backoff_max_seconds,
@@ -120,26 +104,25 @@ class Collector:
             if backfill and adapter.has_history
             else None
         )
-        self.rest: Any = None
+        self.rest: RestClient | None = None
         self.markets_loaded = False
         self.markets_failures = 0
         self.markets_reason = ""
         self.symbol_of_id: dict[str, str] = {}  # exchange market id → canonical symbol
-        self.market_of: dict[str, dict] = {}  # canonical symbol → ccxt market
+        self.market_of: dict[str, CcxtMarket] = {}  # canonical symbol → ccxt market
         self.sessions: list[Session] = []
         self.trades_total = 0
         self.dropped: collections.Counter[str] = collections.Counter()
-        self.last_message_ms: int | None = None
         self._rate_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
-        self._health_state = ("connecting", clock.wall_ms())
-        self._tasks: list[asyncio.Task] = []
+        self._health_state = (HealthState.CONNECTING, clock.wall_ms())
+        self._tasks: list[asyncio.Task[None]] = []
 
     # ------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
         try:
-            self.rest = self.adapter.rest_class()(dict(self.config))
-            markets = await self._load_markets()
+            self.rest = rest = self.adapter.rest_client(self.config)
+            markets = await self._load_markets(rest)
             canonical = await self.universe()
             mapping = map_markets(self.id, canonical, markets, self.quote_map)
             self.market_of = {symbol: markets[m] for symbol, m in mapping.items()}
@@ -149,10 +132,10 @@ class Collector:
             self.sessions = [
                 Session(self, i, group) for i, group in enumerate(chunks(listed, self.adapter.symbols_per_connection))
             ]
-            self._tasks = [asyncio.create_task(self._run_session(s)) for s in self.sessions]
-            self._tasks.append(asyncio.create_task(self._coverage_ticker()))
+            self._tasks = [asyncio.create_task(self._run_session(s, rest)) for s in self.sessions]
+            self._tasks.append(asyncio.create_task(self._minute_ticker()))
             if self.backfiller is not None:
-                self._tasks.append(asyncio.create_task(self.backfiller.run(self.rest, self.market_of)))
+                self._tasks.append(asyncio.create_task(self.backfiller.run(rest, self.market_of)))
             await asyncio.gather(*self._tasks)
         finally:
             for task in self._tasks:
@@ -161,11 +144,13 @@ class Collector:
             if self.rest is not None:
                 await _quietly(self.rest.close())
 
-    async def _load_markets(self) -> dict:
+    async def _load_markets(self, rest: RestClient) -> dict[str, CcxtMarket]:
         attempt = 0
         while True:
+            await self.rest_gate.wait()
             try:
-                markets = await self.rest.load_markets()
+                markets = await rest.load_markets()
+                self.rest_gate.ok()
                 self.markets_loaded = True
                 self.markets_reason = ""
                 if self.on_markets is not None:
@@ -174,64 +159,76 @@ class Collector:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                info = describe_error(exc, self.clock.wall_ms(), _retry_after(self.rest))
+                info = describe_error(exc, self.clock.wall_ms(), response_headers(rest), self.id)
                 self.markets_failures += 1
                 # Say it when it starts or changes, then now and then: not on every retry.
                 repeated = info.reason == self.markets_reason and self.markets_failures % 20
                 self.markets_reason = info.reason
+                if info.limit is not None:
+                    wait = self.rest_gate.stop(info)
+                else:
+                    wait = backoff_seconds(attempt, self.backoff_max)
+                    attempt += 1
                 (log.debug if repeated else log.warning)(
-                    "%s: cannot load markets: %s (attempt %d, retrying)", self.id, info.reason, self.markets_failures
+                    "%s: cannot load markets: %s (attempt %d, next in %.1fs)",
+                    self.id,
+                    info.reason,
+                    self.markets_failures,
+                    wait,
                 )
-                await self.clock.sleep(info.ban_seconds or backoff_seconds(attempt, self.backoff_max))
-                attempt += 1
+                await self.clock.sleep(wait)
 
-    async def _run_session(self, session: Session) -> None:
+    async def _run_session(self, session: Session, rest: RestClient) -> None:
         attempt = 0
         while True:
+            await self.ws_gate.wait()
             started = self.clock.monotonic()
-            ws = hooked_class(self.adapter.pro_class())(dict(self.config))
-            ws.gme_sink = session
-            ws.gme_adapter = self.adapter
-            ws.set_markets_from_exchange(self.rest)
+            ws = self.adapter.ws_client(self.config, session)
+            ws.set_markets_from_exchange(rest)
             try:
                 await self._stream(ws, session, started)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                info = describe_error(exc, self.clock.wall_ms())
+                info = describe_error(exc, self.clock.wall_ms(), exchange=self.id)
+                if info.limit is not None:
+                    self.ws_gate.stop(info)  # every session of this exchange keeps off
                 session.reason = info.reason
                 log.info("%s session %d: %s", self.id, session.index, info.reason)
             finally:
-                self._session_down(session)
+                session.went_down()
                 await _quietly(ws.close())
             if session.ever_live and self.clock.monotonic() - started > 60:
                 attempt = 0  # it had worked for a while: start the backoff over
             session.failures += 1
-            session.state = "reconnecting"
+            session.state = HealthState.RECONNECTING
             await self.clock.sleep(backoff_seconds(attempt, self.backoff_max))
             attempt += 1
 
-    async def _stream(self, ws: Any, session: Session, started: float) -> None:
+    async def _stream(self, ws: WsClient, session: Session, started: float) -> None:
         session.last_frame = -INF
         groups = chunks(session.symbols, self.adapter.symbols_per_subscribe)
         tasks = [asyncio.create_task(self._watch(ws, [self.market_of[s]["symbol"] for s in g])) for g in groups]
-        tasks.append(asyncio.create_task(self._watchdog(session, started)))
+        tasks.append(asyncio.create_task(self._socket_watchdog(session, started)))
+        tasks.append(asyncio.create_task(self._subscription_watchdog(session)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                error = task.exception()
+                if error is not None:
+                    raise error
             raise SilentSocket("stream ended")
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _watch(self, ws: Any, symbols: list[str]) -> None:
+    async def _watch(self, ws: WsClient, symbols: list[str]) -> None:
         while True:  # our hook consumes trade frames, so this resolves only in odd cases
             await self.adapter.watch(ws, symbols)
 
-    async def _watchdog(self, session: Session, started: float) -> None:
+    async def _socket_watchdog(self, session: Session, started: float) -> None:
+        """Nothing at all (not even a keep-alive or a protocol ping) for the watchdog period."""
         limit = self.watchdog_seconds
         while True:
             await self.clock.sleep(min(1.0, limit / 4))
@@ -239,16 +236,44 @@ class Collector:
             if self.clock.monotonic() - last > limit:
                 raise SilentSocket(f"no message for {limit:g}s")
 
+    async def _subscription_watchdog(self, session: Session) -> None:
+        """No trade for the watchdog period, or a quiet session past a boundary: ask the REST."""
+        limit = self.watchdog_seconds
+        while True:
+            await self.clock.sleep(min(1.0, limit / 4))
+            if session.live_since_ms is None or self.rest is None:
+                continue
+            quiet_for = self.clock.monotonic() - max(session.last_trade_frame, session.live_since, session.last_check)
+            if quiet_for < limit and not self._boundary_check_due(session):
+                continue
+            verdict = await check_subscription(self, session)
+            if verdict is Verdict.DEAD:
+                raise SilentSocket(f"no trades for {quiet_for:.0f}s while the exchange has new ones")
+            if verdict is Verdict.UNKNOWN:  # look again in a third of a period, not a whole one
+                session.last_check -= limit * 2 / 3
+
+    def _boundary_check_due(self, session: Session) -> bool:
+        """Once per minute, a little after the boundary: a quiet session not proven past it."""
+        exchange_now = self.clock.wall_ms() - self.offset.value()
+        boundary = exchange_now // MINUTE_MS * MINUTE_MS
+        if session.checked_boundary >= boundary or session.proven_ts >= boundary:
+            return False
+        if exchange_now - boundary < BOUNDARY_CHECK_AFTER_MS or session.live_since_ms is None:
+            return False
+        if session.live_since_ms - self.offset.value() > boundary:
+            return False  # it came up after the boundary: that minute is partial anyway
+        if session.frames_last_minute >= QUIET_FRAMES_PER_MINUTE:
+            return False  # a trade frame will prove it in a moment
+        session.checked_boundary = boundary
+        return True
+
     # ------------------------------------------------------------ session edges
 
     def session_live(self, session: Session) -> None:
-        now = self.clock.wall_ms()
-        session.live_since_ms = now
-        session.intervals.append([now, None])
-        session.state = "live"
-        session.reason = ""
-        session.failures = 0
-        up_minute = now // MINUTE_MS
+        """A session's first frame: schedule what it cannot cover (the window before its first
+        connection, the gap since its last one, and the partial minute it came up in)."""
+        up_minute = session.went_live(self.clock.wall_ms(), self.clock.monotonic(), self.offset.value())
+        self.ws_gate.ok()
         if self.backfiller is not None:
             for symbol in session.symbols:
                 if not session.ever_live:
@@ -258,45 +283,43 @@ class Collector:
                         self.backfiller.schedule(symbol, first, last, initial=True)
                     self.backfiller.schedule(symbol, up_minute, up_minute)
                 else:
-                    self.backfiller.schedule(symbol, session.down_minute or up_minute, up_minute)
+                    gap_from = up_minute if session.gap_from is None else session.gap_from
+                    self.backfiller.schedule(symbol, gap_from, up_minute)
         session.ever_live = True
 
-    def _session_down(self, session: Session) -> None:
-        if session.live_since_ms is None:
-            return
-        now = self.clock.wall_ms()
-        session.intervals[-1][1] = now
-        session.down_minute = now // MINUTE_MS
-        session.live_since_ms = None
+    def prove(self, session: Session, ts: int) -> None:
+        """Evidence that `session`'s stream carried every trade up to exchange time `ts`."""
+        covered = session.prove(ts)
+        if covered is not None:
+            first, last = covered
+            self.emit([Coverage(self.id, symbol, first, last) for symbol in session.symbols])
 
-    async def _coverage_ticker(self) -> None:
-        """Just after each minute closes: Coverage for the minutes a session streamed whole."""
+    async def _minute_ticker(self) -> None:
+        """Just after each local minute: trade-frame rates for the boundary checks, and the ledger
+        kept to the window (its trade ids to the last few minutes)."""
         while True:
             now = self.clock.wall_ms()
             tick = (now // MINUTE_MS + 1) * MINUTE_MS + 200
             await self.clock.sleep((tick - now) / 1000)
-            minute = tick // MINUTE_MS - 1
-            start, end = minute * MINUTE_MS, (minute + 1) * MINUTE_MS
-            items = [
-                Coverage(self.id, symbol, minute, minute)
-                for session in self.sessions
-                if session.covered(start, end)
-                for symbol in session.symbols
-            ]
-            if items:
-                self.emit(items)
-            self.ledger.prune(minute - self.window_minutes - 15)
+            for session in self.sessions:
+                session.frames_last_minute, session.frames_this_minute = session.frames_this_minute, 0
+            minute = (tick - self.offset.value()) // MINUTE_MS - 1
+            ids_kept = math.ceil(self.watchdog_seconds / 60) + IDS_KEPT_MINUTES
+            self.ledger.prune(minute - self.window_minutes - 15, minute - ids_kept)
 
     # ------------------------------------------------------------ the hot path
 
-    def ingest(self, rows: list) -> None:
-        """Validate raw rows, keep the ledger, hand trades on. Called for every trade frame."""
-        horizon = self.clock.wall_ms() + FUTURE_LIMIT_MS
+    def ingest(self, rows: list[Row], session: Session) -> None:
+        """Validate raw rows, keep the ledger, hand trades on, prove the session. Called for
+        every trade frame."""
+        now_ms = self.clock.wall_ms()
+        horizon = now_ms + FUTURE_LIMIT_MS
         symbol_of = self.symbol_of_id
         ledger = self.ledger.minutes
         emit = self.emit_trade
         exchange = self.id
         accepted = 0
+        newest = -1
         for market_id, ts, is_buy, price, amount, trade_id in rows:
             symbol = symbol_of.get(market_id)
             if symbol is None:
@@ -311,18 +334,41 @@ class Collector:
             key = (symbol, ts // MINUTE_MS)
             record = ledger.get(key)
             if record is None:
-                ledger[key] = record = [0.0, 0.0, 0, False]
-            elif record[3]:
+                ledger[key] = record = StreamMinute(ids={trade_id})
+                self._new_minute(symbol, key[1])
+            elif record.settled:
                 self.dropped["late for a backfilled minute"] += 1
                 continue
-            if is_buy:
-                record[0] += price * amount
             else:
-                record[1] += price * amount
-            record[2] += 1
+                ids = record.ids
+                if ids is not None:
+                    if trade_id in ids:  # a frame delivered twice: the engine drops and counts it
+                        emit(Trade(exchange, symbol, ts, "buy" if is_buy else "sell", price, amount, trade_id))
+                        continue
+                    ids.add(trade_id)
+            if is_buy:
+                record.buy += price * amount
+            else:
+                record.sell += price * amount
+            record.count += 1
+            if ts > record.last_ts:
+                record.last_ts = ts
             emit(Trade(exchange, symbol, ts, "buy" if is_buy else "sell", price, amount, trade_id))
             accepted += 1
+            if ts > newest:
+                newest = ts
         self.trades_total += accepted
+        if newest >= 0:
+            session.last_trade_frame = self.clock.monotonic()
+            session.frames_this_minute += 1
+            self.offset.sample(now_ms, newest)
+            if newest > session.proven_ts:
+                self.prove(session, newest)
+
+    def _new_minute(self, symbol: str, minute: int) -> None:
+        newest = self.ledger.newest_minute
+        if minute > newest.get(symbol, minute - 1):
+            newest[symbol] = minute
 
     def drop(self, why: str) -> None:
         self.dropped[why] += 1
@@ -349,28 +395,29 @@ class Collector:
             backfill_total=backfiller.initial_total if backfiller else 0,
         )
 
-    def _state(self) -> tuple[str, str]:
+    def _state(self) -> tuple[HealthState, str]:
+        rest_stop = self.rest_gate.describe()  # '<rate limit or ban> until HH:MM:SS' while it lasts
         if not self.markets_loaded:
             down = self.markets_failures >= DOWN_AFTER_FAILURES
-            return ("down" if down else "connecting"), self.markets_reason
+            return (HealthState.DOWN if down else HealthState.CONNECTING), rest_stop or self.markets_reason
         sessions = self.sessions
         if not sessions:
-            return "live", "no listed symbols"
+            return HealthState.LIVE, "no listed symbols"
         reasons = [s.reason for s in sessions if s.reason]
-        reason = reasons[0] if reasons else ""
-        live = [s for s in sessions if s.state == "live"]
-        backfill_reason = self.backfiller.reason if self.backfiller else ""
-        if self.backfiller is not None and self.backfiller.blocked_until_ms > self.clock.wall_ms():
-            reason = backfill_reason + f" until {_hhmmss(self.backfiller.blocked_until_ms)}"
+        reason = self.ws_gate.describe() or (reasons[0] if reasons else "")
+        live = [s for s in sessions if s.state == HealthState.LIVE]
+        backfill_reason = rest_stop or (self.backfiller.reason if self.backfiller else "")
+        if rest_stop:
+            reason = rest_stop
         if len(live) == len(sessions):
             if self.backfiller is not None and self.backfiller.busy:
-                return "backfilling", reason or backfill_reason
-            return "live", reason or backfill_reason
+                return HealthState.BACKFILLING, reason or backfill_reason
+            return HealthState.LIVE, reason or backfill_reason
         if not live and all(s.failures >= DOWN_AFTER_FAILURES for s in sessions):
-            return "down", reason
-        if any(s.state == "reconnecting" for s in sessions):
-            return "reconnecting", reason
-        return "connecting", reason
+            return HealthState.DOWN, reason
+        if any(s.state == HealthState.RECONNECTING for s in sessions):
+            return HealthState.RECONNECTING, reason
+        return HealthState.CONNECTING, reason
 
     def _rate(self) -> float:
         now = self.clock.monotonic()
@@ -386,18 +433,7 @@ class Collector:
         return dict(self.dropped)
 
 
-def _retry_after(rest: Any) -> str | None:
-    headers = getattr(rest, "last_response_headers", None) or {}
-    return headers.get("Retry-After") or headers.get("retry-after")
-
-
-def _hhmmss(ms: int) -> str:
-    import time
-
-    return time.strftime("%H:%M:%S", time.localtime(ms / 1000))
-
-
-async def _quietly(awaitable: Awaitable, timeout: float = 5.0) -> None:
+async def _quietly(awaitable: Awaitable[object], timeout: float = 5.0) -> None:
     try:
         await asyncio.wait_for(awaitable, timeout)
     except Exception:  # closing a broken client must not hide the original problem

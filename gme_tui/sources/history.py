@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gme_tui.model import MINUTE_MS
 from gme_tui.sources.ccxt_common import MinuteFlow
+
+
+@dataclass(slots=True)
+class _Minute:
+    buy: float = 0.0  # quote value
+    sell: float = 0.0
+    count: int = 0
+    close: float = 0.0  # the price of the latest trade so far
+    close_ts: int = -1
 
 
 class MinuteSums:
@@ -13,7 +24,7 @@ class MinuteSums:
         self.first = first
         self.last = last
         self._seen: set[str] = set()
-        self._minutes: dict[int, list] = {}
+        self._minutes: dict[int, _Minute] = {}
 
     def add(self, trade_id: str, ts: int, is_buy: bool, price: float, amount: float) -> None:
         minute = ts // MINUTE_MS
@@ -22,11 +33,16 @@ class MinuteSums:
         if not (price > 0 and amount > 0):
             return
         self._seen.add(trade_id)
-        record = self._minutes.setdefault(minute, [0.0, 0.0, 0, price, -1])
-        record[0 if is_buy else 1] += price * amount
-        record[2] += 1
-        if ts >= record[4]:
-            record[3], record[4] = price, ts
+        record = self._minutes.get(minute)
+        if record is None:
+            record = self._minutes[minute] = _Minute(close=price)
+        if is_buy:
+            record.buy += price * amount
+        else:
+            record.sell += price * amount
+        record.count += 1
+        if ts >= record.close_ts:
+            record.close, record.close_ts = price, ts
 
     def flows(self) -> dict[int, MinuteFlow]:
-        return {m: MinuteFlow(r[0], r[1], r[2], r[3]) for m, r in self._minutes.items()}
+        return {m: MinuteFlow(r.buy, r.sell, r.count, r.close) for m, r in self._minutes.items()}

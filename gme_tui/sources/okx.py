@@ -5,24 +5,37 @@ id (100 per page; ccxt's rate limiter keeps it inside 10 requests / 2 s)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Protocol, cast
+
+import ccxt.async_support
+import ccxt.pro
 
 from gme_tui.model import MINUTE_MS
-from gme_tui.sources.ccxt_common import ExchangeAdapter, MinuteFlow
+from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, Row
 from gme_tui.sources.history import MinuteSums
 
 PAGE = 100
+HistoryTrade = dict[str, str]  # {"instId", "tradeId", "px", "sz", "side", "ts"}: every value a string
+
+
+class _OkxRest(Protocol):
+    """ccxt's implicit OKX endpoint we call (GET /api/v5/market/history-trades)."""
+
+    async def publicGetMarketHistoryTrades(self, params: Mapping[str, str]) -> dict[str, list[HistoryTrade]]: ...
+
+    async def publicGetMarketTrades(self, params: Mapping[str, str]) -> dict[str, list[HistoryTrade]]: ...
 
 
 class OkxAdapter(ExchangeAdapter):
     id = "okx"
-    ccxt_id = "okx"
+    rest_class = ccxt.async_support.okx
+    pro_class = ccxt.pro.okx
     default_config = {"options": {"fetchMarkets": {"types": ["spot"]}}}
     symbols_per_connection = 300  # args of one connection ≤ 64 KB (~45 bytes each)
     symbols_per_subscribe = 100  # ≤ 480 subscribe requests per hour per connection
     has_history = True
 
-    def parse_frame(self, message: Any, out: list) -> bool:
+    def parse_frame(self, message: object, out: list[Row]) -> bool:
         if type(message) is not dict:
             return False
         arg = message.get("arg")
@@ -34,14 +47,21 @@ class OkxAdapter(ExchangeAdapter):
             )
         return True
 
-    async def fetch_minutes(self, rest: Any, market: Mapping[str, Any], first: int, last: int) -> dict[int, MinuteFlow]:
+    async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
+        # /api/v5/market/trades, newest first: the same trade ids as the `trades` channel
+        answer = await cast(_OkxRest, rest).publicGetMarketTrades({"instId": market["id"], "limit": "1"})
+        rows = answer.get("data") or []
+        return (str(rows[0]["tradeId"]), int(rows[0]["ts"])) if rows else None
+
+    async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
+        api = cast(_OkxRest, rest)
         sums = MinuteSums(first, last)
         after: str | None = None
         while True:
             request = {"instId": market["id"], "type": "1", "limit": str(PAGE)}
             if after is not None:
                 request["after"] = after
-            page = (await rest.publicGetMarketHistoryTrades(request)).get("data") or []
+            page = (await api.publicGetMarketHistoryTrades(request)).get("data") or []
             for d in page:
                 sums.add(str(d["tradeId"]), int(d["ts"]), d["side"] == "buy", float(d["px"]), float(d["sz"]))
             if len(page) < PAGE or int(page[-1]["ts"]) < first * MINUTE_MS:

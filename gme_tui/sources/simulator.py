@@ -17,7 +17,8 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from gme_tui.model import EXCHANGES, MINUTE_MS, ExchangeHealth, Listings, SourceItem, Trade
+from gme_tui.core.clock import wall_ms
+from gme_tui.model import EXCHANGES, MINUTE_MS, ExchangeHealth, HealthState, Listings, SourceItem, SourceMode, Trade
 from gme_tui.sources.simulator_flow import TICK_MS, FlowGenerator
 
 MIN_BATCH_INTERVAL_S = 0.1  # paced: at most ~10 batches a second, the UI is fed smoothly
@@ -28,7 +29,7 @@ RATE_WINDOW_S = 5  # health: trades per second over the last few complete data s
 class SimulatedMarket:
     """A `Source` (core/seams.py) of simulated trade flow on a dozen symbols and four exchanges."""
 
-    mode = "demo"
+    mode = SourceMode.DEMO
 
     def __init__(
         self,
@@ -55,11 +56,9 @@ class SimulatedMarket:
         if unknown:
             raise ValueError(f"unknown exchange(s): {', '.join(unknown)}; known: {', '.join(EXCHANGES)}")
         if start_ms is None:
-            start_ms = time.time_ns() // 1_000_000 // MINUTE_MS * MINUTE_MS  # on-screen times look real
-        self.seed = seed
+            start_ms = wall_ms() // MINUTE_MS * MINUTE_MS  # on-screen times look real
         self.speed = float(speed)
         self.exchanges = tuple(e for e in EXCHANGES if e in exchanges)
-        self.window_minutes = window_minutes
         self.start_ms = start_ms
         self.end_ms = None if duration_minutes is None else start_ms + round(duration_minutes * MINUTE_MS)
         self._clock = clock
@@ -98,7 +97,7 @@ class SimulatedMarket:
         self._done = True
 
     def health(self) -> Sequence[ExchangeHealth]:
-        state = "done" if self._done or self._closed else "simulated"
+        state = HealthState.DONE if self._done or self._closed else HealthState.SIMULATED
         return [
             ExchangeHealth(
                 exchange=exchange,

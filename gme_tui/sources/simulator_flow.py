@@ -235,7 +235,7 @@ class FlowGenerator:
                     self.streams.append(Stream(spec, exchange, rates[key], self.walks[spec.symbol], stream_rng))
         self._by_key = {StreamKey(s.spec.symbol, s.exchange): s for s in self.streams}
         self.whales = WhaleDesk(self.streams, start_ms, random.Random(master.getrandbits(64)))
-        self.ids = {e: ID_BASE[e] + master.randint(0, 10_000_000) for e in EXCHANGES}
+        self.ids: dict[str, int] = {e: ID_BASE[e] + master.randint(0, 10_000_000) for e in EXCHANGES}
         self.minute = self.start_minute - 1  # the last minute started (streaming)
         for plan in self.plans.values():
             plan.balance_backfill(window_minutes)

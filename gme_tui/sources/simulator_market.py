@@ -204,7 +204,7 @@ class SymbolPlan:
         if ramp and index > 0 and k < start + ramp:
             before = self._segments[index - 1][1]
             weight = (k - start + 1) / (ramp + 1)
-            return tuple(b + (t - b) * weight for b, t in zip(before, target))  # type: ignore[return-value]
+            return _blend(before, target, weight)
         return target
 
     def balance_backfill(self, minutes: int) -> None:
@@ -246,10 +246,16 @@ class SymbolPlan:
             weights = [NEXT_WEIGHTS[n] * (TURN_PREFERENCE if FAMILY[n] != family else 1.0) for n in names]
             name = self._rng.choices(names, weights)[0]
             scale = self._rng.uniform(0.8, 1.25)
-            g = tuple(round(v * scale, 4) for v in TEMPLATES[name])
-            self._segments.append((self._story_end, g, RAMP_MINUTES))  # type: ignore[arg-type]
+            a, b, c, d = (round(v * scale, 4) for v in TEMPLATES[name])
+            self._segments.append((self._story_end, (a, b, c, d), RAMP_MINUTES))
             self._last_name = name
             self._story_end += self._rng.randint(*REGIME_MINUTES)
+
+
+def _blend(before: GVector, target: GVector, weight: float) -> GVector:
+    """The point `weight` (0..1) of the way from `before` to `target`."""
+    a, b, c, d = (x + (y - x) * weight for x, y in zip(before, target))
+    return (a, b, c, d)
 
 
 def make_plans(rng: random.Random, first_minute: int, specs: Sequence[SymbolSpec] = SYMBOLS) -> dict[str, SymbolPlan]:

@@ -4,7 +4,11 @@ for each of them (SPEC §2: Binance/OKX/Bybit BASE/USDT; Coinbase BASE/USD first
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gme_tui.settings import SymbolSettings
+    from gme_tui.sources.ccxt_common import CcxtMarket
 
 STABLECOINS = frozenset(
     {
@@ -41,7 +45,7 @@ def is_stablecoin_pair(symbol: str) -> bool:
     return base.upper() in STABLECOINS and quote.upper() in STABLECOINS
 
 
-def canonical_universe(symbols_settings: Any, okx_markets: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
+def canonical_universe(symbols_settings: SymbolSettings, okx_markets: Mapping[str, CcxtMarket] | None) -> list[str]:
     """The canonical symbols to watch, in settings order (majors first) for `list`, or every
     active OKX USDT spot pair for `okx_all`. Stablecoin pairs only when listed explicitly (or
     `include_stablecoin_pairs`)."""
@@ -63,7 +67,7 @@ def canonical_universe(symbols_settings: Any, okx_markets: Mapping[str, Mapping[
 def map_markets(
     exchange: str,
     canonical: list[str],
-    markets: Mapping[str, Mapping[str, Any]],
+    markets: Mapping[str, CcxtMarket],
     quote_map: Mapping[str, tuple[str, ...]],
 ) -> dict[str, str]:
     """canonical symbol → this exchange's ccxt spot symbol, for the symbols it lists."""

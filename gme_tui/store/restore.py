@@ -1,7 +1,7 @@
 """Restart without a warm-up: the stored window goes back into the engine, and the live source
 learns which minutes it need not backfill.
 
-Order at a live start (see the package docstring for the cli snippet):
+Order at a live start (as cli.py does it):
 1. `buckets = restore_window(store, now_ms=..., window_minutes=..., exchanges=...)`
 2. `engine.feed_many(buckets)` before the pipeline runs (coverage as stored: an uncovered minute
    adds its flow without claiming coverage);
@@ -24,11 +24,6 @@ def restore_window(store: Store, *, now_ms: int, window_minutes: int, exchanges:
     in its grace period) of the given (enabled) exchanges, oldest first, coverage as stored."""
     wanted = frozenset(exchanges)
     return [b for b in store.restore_items(now_ms, window_minutes) if b.exchange in wanted]
-
-
-def known_minutes(store: Store, exchange: str, symbol: str, first: int, last: int) -> set[int]:
-    """Minutes first..last (inclusive) of (exchange, symbol) the store holds, covered or not."""
-    return store.known_minutes(exchange, symbol, first, last)
 
 
 def known_by_pair(buckets: Iterable[MinuteBucket]) -> dict[tuple[str, str], frozenset[int]]:

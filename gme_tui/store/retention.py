@@ -9,9 +9,13 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gme_tui.core.clock import wall_ms
 from gme_tui.store.store import PruneResult, Store
+
+if TYPE_CHECKING:  # a type only: settings are read once by the cli
+    from gme_tui.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +35,31 @@ class Retention:
         self.history_days = history_days
         self.clock = clock
         self.every_seconds = every_seconds
-        self.runs = 0
-        self.errors = 0
-        self.last_result = PruneResult()
+        self.runs = 0  # prunes that completed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_settings(cls, store: Store, settings, **kwargs) -> Retention:  # settings: gme_tui.settings.Settings
-        return cls(store, bucket_days=settings.store.bucket_days, history_days=settings.store.history_days, **kwargs)
+    def from_settings(
+        cls, store: Store, settings: Settings, *, clock: Callable[[], int] = wall_ms, every_seconds: float = 600.0
+    ) -> Retention:
+        """Ages from `[store] bucket_days` and `history_days`."""
+        return cls(
+            store,
+            bucket_days=settings.store.bucket_days,
+            history_days=settings.store.history_days,
+            clock=clock,
+            every_seconds=every_seconds,
+        )
 
     def run_once(self) -> PruneResult:
         """Prune what is past its age at the clock's now. Errors are logged and counted."""
         try:
             result = self.store.prune(self.clock(), bucket_days=self.bucket_days, history_days=self.history_days)
         except (sqlite3.Error, OSError) as error:
-            self.errors += 1
             log.warning("store pruning failed: %s", error)
             return PruneResult()
         self.runs += 1
-        self.last_result = result
         if result.minutes or result.signals or result.whales:
             log.info("store pruned %d minutes, %d signals, %d whales", result.minutes, result.signals, result.whales)
         return result

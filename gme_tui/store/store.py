@@ -25,8 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any, TypeAlias
 
-from gme_tui.model import EXCHANGES, MINUTE_MS, MinuteBucket, StoredSignal, Whale
+from gme_tui.model import EXCHANGES, MINUTE_MS, Grade, MinuteBucket, Side, Signal, SignalCode, StoredSignal, Whale
 
 DAY_MS = 86_400_000
 
@@ -97,7 +98,21 @@ def default_store_path() -> Path:
     return Path(user_data_dir("gme-tui")) / "store.sqlite3"
 
 
-def signal_row(signal, coverage: Mapping[str, int] | None, window_minutes: int) -> tuple:
+SignalRow = tuple[int | float | str | None, ...]
+"""A row of the signals table, in column order (see `signal_row`)."""
+SqlValue = int | float | str | None
+"""What a query parameter may be."""
+# Rows as the schema declares them (sqlite3 returns untyped rows; each reader names its shape).
+_MinuteRow = tuple[int, float, float, int, float | None, int]
+_PairMinuteRow = tuple[str, str, int, float, float, int, float | None, int]
+_WhaleRow = tuple[int, str, str, Side, float, float, float, int]
+# One flow and one coverage column per exchange, NULL where the exchange did not participate:
+_F: TypeAlias = float | None
+_C: TypeAlias = int | None
+_StoredSignalRow = tuple[int, str, str, str, _F, _F, _F, _F, _C, _C, _C, _C, int]
+
+
+def signal_row(signal: Signal, coverage: Mapping[str, int] | None, window_minutes: int) -> SignalRow:
     """A signals row: ts, symbol, code, grade, one flow and one coverage column per exchange."""
     flows = signal.flows
     cov = coverage or {}
@@ -117,7 +132,6 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.transactions = 0  # committed write transactions, for the writer's tests and figures
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._pair_ids: dict[tuple[str, str], int] = {}
@@ -173,7 +187,7 @@ class Store:
     def write(
         self,
         minutes: Sequence[MinuteBucket] = (),
-        signals: Sequence[tuple] = (),
+        signals: Sequence[SignalRow] = (),
         whales: Sequence[Whale] = (),
     ) -> None:
         """One transaction: minutes upserted, signals upserted (rows from `signal_row`), whales
@@ -212,7 +226,6 @@ class Store:
                 self._pair_ids = {}  # ids inserted in the rolled-back transaction are gone
                 self._load_pairs()
                 raise
-            self.transactions += 1
 
     def _ids_for(self, minutes: Iterable[MinuteBucket]) -> dict[tuple[str, str], int]:
         ids = self._pair_ids
@@ -242,7 +255,7 @@ class Store:
         whales = self._delete("DELETE FROM whales WHERE ts < ?", [(history_cutoff,)])
         return PruneResult(deleted_minutes, signals, whales)
 
-    def _delete(self, sql: str, params: list[tuple]) -> int:
+    def _delete(self, sql: str, params: list[tuple[SqlValue, ...]]) -> int:
         with self._write_lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -254,12 +267,12 @@ class Store:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            self.transactions += 1
             return changed
 
     # ------------------------------------------------------------ reads
 
-    def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+    def _query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Any]:
+        """Rows of a read; untyped as sqlite3 gives them: the caller annotates their shape."""
         with self._read_lock:
             return self._reader.execute(sql, params).fetchall()
 
@@ -278,7 +291,7 @@ class Store:
             pair = self._pair_id(name, symbol)
             if pair is None:
                 continue
-            rows = self._query(
+            rows: list[_MinuteRow] = self._query(
                 "SELECT minute, buy, sell, count, close, covered FROM minutes"
                 " WHERE pair = ? AND minute BETWEEN ? AND ? ORDER BY minute",
                 (pair, since_minute, until_minute),
@@ -290,7 +303,9 @@ class Store:
         return out
 
     def _pair_id(self, exchange: str, symbol: str) -> int | None:
-        rows = self._query("SELECT id FROM pairs WHERE exchange = ? AND symbol = ?", (exchange, symbol))
+        rows: list[tuple[int]] = self._query(
+            "SELECT id FROM pairs WHERE exchange = ? AND symbol = ?", (exchange, symbol)
+        )
         return rows[0][0] if rows else None
 
     def restore_items(self, now_ms: int, window_minutes: int, extra_minutes: int = 1) -> list[MinuteBucket]:
@@ -299,7 +314,7 @@ class Store:
         the grace period, when the window still ends one minute earlier."""
         last = now_ms // MINUTE_MS - 1
         first = last - window_minutes - extra_minutes + 1
-        rows = self._query(
+        rows: list[_PairMinuteRow] = self._query(
             "SELECT p.exchange, p.symbol, m.minute, m.buy, m.sell, m.count, m.close, m.covered"
             " FROM pairs p JOIN minutes m ON m.pair = p.id AND m.minute BETWEEN ? AND ?"
             " ORDER BY m.minute, p.exchange, p.symbol",
@@ -313,15 +328,19 @@ class Store:
         """The newest stored minute (of one exchange if given), or None for an empty store. One
         index lookup per pair, not a scan of the table."""
         sql = "SELECT max((SELECT max(minute) FROM minutes WHERE pair = p.id)) FROM pairs p"
-        if exchange:
-            return self._query(sql + " WHERE p.exchange = ?", (exchange,))[0][0]
-        return self._query(sql)[0][0]
+        rows: list[tuple[int | None]] = (
+            self._query(sql + " WHERE p.exchange = ?", (exchange,)) if exchange else self._query(sql)
+        )
+        return rows[0][0]
 
     def known_minutes(self, exchange: str, symbol: str, first: int, last: int) -> set[int]:
+        """Minutes first..last (inclusive) of (exchange, symbol) the store holds, covered or not."""
         pair = self._pair_id(exchange, symbol)
         if pair is None:
             return set()
-        rows = self._query("SELECT minute FROM minutes WHERE pair = ? AND minute BETWEEN ? AND ?", (pair, first, last))
+        rows: list[tuple[int]] = self._query(
+            "SELECT minute FROM minutes WHERE pair = ? AND minute BETWEEN ? AND ?", (pair, first, last)
+        )
         return {minute for (minute,) in rows}
 
     def signals(
@@ -336,7 +355,8 @@ class Store:
     ) -> list[StoredSignal]:
         """Signals since `since_ms`, newest first. `grade`: one grade or several; `symbol`: exact;
         `text`: part of the symbol, any case."""
-        where, params = ["ts >= ?"], [since_ms]
+        where: list[str] = ["ts >= ?"]
+        params: list[SqlValue] = [since_ms]
         if until_ms is not None:
             where.append("ts < ?")
             params.append(until_ms)
@@ -350,12 +370,12 @@ class Store:
         if text:
             where.append("instr(upper(symbol), ?) > 0")
             params.append(text.upper())
-        rows = self._query(
+        rows: list[_StoredSignalRow] = self._query(
             f"SELECT ts, symbol, code, grade, {_FLOW_COLUMNS}, {_COV_COLUMNS}, window_minutes FROM signals"
             f" WHERE {' AND '.join(where)} ORDER BY ts DESC, symbol, code LIMIT ?",
             (*params, limit),
         )
-        return [_stored_signal(row) for row in rows]
+        return [signal for row in rows if (signal := _stored_signal(row)) is not None]
 
     def whales(
         self,
@@ -368,7 +388,8 @@ class Store:
         limit: int = 1_000,
     ) -> list[Whale]:
         """Whales since `since_ms`, newest first."""
-        where, params = ["ts >= ?", "value >= ?"], [since_ms, min_value]
+        where: list[str] = ["ts >= ?", "value >= ?"]
+        params: list[SqlValue] = [since_ms, min_value]
         if until_ms is not None:
             where.append("ts < ?")
             params.append(until_ms)
@@ -378,7 +399,7 @@ class Store:
         if exchange:
             where.append("exchange = ?")
             params.append(exchange)
-        rows = self._query(
+        rows: list[_WhaleRow] = self._query(
             "SELECT ts, exchange, symbol, side, price, amount, value, fills FROM whales"
             f" WHERE {' AND '.join(where)} ORDER BY ts DESC, exchange, symbol LIMIT ?",
             (*params, limit),
@@ -387,29 +408,45 @@ class Store:
 
     def integrity(self) -> str:
         """`PRAGMA integrity_check`'s verdict: 'ok' for a sound file."""
-        return "; ".join(str(r[0]) for r in self._query("PRAGMA integrity_check"))
+        rows: list[tuple[str]] = self._query("PRAGMA integrity_check")
+        return "; ".join(str(r[0]) for r in rows)
 
     def counts(self) -> dict[str, int]:
-        return {table: self._query(f"SELECT count(*) FROM {table}")[0][0] for table in ("minutes", "signals", "whales")}
+        """Rows per table: minutes, signals, whales."""
+        out: dict[str, int] = {}
+        for table in ("minutes", "signals", "whales"):
+            rows: list[tuple[int]] = self._query(f"SELECT count(*) FROM {table}")
+            out[table] = rows[0][0]
+        return out
 
 
-def _float(value) -> float | None:
+def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _stored_signal(row: tuple) -> StoredSignal:
+def _stored_signal(row: _StoredSignalRow) -> StoredSignal | None:
+    """A signals row back as a StoredSignal: flows and coverage only of the exchanges that
+    participated (their columns are not NULL). None for a grade or code this version does not
+    know (a row written by a newer gme-tui with the same schema)."""
     ts, symbol, code, grade = row[:4]
-    n = len(EXCHANGES)
-    flow_values, cov_values = row[4 : 4 + n], row[4 + n : 4 + 2 * n]
-    flows = {e: float(v) for e, v in zip(EXCHANGES, flow_values) if v is not None}
+    if code not in _CODES or grade not in _GRADES:
+        return None
+    flow_values, cov_values = row[4:8], row[8:12]
+    flows: dict[str, float] = {e: float(v) for e, v in zip(EXCHANGES, flow_values) if v is not None}
     covered = any(v is not None for v in cov_values)
-    coverage = {e: int(v) for e, v in zip(EXCHANGES, cov_values) if v is not None} if covered else None
+    coverage: dict[str, int] | None = (
+        {e: int(v) for e, v in zip(EXCHANGES, cov_values) if v is not None} if covered else None
+    )
     return StoredSignal(
         ts,
         symbol,
-        grade,
-        code,
+        Grade(grade),
+        SignalCode(code),
         MappingProxyType(flows),
         MappingProxyType(coverage) if coverage is not None else None,
-        row[-1],
+        row[12],
     )
+
+
+_CODES = frozenset(SignalCode)
+_GRADES = frozenset(Grade)

@@ -11,31 +11,36 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from gme_tui.model import SourceMode
 from gme_tui.store.retention import Retention
 from gme_tui.store.store import Store, default_store_path
 from gme_tui.store.writer import StoreWriter
 
+if TYPE_CHECKING:  # a type only: settings are read once by the cli
+    from gme_tui.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
-def store_path_for(mode: str, settings, cli_path: str | None) -> Path | None:
+def store_path_for(mode: SourceMode, settings: Settings, cli_path: str | None) -> Path | None:
     """The store file for a run in `mode` (live | replay | demo), or None when it is off."""
     if cli_path:
         return Path(cli_path).expanduser()
-    if mode != "live" or not settings.store.enabled:
+    if mode != SourceMode.LIVE or not settings.store.enabled:
         return None
     return Path(settings.store.path).expanduser() if settings.store.path else default_store_path()
 
 
-@dataclass
+@dataclass(frozen=True)
 class StoreRun:
     store: Store
     writer: StoreWriter
     retention: Retention | None
 
     @classmethod
-    def open(cls, path: Path, settings, *, live: bool) -> StoreRun:
+    def open(cls, path: Path, settings: Settings, *, live: bool) -> StoreRun:
         """Open the store (StoreError with a clear reason if it cannot), start the writer and, live,
         the background pruning."""
         store = Store(path)

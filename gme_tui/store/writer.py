@@ -11,15 +11,21 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from gme_tui.model import ClosedMinutes, EngineEvent, MinuteBucket, Scan, Whale
-from gme_tui.store.store import Store, signal_row
+from gme_tui.model import ClosedMinutes, EngineEvent, HealthUpdate, MinuteBucket, Scan, Whale
+from gme_tui.store.store import SignalRow, Store, signal_row
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
+
+class _Stop:
+    """The queue's end marker: the writer thread stops after what came before it."""
+
+
+_STOP = _Stop()
+_Item = list[EngineEvent] | threading.Event | _Stop  # events to write, a flush marker, the end
 MAX_DRAIN = 200  # event lists per transaction at most: bounds one transaction's size after a stall
 
 
@@ -31,19 +37,16 @@ class WriterStats:
     whales: int
     errors: int
     dropped: int  # event lists refused: queue full, or written after close
-    queued: int
-    last_error: str
     last_write_seconds: float  # duration of the last transaction on the writer thread
 
 
 class StoreWriter:
     def __init__(self, store: Store, *, max_queue: int = 10_000, start: bool = True) -> None:
         self.store = store
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._run, name="gme-store-writer", daemon=True)
         self._closed = False
         self._counts = {"transactions": 0, "minutes": 0, "signals": 0, "whales": 0, "errors": 0, "dropped": 0}
-        self._last_error = ""
         self._last_write_seconds = 0.0
         self._last_logged = 0.0
         if start:
@@ -68,6 +71,9 @@ class StoreWriter:
         except queue.Full:  # the disk cannot keep up: drop rather than stall the data
             self._counts["dropped"] += 1
             self._warn("store writer queue full: events dropped")
+
+    def on_health(self, update: HealthUpdate) -> None:
+        """The store keeps no health: a consumer like the others, it ignores the heartbeat."""
 
     # ------------------------------------------------------------ control
 
@@ -100,8 +106,6 @@ class StoreWriter:
             c["whales"],
             c["errors"],
             c["dropped"],
-            self._queue.qsize(),
-            self._last_error,
             self._last_write_seconds,
         )
 
@@ -133,8 +137,7 @@ class StoreWriter:
             self.store.write(minutes, signals, whales)
         except (sqlite3.Error, OSError) as error:  # disk full, file removed, locked too long
             self._counts["errors"] += 1
-            self._last_error = f"{type(error).__name__}: {error}"
-            self._warn(f"store write failed, {len(minutes)} minutes lost: {self._last_error}")
+            self._warn(f"store write failed, {len(minutes)} minutes lost: {type(error).__name__}: {error}")
             return
         self._last_write_seconds = time.perf_counter() - started
         c = self._counts
@@ -150,19 +153,18 @@ class StoreWriter:
             log.warning("%s", message)
 
 
-def rows_of(events) -> tuple[list[MinuteBucket], list[tuple], list[Whale]]:
+def rows_of(events: Iterable[EngineEvent]) -> tuple[list[MinuteBucket], list[SignalRow], list[Whale]]:
     """Split engine events into minute buckets, signal rows and whales, in order."""
     minutes: list[MinuteBucket] = []
-    signals: list[tuple] = []
+    signals: list[SignalRow] = []
     whales: list[Whale] = []
     for event in events:
-        kind = type(event)
-        if kind is ClosedMinutes:
+        if isinstance(event, ClosedMinutes):
             minutes.extend(event.buckets)
-        elif kind is Scan:
+        elif isinstance(event, Scan):
             for item in event.symbols:
                 for signal in item.signals:
                     signals.append(signal_row(signal, item.consensus.coverage, event.window_minutes))
-        elif kind is Whale:
+        elif isinstance(event, Whale):
             whales.append(event)
     return minutes, signals, whales

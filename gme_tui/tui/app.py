@@ -3,18 +3,25 @@
 Data path: the pipeline calls `_Inbox.on_events` (append only) -> a timer every `ui.refresh_ms`
 drains it into `Market` and bumps the `market_version` reactive once -> watchers hand plain rows
 to widgets, which only render. Filters, sort and pause are reactives too.
+
+Health: the pipeline hands `_Inbox.on_health` its heartbeat; the tick renders the latest one. The
+app never asks the source (or the alerts) for health: exchange-down alerts go out on the
+pipeline's clock, not on this screen's refresh rate. Mutes: one `Mutes` shared with the alert
+dispatcher; `m` toggles it and the table marks what it says is muted.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -22,26 +29,39 @@ from textual.widgets import Input
 
 from gme_tui import format as fmt
 from gme_tui.core.clock import wall_ms
-from gme_tui.model import EXCHANGE_SHORT, EngineEvent
-from gme_tui.settings import Settings, SettingsError, load_settings, save_changes, user_settings_path
+from gme_tui.core.mutes import Mutes
+from gme_tui.core.seams import AlertsView, EventConsumer, HistoryReader
+from gme_tui.model import EXCHANGE_SHORT, EngineEvent, HealthUpdate
+from gme_tui.settings import Secrets, Settings, SettingsError, load_settings, save_changes, user_settings_path
 from gme_tui.tui.screens.main import MainScreen
-from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, SortSpec, visible_rows
+from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, Row, SortSpec, visible_rows
 from gme_tui.tui.widgets.cells import CellContext, table_columns
 from gme_tui.tui.widgets.feeds import SignalLogView, WhaleTicker
 from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar, StatusInfo
 
+if TYPE_CHECKING:  # the UI never imports the pipeline at runtime (layering contract)
+    from gme_tui.pipeline import Pipeline
+
 log = logging.getLogger(__name__)
 
+SettingValue = bool | int | float | str | list[str]
+"""A value the settings screen writes into settings.toml."""
 
-class _Inbox:
-    """The pipeline's consumer: append only, so the engine never waits on the UI."""
+
+class _Inbox(EventConsumer):
+    """The pipeline's consumer: append only and keep the latest health, so the engine never waits
+    on the UI; the tick reads both."""
 
     def __init__(self) -> None:
         self.events: list[EngineEvent] = []
+        self.health: HealthUpdate | None = None  # the pipeline's latest heartbeat
 
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         self.events.extend(events)
+
+    def on_health(self, update: HealthUpdate) -> None:
+        self.health = update
 
     def drain(self) -> list[EngineEvent]:
         events, self.events = self.events, []
@@ -51,6 +71,10 @@ class _Inbox:
 class GmeApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "gme-tui"
+    # Declared here (Textual adds the same otherwise) so the help screen lists it with its meaning.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True, tooltip="command palette"),
+    ]
 
     grade_filter: reactive[int] = reactive(0, init=False)
     search: reactive[str] = reactive("", init=False)
@@ -61,20 +85,24 @@ class GmeApp(App[int]):
     def __init__(
         self,
         settings: Settings,
-        pipeline: Any,
+        pipeline: Pipeline,
         *,
-        alerts: Any = None,
+        alerts: AlertsView | None = None,
+        mutes: Mutes | None = None,
         on_settings_saved: Callable[[Settings], None] | None = None,
         now_ms: Callable[[], int] = wall_ms,
-        secrets: Any = None,
+        secrets: Secrets | None = None,
         start_pipeline: bool = True,
-        store: Any = None,
+        store: HistoryReader | None = None,
     ) -> None:
+        """`mutes` is shared with the alert dispatcher (default: the settings' `alerts.muted`);
+        `store` feeds the history and detail screens (None: they say it is off)."""
         super().__init__()
         self.settings = settings
         self.pipeline = pipeline
-        self.store = store  # gme_tui.store.Store or None: history in the detail and history screens
+        self._store = store
         self.alerts = alerts
+        self.mutes = mutes if mutes is not None else Mutes(settings.alerts.muted)
         self.on_settings_saved = on_settings_saved
         self.now_ms = now_ms
         self.secrets = secrets
@@ -82,22 +110,28 @@ class GmeApp(App[int]):
         self.market = Market(whale_rows=settings.ui.whale_rows, signal_rows=settings.ui.signal_rows)
         self.inbox = _Inbox()
         pipeline.add_consumer(self.inbox)
-        self.muted: dict[str, int] = {}  # symbol -> until (ms)
         self.selected: str | None = None
         self.pipeline_finished = False
         self.pipeline_error = ""
         self.crash: BaseException | None = None
         self._pending = 0
-        self._shown_rows: dict = {}
+        self._shown_rows: Mapping[str, Row] = {}
+        self._rows_shown = 0
+        self._muted_shown: frozenset[str] = frozenset()
         self._coverage: dict[str, int] = {}
         self._timer: Timer | None = None
         self._started = False
         self._columns = table_columns(settings.enabled_exchanges, settings.language)
         self.zone = fmt.zone(settings.timezone)
 
+    @property
+    def store(self) -> HistoryReader | None:
+        """The signal and minute history (detail and history screens), None without a store."""
+        return self._store
+
     # ------------------------------------------------------------ layout and lifecycle
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         self.main = MainScreen()
         return self.main
 
@@ -142,7 +176,8 @@ class GmeApp(App[int]):
             return
         events = self.inbox.drain()
         now = self.now_ms()
-        self._expire_mutes(now)
+        if self.mutes.muted(now) != self._muted_shown:  # a mute ran out (or was set elsewhere)
+            self._show_table()
         if events:
             cooldown_ms = int(self.settings.alerts.cooldown_minutes * 60_000)
             self.market.apply(events, cooldown_ms)
@@ -179,11 +214,11 @@ class GmeApp(App[int]):
             for exchange, covered in self._coverage.items()
             if covered < window
         }
+        self._muted_shown = self.mutes.muted(self.now_ms())
         context = CellContext(
             language=self.settings.language,
-            window_minutes=window,
             pinned=frozenset(self.settings.ui.pinned),
-            muted=frozenset(self.muted),
+            muted=self._muted_shown,
         )
         self.selected = table.show(
             rows, columns=self._columns, context=context, sort=self.sort, selected=self.selected, header_note=notes
@@ -191,26 +226,21 @@ class GmeApp(App[int]):
         self._rows_shown = len(rows)
 
     def _show_status(self, now: int) -> None:
-        try:
-            health = list(self.pipeline.source.health())
-        except Exception:  # a broken health() must not take the screen down
-            log.exception("source health() failed")
-            health = []
-        robots: list = []
-        if self.alerts is not None:  # exchange down / recovered alerts; robots' state on screen
-            self.alerts.on_health(health, now)
-            robots = list(self.alerts.status().values())
+        """The latest heartbeat the pipeline handed over (before the first one: no exchanges yet,
+        the source's mode), the robots' state, the view's filters."""
+        update = self.inbox.health
+        robots = tuple(self.alerts.status().values()) if self.alerts is not None else ()
         scan = self.market.scan
         info = StatusInfo(
-            mode=getattr(self.pipeline.source, "mode", "live"),
-            health=health,
+            mode=update.mode if update is not None else self.pipeline.source.mode,
+            health=update.exchanges if update is not None else (),
             coverage=self._coverage,
             window_minutes=self.settings.window.minutes,
             now_ms=now,
             zone=self.zone,
             scan_ts=scan.ts if scan else None,
             rows_total=len(self._shown_rows),
-            rows_shown=getattr(self, "_rows_shown", 0),
+            rows_shown=self._rows_shown,
             filter_text=self.filter_text,
             sort_text=self.sort_text,
             paused=self.paused,
@@ -339,28 +369,24 @@ class GmeApp(App[int]):
         self._show_table()
 
     def action_mute(self) -> None:
+        """Mute the selected symbol's alerts for `alerts.mute_minutes`, or end that mute. A symbol
+        muted in the settings file stays muted until it is removed there."""
         symbol = self.selected
         if symbol is None:
             return
-        if symbol in self.muted:
-            del self.muted[symbol]
-            if self.alerts is not None:
-                self.alerts.unmute(symbol)
+        now = self.now_ms()
+        until = self.mutes.until(symbol, now)
+        if until == math.inf:
+            self.notify(f"{symbol}: muted in the settings file (alerts.muted)")
+            return
+        if until is not None:
+            self.mutes.unmute(symbol)
             self.notify(f"{symbol}: alerts on")
         else:
-            until = self.now_ms() + int(self.settings.alerts.mute_minutes * 60_000)
-            self.muted[symbol] = until
-            if self.alerts is not None:
-                self.alerts.mute(symbol, until)
-            self.notify(f"{symbol}: alerts muted until {fmt.clock(until, self.zone, seconds=False)}")
+            until_ms = now + int(self.settings.alerts.mute_minutes * 60_000)
+            self.mutes.mute(symbol, until_ms)
+            self.notify(f"{symbol}: alerts muted until {fmt.clock(until_ms, self.zone, seconds=False)}")
         self._show_table()
-
-    def _expire_mutes(self, now: int) -> None:
-        expired = [symbol for symbol, until in self.muted.items() if until <= now]
-        for symbol in expired:
-            del self.muted[symbol]
-        if expired:
-            self._show_table()
 
     # ------------------------------------------------------------ settings
 
@@ -368,7 +394,7 @@ class GmeApp(App[int]):
     def settings_path(self) -> Path:
         return self.settings.source_path or user_settings_path()
 
-    def save_settings(self, changes: dict[str, Any]) -> bool:
+    def save_settings(self, changes: Mapping[str, SettingValue]) -> bool:
         """Write the changes into the file the settings came from, reload it and apply it live.
         Returns False (and tells the user) when the file refused them."""
         path = self.settings_path
@@ -392,6 +418,7 @@ class GmeApp(App[int]):
         old = self.settings
         self.settings = settings
         self.zone = fmt.zone(settings.timezone)
+        self.mutes.set_configured(settings.alerts.muted)
         self._columns = table_columns(settings.enabled_exchanges, settings.language)
         if settings.ui.refresh_ms != old.ui.refresh_ms and self._timer is not None:
             self._timer.stop()
@@ -407,7 +434,7 @@ class GmeApp(App[int]):
 
     # ------------------------------------------------------------ palette and crashes
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for number, name in GRADE_FILTERS.items():
             yield SystemCommand(
@@ -438,7 +465,7 @@ class GmeApp(App[int]):
         super()._print_error_renderables()
 
 
-def _fewest_covered(rows: Iterable) -> dict[str, int]:
+def _fewest_covered(rows: Iterable[Row]) -> dict[str, int]:
     fewest: dict[str, int] = {}
     for row in rows:
         for exchange, window in row.scan.exchanges.items():
@@ -450,16 +477,33 @@ def _fewest_covered(rows: Iterable) -> dict[str, int]:
 
 def _log_file() -> str | None:
     for handler in logging.getLogger().handlers:
-        name = getattr(handler, "baseFilename", None)
-        if name:
-            return name
+        if isinstance(handler, logging.FileHandler):
+            return handler.baseFilename
     return None
 
 
-def run_tui(settings: Settings, pipeline: Any, **kwargs: Any) -> int:
+def run_tui(
+    settings: Settings,
+    pipeline: Pipeline,
+    *,
+    alerts: AlertsView | None = None,
+    mutes: Mutes | None = None,
+    on_settings_saved: Callable[[Settings], None] | None = None,
+    secrets: Secrets | None = None,
+    store: HistoryReader | None = None,
+) -> int:
     """Run the app until quit. Returns 0, or 1 after a crash (traceback in the log file, a
-    one-line hint on the terminal). Keyword arguments go to GmeApp."""
-    return run_app(GmeApp(settings, pipeline, **kwargs))
+    one-line hint on the terminal). The arguments are GmeApp's."""
+    app = GmeApp(
+        settings,
+        pipeline,
+        alerts=alerts,
+        mutes=mutes,
+        on_settings_saved=on_settings_saved,
+        secrets=secrets,
+        store=store,
+    )
+    return run_app(app)
 
 
 def run_app(app: GmeApp, *, headless: bool = False) -> int:

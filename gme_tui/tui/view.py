@@ -6,14 +6,20 @@ Pure and Textual-free so it is cheap to test and to measure. Widgets only render
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gme_tui.engine.rules import GRADE_ORDER
-from gme_tui.model import EXCHANGES, EngineEvent, Scan, Signal, SymbolScan, Whale
+from gme_tui.model import EXCHANGES, EngineEvent, Grade, Level, Scan, Signal, SignalCode, SymbolScan, Whale
 
-GRADE_FILTERS: dict[int, str] = {0: "all", 1: "A+", 2: "A", 3: "B", 4: "C", 5: "any signal"}
-LEVEL_ORDER = {"strong_bullish": 0, "lean_bullish": 1, "mixed": 2, "lean_bearish": 3, "strong_bearish": 4}
+GRADE_FILTERS: Mapping[int, str] = {0: "all", 1: "A+", 2: "A", 3: "B", 4: "C", 5: "any signal"}
+LEVEL_ORDER: Mapping[Level, int] = {
+    Level.STRONG_BULLISH: 0,
+    Level.LEAN_BULLISH: 1,
+    Level.MIXED: 2,
+    Level.LEAN_BEARISH: 3,
+    Level.STRONG_BEARISH: 4,
+}
 NO_GRADE = 9
 
 
@@ -24,7 +30,7 @@ class Row:
 
     symbol: str
     scan: SymbolScan
-    grades: tuple[str, ...]  # distinct grades of its signals, best first
+    grades: tuple[Grade, ...]  # distinct grades of its signals, best first
     total: float
     buy_sell: float | None  # all participating exchanges' buy / sell
     net_share: float | None  # total net as a share of window volume
@@ -146,8 +152,8 @@ class SignalEntry:
     """A signal line; repeats of the same (symbol, grade) within the cooldown fold into it."""
 
     symbol: str
-    grade: str
-    code: str
+    grade: Grade
+    code: SignalCode
     first_ts: int
     last_ts: int
     count: int = 1
@@ -157,7 +163,7 @@ class SignalEntry:
 class SignalLog:
     def __init__(self, max_rows: int) -> None:
         self.entries: deque[SignalEntry] = deque(maxlen=max_rows)  # newest first
-        self._open: dict[tuple[str, str], SignalEntry] = {}
+        self._open: dict[tuple[str, Grade], SignalEntry] = {}
         self._added = 0
 
     def add(self, signal: Signal, cooldown_ms: int) -> None:
@@ -188,15 +194,14 @@ class Market:
     rows: dict[str, Row] = field(default_factory=dict)
     whales: deque[Whale] = field(init=False)
     signals: SignalLog = field(init=False)
-    scans_seen: int = 0
-    version: int = 0  # bumped whenever anything shown changed
+    scans_seen: int = 0  # read by benchmarks/bench_tui.py
 
     def __post_init__(self) -> None:
         self.whales = deque(maxlen=self.whale_rows)
         self.signals = SignalLog(self.signal_rows)
 
-    def apply(self, events: Sequence[EngineEvent], cooldown_ms: int) -> bool:
-        """Fold one tick's events in; True when anything changed. Only the newest scan builds rows."""
+    def apply(self, events: Sequence[EngineEvent], cooldown_ms: int) -> None:
+        """Fold one tick's events in. Only the newest scan builds rows."""
         latest: Scan | None = None
         for event in events:
             if isinstance(event, Whale):
@@ -210,9 +215,6 @@ class Market:
         if latest is not None:
             self.scan = latest
             self.rows = {item.consensus.symbol: build_row(item, latest.window_minutes) for item in latest.symbols}
-        if events:
-            self.version += 1
-        return bool(events)
 
     def _add_whale(self, whale: Whale) -> None:
         """Newest first. A backfilled whale is older than what streamed since: it goes to its place."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
+from gme_tui.alerts.messages import Category
 from gme_tui.alerts.outbox import NewAlert
-from gme_tui.model import ExchangeHealth
+from gme_tui.model import ExchangeHealth, HealthState, HealthUpdate, SourceMode
 from tests.alerts.conftest import T0, make_dispatcher, make_settings, robot_secrets, scan, whale
 
 MIN = 60_000
@@ -203,9 +204,10 @@ async def test_permanent_errors_stop_retries_and_surface(server, clock, tmp_path
 
 async def test_a_message_the_robot_refuses_is_reported_and_the_rest_goes(server, clock, tmp_path, caplog):
     dispatcher = make_dispatcher(make_settings(), robot_secrets(server, dingtalk=False), clock, tmp_path / "o.db")
-    dispatcher.outbox.add(
-        [NewAlert("wecom", clock.now, "whale", "whale", "X/USDT", "资金流监控", "资" * 3000, "huge", False, False, 0)]
+    huge = NewAlert(
+        "wecom", clock.now, Category.WHALE, "whale", "X/USDT", "资金流监控", "资" * 3000, "huge", False, False, 0
     )
+    await dispatcher.outbox.call(lambda box: box.add(SourceMode.LIVE, [huge]))
     dispatcher.on_events(whales(1))
     with caplog.at_level(logging.ERROR):
         await run_for(dispatcher, clock, MIN)
@@ -222,17 +224,19 @@ async def test_exchange_down_and_recovery_alerts(server, clock, tmp_path):
         make_settings(exchange_down_minutes=5), robot_secrets(server), clock, tmp_path / "o.db"
     )
 
-    def health(state: str, since: int) -> list[ExchangeHealth]:
-        return [ExchangeHealth("binance", "live", T0), ExchangeHealth("okx", state, since, reason="DNS lookup failed")]
+    def health(state: HealthState, since: int, now: int) -> HealthUpdate:
+        binance = ExchangeHealth("binance", HealthState.LIVE, T0)
+        okx = ExchangeHealth("okx", state, since, reason="DNS lookup failed")
+        return HealthUpdate(now, SourceMode.LIVE, (binance, okx))
 
     for minute in range(0, 7):
-        dispatcher.on_health(health("reconnecting", T0), T0 + minute * MIN)
-    dispatcher.on_health(health("down", T0 + 6 * MIN), T0 + 7 * MIN)
+        dispatcher.on_health(health(HealthState.RECONNECTING, T0, T0 + minute * MIN))
+    dispatcher.on_health(health(HealthState.DOWN, T0 + 6 * MIN, T0 + 7 * MIN))
     await dispatcher.deliver_due()
     wecom = next(r for r in server.robots.values() if r.kind == "wecom")
     assert len(wecom.accepted) == 1 and "OKX" in wecom.texts()[0] and "DNS lookup failed" in wecom.texts()[0]
-    dispatcher.on_health(health("live", T0 + 9 * MIN), T0 + 9 * MIN)
-    dispatcher.on_health(health("live", T0 + 9 * MIN), T0 + 10 * MIN)
+    dispatcher.on_health(health(HealthState.LIVE, T0 + 9 * MIN, T0 + 9 * MIN))
+    dispatcher.on_health(health(HealthState.LIVE, T0 + 9 * MIN, T0 + 10 * MIN))
     await dispatcher.deliver_due()
     assert len(wecom.accepted) == 2 and "恢复" in wecom.texts()[1] and "9 分钟" in wecom.texts()[1]
     await dispatcher.close(timeout=1)

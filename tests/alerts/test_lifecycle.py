@@ -10,6 +10,7 @@ import time
 import pytest
 
 from gme_tui.alerts import AlertDispatcher, notify_test
+from gme_tui.model import HealthUpdate, SourceMode
 from gme_tui.settings import Secrets
 from tests.alerts.conftest import DT_TOKEN, WC_KEY, make_settings, robot_secrets, scan, whale
 from tests.fakes.robot import FakeRobotServer
@@ -116,6 +117,6 @@ async def test_no_robot_configured_is_a_cheap_no_op_that_still_logs(tmp_path, ca
 async def test_a_broken_event_never_raises(tmp_path, caplog):
     dispatcher = AlertDispatcher(make_settings(), Secrets(), mode="replay")
     dispatcher.on_events([object(), None])  # ignored
-    dispatcher.on_health([object()], 0)  # logged, not raised
+    dispatcher.on_health(HealthUpdate(0, SourceMode.REPLAY, (object(),)))  # logged, not raised
     assert any("health" in r.getMessage() for r in caplog.records)
     await dispatcher.close()

@@ -7,16 +7,18 @@ import logging
 import pytest
 
 from gme_tui.alerts.messages import MessageRenderer
-from gme_tui.alerts.policy import DIGEST, IMMEDIATE, AlertPolicy
+from gme_tui.alerts.policy import AlertPolicy, Route
+from gme_tui.core.mutes import Mutes
 from tests.alerts.conftest import T0, make_settings, scan, whale
 
 MIN = 60_000
+IMMEDIATE, DIGEST = Route.IMMEDIATE, Route.DIGEST
 BOTH_NOW = {"dingtalk": IMMEDIATE, "wecom": IMMEDIATE}
 
 
-def policy(**alerts) -> AlertPolicy:
+def policy(mutes: Mutes | None = None, **alerts) -> AlertPolicy:
     settings = make_settings(**alerts)
-    return AlertPolicy(settings.alerts, MessageRenderer(settings, "live"), {})
+    return AlertPolicy(settings.alerts, MessageRenderer(settings, "live"), {}, mutes)
 
 
 def decide(p: AlertPolicy, *events, now: int = T0):
@@ -109,13 +111,80 @@ def test_re_entering_a_strong_level_within_the_cooldown_is_not_resent():
 
 
 def test_mute_for_a_while_and_unmute_and_settings_mute():
-    p = policy()
-    p.mute("BTC/USDT", T0 + 10 * MIN)
+    mutes = Mutes()
+    p = policy(mutes)
+    mutes.mute("BTC/USDT", T0 + 10 * MIN)
     assert decide(p, whale(T0), now=T0) == []
     assert decide(p, scan(T0, ("BTC/USDT", "mixed", ("global_sync_bullish",))), now=T0) == []
     assert len(decide(p, whale(T0 + 1), now=T0 + 10 * MIN)) == 1  # the mute ran out
-    p.mute("BTC/USDT", T0 + 60 * MIN)
-    p.unmute("BTC/USDT")
+    mutes.mute("BTC/USDT", T0 + 60 * MIN)
+    mutes.unmute("BTC/USDT")
     assert len(decide(p, whale(T0 + 2), now=T0 + 11 * MIN)) == 1
     q = policy(muted=("DOGE/USDT",))
     assert decide(q, whale(T0, symbol="DOGE/USDT"), scan(T0, ("DOGE/USDT", "strong_bullish", ()))) == []
+
+
+class CountingRenderer(MessageRenderer):
+    """Counts the full messages it renders (what the policy decided to send)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rendered: list[tuple[str, str]] = []
+
+    def signal(self, signal, scan):
+        self.rendered.append(("signal", signal.symbol))
+        return super().signal(signal, scan)
+
+    def consensus(self, consensus):
+        self.rendered.append(("consensus", consensus.symbol))
+        return super().consensus(consensus)
+
+    def whale(self, whale):
+        self.rendered.append(("whale", whale.symbol))
+        return super().whale(whale)
+
+
+def counting_policy(mutes: Mutes | None = None, **alerts) -> tuple[AlertPolicy, CountingRenderer]:
+    settings = make_settings(**alerts)
+    renderer = CountingRenderer(settings, "live")
+    return AlertPolicy(settings.alerts, renderer, {}, mutes), renderer
+
+
+def test_a_muted_symbol_is_never_rendered():
+    mutes = Mutes(["DOGE/USDT"])
+    p, renderer = counting_policy(mutes)
+    mutes.mute("BTC/USDT", T0 + 10 * MIN)
+    events = [
+        scan(T0, ("BTC/USDT", "strong_bullish", ("global_sync_bullish",)), ("DOGE/USDT", "strong_bearish", ())),
+        whale(T0, symbol="BTC/USDT"),
+        whale(T0, symbol="DOGE/USDT"),
+    ]
+    assert decide(p, *events, now=T0) == []
+    assert renderer.rendered == []
+
+
+def test_a_cooled_down_or_unnotified_alert_is_never_rendered(caplog):
+    p, renderer = counting_policy(cooldown_minutes=30, notify_grades=("A+", "B"))
+    assert len(decide(p, scan(T0, ("ETH/USDT", "mixed", ("global_sync_bullish",))))) == 1
+    assert renderer.rendered == [("signal", "ETH/USDT")]
+    assert decide(p, scan(T0 + 5 * MIN, ("ETH/USDT", "mixed", ("global_sync_bullish",)))) == []  # cooling down
+    assert decide(p, scan(T0 + 6 * MIN, ("ETH/USDT", "mixed", ("us_institutional_accumulation",)))) == []  # grade A
+    with caplog.at_level(logging.INFO, logger="gme_tui.alerts"):
+        assert decide(p, scan(T0 + 7 * MIN, ("HBAR/USDT", "mixed", ("single_platform_long_trap",)))) == []
+    assert renderer.rendered == [("signal", "ETH/USDT")]  # the C signal's log line is not a message
+    assert any("log only" in r.getMessage() and "HBAR/USDT" in r.getMessage() for r in caplog.records)
+
+
+def test_the_cooldown_query_changes_nothing():
+    p = policy(cooldown_minutes=30)
+    assert len(decide(p, scan(T0, ("BTC/USDT", "mixed", ("global_sync_bullish",))))) == 1
+    assert p.take_new_cooldowns() == [("BTC/USDT", "global_sync_bullish", T0)]
+    before = dict(p.cooldowns)
+    for _ in range(3):  # asked again and again: the same answers, and no state changes
+        assert p.cooling_down("BTC/USDT", "global_sync_bullish", T0 + 29 * MIN)
+        assert not p.cooling_down("BTC/USDT", "global_sync_bullish", T0 + 30 * MIN)
+        assert not p.cooling_down("ETH/USDT", "global_sync_bullish", T0 + MIN)
+    assert p.cooldowns == before and p.take_new_cooldowns() == []
+    p.start_cooldown("ETH/USDT", "global_sync_bullish", T0 + MIN)  # the command is what changes it
+    assert p.cooling_down("ETH/USDT", "global_sync_bullish", T0 + 2 * MIN)
+    assert p.take_new_cooldowns() == [("ETH/USDT", "global_sync_bullish", T0 + MIN)]

@@ -7,10 +7,12 @@ import pytest
 import yarl
 
 from gme_tui.alerts.dingtalk import DingTalkRobot, sign, signed_url
-from gme_tui.alerts.robots import MESSAGE_ERROR, OK, RETRY, ROBOT_ERROR, THROTTLED
+from gme_tui.alerts.robots import OutcomeKind
 from gme_tui.alerts.wecom import WeComRobot
 from tests.alerts.conftest import DT_SECRET, DT_TOKEN, WC_KEY, Clock
 
+OK, RETRY, THROTTLED = OutcomeKind.OK, OutcomeKind.RETRY, OutcomeKind.THROTTLED
+ROBOT_ERROR, MESSAGE_ERROR = OutcomeKind.ROBOT_ERROR, OutcomeKind.MESSAGE_ERROR
 VECTOR_SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
 VECTOR_TS = 1700000000015
 VECTOR_RAW = "WkhwWv/d9lDN+iQSL1g+x4dWEUFe/9+W28zhERrfbFU="

@@ -30,6 +30,15 @@ def iso(ts: int) -> str:
     return datetime.fromtimestamp(ts / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
+def iso_exact(ts: int, digits: int = 6) -> str:
+    """ms → Coinbase's ISO 8601 time with `digits` fraction digits, by integer arithmetic only
+    (Coinbase sends microseconds: '2024-03-13T11:00:01.001000Z'; 3 digits: '...01.001Z')."""
+    seconds, ms = divmod(ts, 1000)
+    day = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{ms:03d}{'0' * max(0, digits - 3)}"[:digits]
+    return f"{day}.{fraction}Z" if digits else f"{day}Z"
+
+
 class Proto:
     id = ""
     quote = "USDT"
@@ -147,6 +156,19 @@ class Binance(Proto):
             for t in trades
         ]
 
+    def recent_trade_row(self, t: TapeTrade) -> dict:
+        """REST /api/v3/trades row (Binance spot "Recent trades list"). Its `id` is a TRADE id, not
+        the aggTrade id of the stream: the last trade (`l`) of the aggregate `agg_trades` shows."""
+        return {
+            "id": t.id * 10 + 1,
+            "price": repr(t.price),
+            "qty": repr(t.amount),
+            "quoteQty": repr(t.value),
+            "time": t.ts,
+            "isBuyerMaker": t.side == "sell",
+            "isBestMatch": True,
+        }
+
     def frames(self, trades: list[TapeTrade]) -> list[dict]:
         return [
             {
@@ -227,6 +249,10 @@ class Okx(Proto):
             "ts": str(t.ts),
         }
 
+    def recent_trade_row(self, t: TapeTrade) -> dict:
+        """REST /api/v5/market/trades row (OKX v5 "Get trades"), newest first in the answer."""
+        return {**self.history_row(t), "source": "0", "count": "1"}
+
     def frames(self, trades: list[TapeTrade]) -> list[dict]:
         out = []
         for t in trades:  # one push per symbol run, several trades per frame as OKX batches them
@@ -305,6 +331,20 @@ class Bybit(Proto):
             },
             "retExtInfo": {},
             "time": 0,
+        }
+
+    def recent_trade_row(self, t: TapeTrade) -> dict:
+        """REST /v5/market/recent-trade row (Bybit v5 "Get Public Recent Trading History")."""
+        return {
+            "execId": f"id-{t.id}",
+            "symbol": self.market_id(t.symbol),
+            "price": repr(t.price),
+            "size": repr(t.amount),
+            "side": "Buy" if t.side == "buy" else "Sell",
+            "time": str(t.ts),
+            "isBlockTrade": False,
+            "isRPITrade": False,
+            "seq": str(t.id),
         }
 
     def frames(self, trades: list[TapeTrade]) -> list[dict]:

@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gme_tui.model import RobotName
+
 DINGTALK_PATH = "/robot/send"
 WECOM_PATH = "/cgi-bin/webhook/send"
 FAILURES = ("http500", "stall", "drop", "busy", "pass")  # "pass": answer this one normally
@@ -32,13 +34,13 @@ FAILURES = ("http500", "stall", "drop", "busy", "pass")  # "pass": answer this o
 
 @dataclass
 class FakeRobot:
-    kind: str  # dingtalk | wecom
+    kind: RobotName
     credential: str
     secret: str = ""
     keywords: tuple[str, ...] = ()
     base_url: str = ""
     accepted: list[dict[str, Any]] = field(default_factory=list)
-    answers: list[Any] = field(default_factory=list)  # errcode or failure name, per request
+    answers: list[int | str] = field(default_factory=list)  # errcode or failure name, per request
     accept_times: list[int] = field(default_factory=list)
     scripted: deque[str] = field(default_factory=deque)  # consumed one per request
     outage: str | None = None  # a failure applied to every request until cleared
@@ -114,7 +116,7 @@ class FakeRobotServer:
         robot = self.robots.get(("wecom", request.query.get("key", "")))
         return await self._handle(request, robot, "wecom")
 
-    async def _handle(self, request: web.Request, robot: FakeRobot | None, kind: str) -> web.StreamResponse:
+    async def _handle(self, request: web.Request, robot: FakeRobot | None, kind: RobotName) -> web.StreamResponse:
         if request.method != "POST":
             return web.Response(status=405)
         raw = await request.read()
@@ -153,7 +155,7 @@ class FakeRobotServer:
         return web.Response(status=500)
 
     def _dingtalk_checks(
-        self, request: web.Request, robot: FakeRobot, body: dict, raw: bytes, now: int
+        self, request: web.Request, robot: FakeRobot, body: dict[str, Any], raw: bytes, now: int
     ) -> tuple[int, str] | None:
         if robot.secret:
             try:
@@ -182,7 +184,7 @@ class FakeRobotServer:
             return 310000, "keywords not in content"
         return None
 
-    def _wecom_checks(self, body: dict) -> tuple[int, str] | None:
+    def _wecom_checks(self, body: dict[str, Any]) -> tuple[int, str] | None:
         msgtype = body.get("msgtype")
         if msgtype == "markdown":
             content = (body.get("markdown") or {}).get("content", "")
@@ -198,7 +200,7 @@ class FakeRobotServer:
             return 40058, "content exceeds max length"
         return None
 
-    def _rate_check(self, robot: FakeRobot, body: dict, now: int) -> web.Response:
+    def _rate_check(self, robot: FakeRobot, body: dict[str, Any], now: int) -> web.Response:
         if robot.kind == "dingtalk" and now < robot.blocked_until:
             return self._record(robot, 130101, "send too fast, blocked")
         while robot.window and robot.window[0] <= now - 60_000:

@@ -92,7 +92,7 @@ async def test_flows_equal_the_tape_across_a_disconnect_with_backfill(fake_fast)
                     tape_minutes,
                     sorted(pair.covered),
                     sorted(pair.bucket_minutes),
-                    [s.intervals for s in source.collectors[exchange].sessions],
+                    [(s.covered_through, s.proven_ts, s.gap_from) for s in source.collectors[exchange].sessions],
                     source.collectors[exchange].dropped,
                 )
                 pair = engine._pairs[(exchange, item.consensus.symbol)]
@@ -101,7 +101,7 @@ async def test_flows_equal_the_tape_across_a_disconnect_with_backfill(fake_fast)
                     sorted(pair.covered),
                     sorted(pair.bucket_minutes),
                     last_minute,
-                    [s.intervals for s in source.collectors[exchange].sessions],
+                    [(s.covered_through, s.proven_ts, s.gap_from) for s in source.collectors[exchange].sessions],
                 )
             assert item.consensus.coverage == {e: W for e in HISTORY}
         assert {h.state for h in source.health()} == {"live"}

@@ -125,3 +125,18 @@ def test_coinbase_backfill_inverts_like_the_recorded_rest_parse():
 def test_a_lone_last_match_is_ignored():
     out: list = []
     assert COINBASE.parse_frame({"type": "last_match", "product_id": "BTC-USD"}, out) is True and out == []
+
+
+def test_coinbase_times_parse_exactly_every_millisecond_of_a_minute():
+    """Issue 10 item 4: '...01.001Z' is 1710327601001, not ...000 (a float fraction loses it)."""
+    base = 1710327600000  # 2024-03-13T11:00:00Z
+    assert iso_ms("2024-03-13T11:00:01.001Z") == 1710327601001
+    wrong = [ms for ms in range(60_000) if iso_ms(f"2024-03-13T11:00:{ms // 1000:02d}.{ms % 1000:03d}Z") != base + ms]
+    assert wrong == []
+    micro = [
+        ms
+        for ms in range(0, 60_000, 7)
+        if iso_ms(f"2024-03-13T11:00:{ms // 1000:02d}.{ms % 1000:03d}999Z") != base + ms
+    ]
+    assert micro == []  # microseconds are cut, never rounded up into the next millisecond
+    assert iso_ms("2024-03-13T11:00:01Z") == base + 1000 and iso_ms("2024-03-13T11:00:01.5Z") == base + 1500

@@ -37,6 +37,9 @@ async def replay(settings: Settings, store_run: StoreRun | None) -> list[Scan]:
         def on_events(self, events):
             scans.extend(e for e in events if isinstance(e, Scan))
 
+        def on_health(self, update):
+            pass
+
     consumers = [Collect()] + ([store_run.writer] if store_run is not None else [])
     await Pipeline(MemorySource([market_items()]), Engine(config), consumers).run()
     return scans

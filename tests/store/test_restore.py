@@ -4,8 +4,9 @@ gap; Bybit (no public history) keeps its stored minutes and shows the gap as mis
 from __future__ import annotations
 
 from gme_tui.engine import Engine
+from gme_tui.engine.minutes import missing_ranges
 from gme_tui.model import MINUTE_MS, Coverage, Listings, Scan
-from gme_tui.store import StoreWriter, known_by_pair, known_minutes, missing_ranges, restore_window
+from gme_tui.store import StoreWriter, known_by_pair, restore_window
 from tests.store.flows import HISTORY, M0, SYMBOLS, bucket, live_engine, trades_of
 
 GRACE = 2_000
@@ -78,7 +79,7 @@ def test_restart_restores_the_window_and_backfills_only_the_gap(store):
     for symbol in SYMBOLS:
         for exchange in HISTORY:
             pair_known = known[(exchange, symbol)]
-            assert pair_known == known_minutes(store, exchange, symbol, restart_minute - 51, restart_minute - 1)
+            assert pair_known == store.known_minutes(exchange, symbol, restart_minute - 51, restart_minute - 1)
             assert missing_ranges(pair_known, restart_minute - 50, restart_minute - 1) == [
                 (last + 1, restart_minute - 1)
             ]

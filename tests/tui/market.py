@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gme_tui.engine import Engine, EngineConfig
-from gme_tui.model import ExchangeHealth, Listings, MinuteBucket, SourceItem, Trade
+from gme_tui.model import ExchangeHealth, HealthState, Listings, MinuteBucket, SourceItem, SourceMode, Trade
 from gme_tui.pipeline import Pipeline
 from gme_tui.settings import Settings, load_settings
 
@@ -71,11 +71,11 @@ def market_items(symbols: Sequence[str] = tuple(SHAPES), bybit_minutes: int = 12
 class MemorySource:
     """A Source that yields predefined batches, then ends (like a replay)."""
 
-    def __init__(self, batches: Sequence[Sequence[SourceItem]], mode: str = "replay") -> None:
+    def __init__(self, batches: Sequence[Sequence[SourceItem]], mode: SourceMode = SourceMode.REPLAY) -> None:
         self.mode = mode
         self._batches = list(batches)
         self.closed = False
-        self.state = "replay"
+        self.state = HealthState.REPLAY
 
     async def batches(self) -> AsyncIterator[Sequence[SourceItem]]:
         for batch in self._batches:
@@ -109,7 +109,8 @@ def make_pipeline(
 
 
 async def settle(app, pilot) -> None:
-    """Wait for the in-memory replay to end, then run one UI tick and let the screen catch up."""
+    """Wait for the in-memory replay to end (its last health update included), then run one UI
+    tick and let the screen catch up."""
     while not app._started:
         await pilot.pause()
     await app.workers.wait_for_complete()

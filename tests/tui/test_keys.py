@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gme_tui.core.mutes import Mutes
 from gme_tui.model import Scan
 from gme_tui.tui.app import GmeApp, run_app
 from gme_tui.tui.screens.detail import DetailScreen
@@ -17,7 +18,7 @@ from gme_tui.tui.screens.settings import SettingsScreen
 from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar
 from tests.tui.conftest import RecordingAlerts
-from tests.tui.market import SHAPES, settle
+from tests.tui.market import NOW_MS, SHAPES, settle
 
 ALL = set(SHAPES)
 
@@ -211,19 +212,22 @@ async def test_pin_keeps_the_symbol_on_top_and_saves_it(make_app, tmp_path: Path
         assert app.settings.ui.pinned == ()
 
 
-async def test_mute_calls_the_alerts_and_marks_the_row(make_app):
+async def test_mute_sets_the_shared_mutes_and_marks_the_row(make_app):
     alerts = RecordingAlerts()
-    app = make_app(alerts=alerts)
+    mutes = Mutes()  # the one the alert dispatcher reads too
+    app = make_app(alerts=alerts, mutes=mutes)
+    app.pipeline.add_consumer(alerts)  # as the command line wires it
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(app, pilot)
         await move_cursor_to(pilot, app, "BTC/USDT")
         await pilot.press("m")
-        assert "BTC/USDT" in app.muted
-        assert alerts.calls[0][:2] == ("mute", "BTC/USDT")
+        until = NOW_MS + int(app.settings.alerts.mute_minutes * 60_000)
+        assert mutes.until("BTC/USDT", NOW_MS) == until
         assert "BTC/USDT" in app.main.query_one(FlowTable).context.muted
         await pilot.press("m")
-        assert alerts.calls[-1] == ("unmute", "BTC/USDT")
-        assert "BTC/USDT" not in app.muted
+        assert mutes.until("BTC/USDT", NOW_MS) is None
+        assert "BTC/USDT" not in app.main.query_one(FlowTable).context.muted
+        assert alerts.calls == []  # the dispatcher reads the shared Mutes: the app does not tell it
         assert alerts.lifecycle == ["start"] and alerts.health_seen >= 1  # exchange-down alerts are fed
     assert alerts.lifecycle == ["start", "close"]  # pending alerts flushed on exit
 

@@ -23,9 +23,9 @@ def test_main_screen(make_app, snap_compare):
 
 
 def test_main_screen_at_80x24_in_chinese(make_app, tui_settings, snap_compare):
-    import dataclasses
+    import msgspec
 
-    zh = dataclasses.replace(tui_settings, language="zh")
+    zh = msgspec.structs.replace(tui_settings, language="zh")
     assert snap_compare(make_app(zh), run_before=before("down", "down"), terminal_size=(80, 24))
 
 

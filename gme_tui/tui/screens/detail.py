@@ -4,6 +4,7 @@ symbol's recent whales and signals."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from itertools import accumulate
 
@@ -16,7 +17,8 @@ from textual.widgets import Footer, Static
 
 from gme_tui import format as fmt
 from gme_tui.engine.rules import LEVELS, SIGNALS
-from gme_tui.model import EXCHANGE_SHORT, MINUTE_MS
+from gme_tui.model import EXCHANGE_SHORT, MINUTE_MS, Language, MinuteBucket
+from gme_tui.tui.typed_app import gme_app
 from gme_tui.tui.view import Market, Row
 from gme_tui.tui.widgets.cells import DIM, DOWN, LEVEL_STYLES, SPARKS, UP, Piece
 from gme_tui.tui.widgets.feeds import SIDE_TEXT
@@ -55,7 +57,7 @@ def line(values: tuple[float, ...], width: int, low: float, high: float) -> list
     return out
 
 
-def detail_text(row: Row, market: Market, language: str, zone: tzinfo, width: int) -> Text:
+def detail_text(row: Row, language: Language, zone: tzinfo, width: int) -> Text:
     scan = row.scan
     windows = scan.exchanges
     minutes = max((len(w.minute_nets) for w in windows.values()), default=0)
@@ -75,7 +77,6 @@ def detail_text(row: Row, market: Market, language: str, zone: tzinfo, width: in
     text.append(fmt.clock(scan.consensus.ts, zone, seconds=False) + "\n\n")
 
     peak = max((max(abs(v) for v in w.minute_nets) for w in windows.values() if w.minute_nets), default=0.0)
-    window_minutes = scan.consensus.window_minutes
     first_ms = scan.consensus.ts - window_minutes * MINUTE_MS
     text.append(f"Net flow per minute (full bar = {fmt.money(peak).lstrip('+')})\n", style="bold")
     axis = "one column per minute" if chart_width >= minutes else f"{minutes} minutes in {chart_width} columns"
@@ -117,7 +118,7 @@ def column_sums(values: list[float], width: int) -> tuple[float, ...]:
     return tuple(sum(values[i * n // width : (i + 1) * n // width]) for i in range(width))
 
 
-def lookback_text(symbol: str, minutes: list, end_minute: int, zone: tzinfo, width: int) -> Text:
+def lookback_text(symbol: str, minutes: Sequence[MinuteBucket], end_minute: int, zone: tzinfo, width: int) -> Text:
     """Net flow per exchange over the LOOKBACK_MINUTES up to `end_minute` (inclusive), from the
     store's minutes. Missing minutes count as no flow and show in the coverage column."""
     first = end_minute - LOOKBACK_MINUTES + 1
@@ -154,7 +155,7 @@ def lookback_text(symbol: str, minutes: list, end_minute: int, zone: tzinfo, wid
     return text
 
 
-def whales_and_signals_text(symbol: str, market: Market, language: str, zone: tzinfo) -> Text:
+def whales_and_signals_text(symbol: str, market: Market, language: Language, zone: tzinfo) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Recent whales\n", style="bold")
     whales = market.whales_of(symbol, 8)
@@ -163,7 +164,7 @@ def whales_and_signals_text(symbol: str, market: Market, language: str, zone: tz
     for whale in whales:
         side = "green" if whale.side == "buy" else "red"
         text.append(f"  {fmt.clock(whale.ts, zone)} {EXCHANGE_SHORT.get(whale.exchange, whale.exchange)} ")
-        text.append(SIDE_TEXT.get(language, SIDE_TEXT["en"])[whale.side] + " ", style=side)
+        text.append(SIDE_TEXT[language][whale.side] + " ", style=side)
         text.append(f" {fmt.usd(whale.value):>12}", style=side)
         text.append(f" @ {fmt.price(whale.price)}\n", style="dim")
     text.append("\nSignals\n", style="bold")
@@ -192,7 +193,7 @@ def _sign(value: float | None) -> str:
     return "green" if value > 0 else "red"
 
 
-class DetailScreen(Screen):
+class DetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("enter", "app.pop_screen", "Back", show=False),
@@ -208,7 +209,7 @@ class DetailScreen(Screen):
     def __init__(self, symbol: str) -> None:
         super().__init__()
         self.symbol = symbol
-        self._lookback_minutes: list = []
+        self._lookback_minutes: list[MinuteBucket] = []
         self._lookback_end: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -227,24 +228,24 @@ class DetailScreen(Screen):
         self.redraw()
 
     def redraw(self, *_: object) -> None:
-        app = self.app
+        app = gme_app(self)
         row = app.market.rows.get(self.symbol)
         language = app.settings.language
         chart = self.query_one("#chart", Static)
         if row is None:
             chart.update(Text(f"{self.symbol}: not in the latest scan", style="yellow"))
         else:
-            chart.update(detail_text(row, app.market, language, app.zone, max(60, self.size.width - 2)))
+            chart.update(detail_text(row, language, app.zone, max(60, self.size.width - 2)))
         self._draw_lookback(max(60, self.size.width - 2))
         self.query_one("#recent", Static).update(whales_and_signals_text(self.symbol, app.market, language, app.zone))
 
     def _draw_lookback(self, width: int) -> None:
         """The last 24 h from the store, read once per scan (not per UI tick); hidden without a store."""
         box = self.query_one("#lookback", Static)
-        store = getattr(self.app, "store", None)
-        scan = self.app.market.scan
+        app = gme_app(self)
+        store, scan = app.store, app.market.scan
         box.display = store is not None and scan is not None
-        if not box.display:
+        if store is None or scan is None:
             return
         end_minute = scan.ts // MINUTE_MS - 1
         if end_minute != self._lookback_end:
@@ -254,4 +255,4 @@ class DetailScreen(Screen):
                 box.update(Text(f"Last 24 h: the store cannot be read ({error})", style="yellow"))
                 return
             self._lookback_end = end_minute
-        box.update(lookback_text(self.symbol, self._lookback_minutes, end_minute, self.app.zone, width))
+        box.update(lookback_text(self.symbol, self._lookback_minutes, end_minute, app.zone, width))

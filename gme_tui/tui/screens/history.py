@@ -2,7 +2,8 @@
 period. Consecutive scans of one signal on one symbol fold into one line (×N since HH:MM), like
 the main screen's signal log. Without a store the screen says how to turn it on.
 
-The store arrives duck-typed (`app.store.signals(...)`): the UI does not import another consumer.
+The store arrives as a `HistoryReader` (gme_tui.core.seams, `app.store`): the UI imports no other
+consumer.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -20,11 +20,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from gme_tui import format as fmt
+from gme_tui.core.seams import HistoryReader
 from gme_tui.engine.rules import SIGNALS
-from gme_tui.model import EXCHANGE_SHORT, EXCHANGES, MINUTE_MS
-from gme_tui.tui.widgets.cells import GRADE_STYLES
+from gme_tui.model import EXCHANGE_SHORT, EXCHANGES, MINUTE_MS, Grade, SignalCode, StoredSignal
+from gme_tui.tui.typed_app import gme_app
+from gme_tui.tui.widgets.cells import GRADE_STYLES, PLAIN
 
-GRADES: dict[int, str | None] = {0: None, 1: "A+", 2: "A", 3: "B", 4: "C"}
+GRADES: Mapping[int, Grade | None] = {0: None, 1: Grade.A_PLUS, 2: Grade.A, 3: Grade.B, 4: Grade.C}
 PERIODS: tuple[tuple[int, str], ...] = ((60, "1 h"), (24 * 60, "24 h"), (7 * 24 * 60, "7 d"), (90 * 24 * 60, "90 d"))
 ROW_LIMIT = 2_000
 OFF_TEXT = (
@@ -40,8 +42,8 @@ class HistoryEntry:
     """One signal held over `count` consecutive scans, first_ts..last_ts; figures of the last."""
 
     symbol: str
-    grade: str
-    code: str
+    grade: Grade
+    code: SignalCode
     first_ts: int
     last_ts: int
     count: int
@@ -50,10 +52,10 @@ class HistoryEntry:
     window_minutes: int
 
 
-def fold_runs(signals: Sequence[Any]) -> list[HistoryEntry]:
+def fold_runs(signals: Sequence[StoredSignal]) -> list[HistoryEntry]:
     """Stored signals (newest first) -> entries, a run of consecutive minutes folded into one."""
     entries: list[HistoryEntry] = []
-    open_runs: dict[tuple[str, str], int] = {}  # (symbol, code) -> index of the run it may extend
+    open_runs: dict[tuple[str, SignalCode], int] = {}  # (symbol, code) -> index of the run it may extend
     for signal in signals:
         key = (signal.symbol, signal.code)
         index = open_runs.get(key)
@@ -103,7 +105,7 @@ def _short_coverage(entry: HistoryEntry) -> str:
     return " ".join(short)
 
 
-class HistoryScreen(Screen):
+class HistoryScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("q", "app.pop_screen", "Back", show=False),
@@ -136,8 +138,8 @@ class HistoryScreen(Screen):
         yield Footer(compact=True)
 
     @property
-    def store(self) -> Any:
-        return getattr(self.app, "store", None)
+    def store(self) -> HistoryReader | None:
+        return gme_app(self).store
 
     def on_mount(self) -> None:
         self.title = "Signal history"
@@ -155,14 +157,15 @@ class HistoryScreen(Screen):
             table.focus()
 
     def _on_market(self, *_: object) -> None:
-        scan = self.app.market.scan
+        scan = gme_app(self).market.scan
         if scan is not None and scan.ts != self._anchor:  # a new scan may have stored new signals
             self.reload()
 
     def _now(self) -> int:
         """The latest scan's time (data time in a replay), else the wall clock."""
-        scan = self.app.market.scan
-        return scan.ts if scan is not None else self.app.now_ms()
+        app = gme_app(self)
+        scan = app.market.scan
+        return scan.ts if scan is not None else app.now_ms()
 
     def reload(self) -> None:
         store = self.store
@@ -183,7 +186,7 @@ class HistoryScreen(Screen):
         self._show()
 
     def _show(self) -> None:
-        app = self.app
+        app = gme_app(self)
         zone, language = app.zone, app.settings.language
         table = self.query_one(DataTable)
         table.clear()
@@ -201,7 +204,7 @@ class HistoryScreen(Screen):
             ]
             table.add_row(
                 _when(entry.last_ts, zone),
-                Text(f" {entry.grade} ", style=GRADE_STYLES.get(entry.grade, "")),
+                Text(f" {entry.grade} ", style=GRADE_STYLES.get(entry.grade, PLAIN)),
                 entry.symbol,
                 label.text(language) if label else entry.code,
                 held,

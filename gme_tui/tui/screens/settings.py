@@ -6,9 +6,9 @@ comments, order and other keys). Secrets are shown masked and never written.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,17 +16,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
-from gme_tui.model import EXCHANGES
-from gme_tui.settings import GRADES, LANGUAGES, Settings
+from gme_tui.model import EXCHANGES, Grade
+from gme_tui.settings import LANGUAGES, Settings
+from gme_tui.tui.typed_app import gme_app
 
-SENDABLE_GRADES = tuple(g for g in GRADES if g != "C")  # SPEC §10: C signals are never pushed
+if TYPE_CHECKING:
+    from gme_tui.tui.app import SettingValue
+
+SENDABLE_GRADES = tuple(g for g in Grade if g != Grade.C)  # SPEC §10: C signals are never pushed
 
 
 @dataclass(frozen=True)
 class NumberField:
     key: str  # dotted settings key
     label: str
-    kind: type  # int or float
+    kind: type[int] | type[float]
     read: Callable[[Settings], float]
 
 
@@ -61,17 +65,15 @@ def _number_id(key: str) -> str:
     return "num-" + key.replace(".", "-")
 
 
-def parse_number(text: str, kind: type) -> float | int:
+def parse_number(text: str, kind: type[int] | type[float]) -> float | int:
     cleaned = text.strip().replace(",", "").replace("_", "")
     if kind is int:
         return int(cleaned)
     return float(cleaned)
 
 
-def _same(old: Any, new: Any) -> bool:
-    return (tuple(old) if isinstance(old, (list, tuple)) else old) == (
-        tuple(new) if isinstance(new, (list, tuple)) else new
-    )
+def _same(old: Sequence[str], new: Sequence[str]) -> bool:
+    return tuple(old) == tuple(new)
 
 
 class SettingsScreen(Screen[bool]):
@@ -96,9 +98,10 @@ class SettingsScreen(Screen[bool]):
     """
 
     def compose(self) -> ComposeResult:
-        settings: Settings = self.app.settings
+        app = gme_app(self)
+        settings = app.settings
         with VerticalScroll():
-            yield Static(f"Settings: {self.app.settings_path}", classes="section")
+            yield Static(f"Settings: {app.settings_path}", classes="section")
             yield Static(
                 "Exchanges (off: out of the figures at once; on: live streams start at the next launch)",
                 classes="section",
@@ -128,10 +131,10 @@ class SettingsScreen(Screen[bool]):
                     compact=True,
                 )
             yield Static("Robots (from the environment or .env; never saved here)", classes="section")
-            secrets = getattr(self.app, "secrets", None)
-            yield Static(f"DingTalk webhook: {mask(getattr(secrets, 'dingtalk_webhook', ''))}", classes="secret")
-            yield Static(f"DingTalk secret:  {mask(getattr(secrets, 'dingtalk_secret', ''))}", classes="secret")
-            yield Static(f"WeCom webhook:    {mask(getattr(secrets, 'wechat_webhook', ''))}", classes="secret")
+            secrets = app.secrets
+            yield Static(f"DingTalk webhook: {mask(secrets.dingtalk_webhook if secrets else '')}", classes="secret")
+            yield Static(f"DingTalk secret:  {mask(secrets.dingtalk_secret if secrets else '')}", classes="secret")
+            yield Static(f"WeCom webhook:    {mask(secrets.wechat_webhook if secrets else '')}", classes="secret")
             yield Static("", id="errors")
             with Horizontal(id="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
@@ -150,10 +153,10 @@ class SettingsScreen(Screen[bool]):
     def action_cancel(self) -> None:
         self.dismiss(False)
 
-    def collect(self) -> tuple[dict[str, Any], list[str]]:
+    def collect(self) -> tuple[dict[str, SettingValue], list[str]]:
         """The changed keys and their new values, and the fields that do not parse."""
-        settings: Settings = self.app.settings
-        changes: dict[str, Any] = {}
+        settings = gme_app(self).settings
+        changes: dict[str, SettingValue] = {}
         errors: list[str] = []
         for name in EXCHANGES:
             enabled = self.query_one(f"#ex-{name}", Checkbox).value
@@ -170,33 +173,35 @@ class SettingsScreen(Screen[bool]):
                 changes[field.key] = value
         grades = [g for g in SENDABLE_GRADES if self.query_one(f"#grade-{_grade_id(g)}", Checkbox).value]
         if not _same(grades, settings.alerts.notify_grades):
-            changes["alerts.notify_grades"] = grades
+            changes["alerts.notify_grades"] = [grade.value for grade in grades]
         whale_notify = self.query_one("#whale-notify", Checkbox).value
         if whale_notify != settings.alerts.enable_whale_notify:
             changes["alerts.enable_whale_notify"] = whale_notify
-        language = self.query_one("#language", Select).value
-        if language != settings.language:
+        select: Select[str] = self.query_one("#language", Select)
+        language = select.value
+        if isinstance(language, str) and language != settings.language:  # never blank: allow_blank=False
             changes["language"] = language
         return changes, errors
 
     def action_save(self) -> None:
+        app = gme_app(self)
         changes, errors = self.collect()
         box = self.query_one("#errors", Static)
         if errors:
             box.update("\n".join(errors))
             return
         if not changes:
-            self.app.notify("nothing changed")
+            app.notify("nothing changed")
             self.dismiss(False)
             return
-        if self.app.save_settings(changes):
-            self.app.notify(f"saved {len(changes)} setting(s) to {self.app.settings_path}")
+        if app.save_settings(changes):
+            app.notify(f"saved {len(changes)} setting(s) to {app.settings_path}")
             self.dismiss(True)
         else:
             box.update("not saved: see the message above; the file is unchanged")
 
 
-def _grade_id(grade: str) -> str:
+def _grade_id(grade: Grade) -> str:
     return grade.replace("+", "plus")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,7 +12,7 @@ from rich.style import Style
 
 from gme_tui import format as fmt
 from gme_tui.engine.rules import LEVELS
-from gme_tui.model import EXCHANGE_SHORT
+from gme_tui.model import EXCHANGE_SHORT, Grade, Language, Level
 from gme_tui.tui.view import Row
 
 Piece = tuple[str, Style]
@@ -25,26 +25,25 @@ DIM = Style(dim=True)
 PLAIN = Style()
 WARN = Style(color="yellow")
 PIN = Style(color="yellow", bold=True)
-LEVEL_STYLES = {
-    "strong_bullish": UP_BOLD,
-    "lean_bullish": UP,
-    "mixed": Style(color="bright_black"),
-    "lean_bearish": DOWN,
-    "strong_bearish": DOWN_BOLD,
+LEVEL_STYLES: Mapping[Level, Style] = {
+    Level.STRONG_BULLISH: UP_BOLD,
+    Level.LEAN_BULLISH: UP,
+    Level.MIXED: Style(color="bright_black"),
+    Level.LEAN_BEARISH: DOWN,
+    Level.STRONG_BEARISH: DOWN_BOLD,
 }
-GRADE_STYLES = {
-    "A+": Style(color="black", bgcolor="bright_green", bold=True),
-    "A": Style(color="black", bgcolor="green"),
-    "B": Style(color="black", bgcolor="yellow"),
-    "C": Style(color="black", bgcolor="magenta"),
+GRADE_STYLES: Mapping[Grade, Style] = {
+    Grade.A_PLUS: Style(color="black", bgcolor="bright_green", bold=True),
+    Grade.A: Style(color="black", bgcolor="green"),
+    Grade.B: Style(color="black", bgcolor="yellow"),
+    Grade.C: Style(color="black", bgcolor="magenta"),
 }
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
 @dataclass(frozen=True, slots=True)
 class CellContext:
-    language: str = "zh"
-    window_minutes: int = 50
+    language: Language = "zh"
     pinned: frozenset[str] = frozenset()
     muted: frozenset[str] = frozenset()
 
@@ -166,7 +165,7 @@ def share_cell(row: Row, ctx: CellContext) -> list[Piece]:
 TREND_WIDTH = 10
 
 
-def table_columns(exchanges: tuple[str, ...], language: str) -> list[Column]:
+def table_columns(exchanges: tuple[str, ...], language: Language) -> list[Column]:
     """Display order; priorities decide what stays on a narrow terminal (80 columns keeps the
     symbol, consensus, every exchange, total and signals)."""
     columns = [

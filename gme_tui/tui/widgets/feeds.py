@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import tzinfo
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from datetime import UTC, tzinfo
+from typing import Generic, TypeVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -16,14 +16,19 @@ from textual.strip import Strip
 
 from gme_tui import format as fmt
 from gme_tui.engine.rules import SIGNALS
-from gme_tui.model import EXCHANGE_SHORT, Whale
+from gme_tui.model import EXCHANGE_SHORT, Language, Side, Whale
 from gme_tui.tui.view import SignalEntry
 from gme_tui.tui.widgets.cells import DIM, DOWN, GRADE_STYLES, PLAIN, UP, Piece, fit
 
-SIDE_TEXT = {"zh": {"buy": "买入", "sell": "卖出"}, "en": {"buy": "BUY ", "sell": "SELL"}}
+SIDE_TEXT: Mapping[Language, Mapping[Side, str]] = {
+    "zh": {"buy": "买入", "sell": "卖出"},
+    "en": {"buy": "BUY ", "sell": "SELL"},
+}
+
+ItemT = TypeVar("ItemT")
 
 
-class LineList(ScrollView):
+class LineList(ScrollView, Generic[ItemT]):
     """A scrollable list of items, each drawn as one line of styled pieces by `pieces()`."""
 
     DEFAULT_CSS = """
@@ -33,10 +38,10 @@ class LineList(ScrollView):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.items: Sequence[Any] = ()
-        self._strips: dict[Any, Strip] = {}
+        self.items: Sequence[ItemT] = ()
+        self._strips: dict[tuple[Hashable, int], Strip] = {}
 
-    def show(self, items: Sequence[Any]) -> None:
+    def show(self, items: Sequence[ItemT]) -> None:
         self.items = items
         if len(self._strips) > 4 * max(50, self.size.height):
             self._strips.clear()
@@ -51,10 +56,11 @@ class LineList(ScrollView):
         super().notify_style_update()
         self._strips.clear()
 
-    def cache_key(self, item: Any) -> Any:
+    def cache_key(self, item: ItemT) -> Hashable:
+        """What decides whether an item's cached line is still right."""
         return id(item)
 
-    def pieces(self, item: Any, width: int) -> list[Piece]:
+    def pieces(self, item: ItemT, width: int) -> list[Piece]:
         raise NotImplementedError
 
     def render_line(self, y: int) -> Strip:
@@ -76,16 +82,16 @@ class LineList(ScrollView):
         return strip
 
 
-class WhaleTicker(LineList):
+class WhaleTicker(LineList[Whale]):
     EMPTY = "no whale orders yet"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.zone: tzinfo | None = None
-        self.language = "zh"
+        self.zone: tzinfo = UTC  # until the app configures it, before anything is shown
+        self.language: Language = "zh"
         self.notify_threshold = 500_000.0
 
-    def configure(self, zone: tzinfo, language: str, notify_threshold: float) -> None:
+    def configure(self, zone: tzinfo, language: Language, notify_threshold: float) -> None:
         if (zone, language, notify_threshold) != (self.zone, self.language, self.notify_threshold):
             self.zone, self.language, self.notify_threshold = zone, language, notify_threshold
             self._strips.clear()
@@ -105,7 +111,7 @@ class WhaleTicker(LineList):
             (fmt.clock(whale.ts, self.zone) + " ", DIM),
             (EXCHANGE_SHORT.get(whale.exchange, whale.exchange[:3].upper()) + " ", PLAIN),
             (fit(whale.symbol, 10, "left") + " ", Style(bold=True)),
-            (SIDE_TEXT.get(self.language, SIDE_TEXT["en"])[whale.side] + " ", side_style),
+            (SIDE_TEXT[self.language][whale.side] + " ", side_style),
             (fit(value, 11 if width >= 46 else 6, "right"), value_style),
         ]
         price = " @ " + fmt.price(whale.price)
@@ -114,21 +120,21 @@ class WhaleTicker(LineList):
         return _clip(pieces, width)
 
 
-class SignalLogView(LineList):
+class SignalLogView(LineList[SignalEntry]):
     EMPTY = "no signals yet"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.zone: tzinfo | None = None
-        self.language = "zh"
+        self.zone: tzinfo = UTC  # until the app configures it, before anything is shown
+        self.language: Language = "zh"
 
-    def configure(self, zone: tzinfo, language: str) -> None:
+    def configure(self, zone: tzinfo, language: Language) -> None:
         if (zone, language) != (self.zone, self.language):
             self.zone, self.language = zone, language
             self._strips.clear()
             self.refresh()
 
-    def cache_key(self, entry: SignalEntry) -> Any:
+    def cache_key(self, entry: SignalEntry) -> Hashable:
         return (id(entry), entry.count, entry.last_ts)
 
     def pieces(self, entry: SignalEntry, width: int) -> list[Piece]:
@@ -152,8 +158,6 @@ class SignalLogView(LineList):
 
 
 def _clip(pieces: list[Piece], width: int) -> list[Piece]:
-    from rich.cells import cell_len
-
     out: list[Piece] = []
     used = 0
     for text, style in pieces:

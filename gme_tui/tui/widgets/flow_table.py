@@ -8,11 +8,12 @@ pre-styled segments instead. The table holds no market logic: it is given rows a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -20,6 +21,8 @@ from textual.strip import Strip
 
 from gme_tui.tui.view import Row, SortSpec
 from gme_tui.tui.widgets.cells import CellContext, Column, fit, fit_columns
+
+MOVE_HELP = "move the cursor"
 
 
 class FlowTable(ScrollView, can_focus=True):
@@ -31,13 +34,13 @@ class FlowTable(ScrollView, can_focus=True):
     FlowTable > .flow-table--cursor { background: $accent 40%; }
     FlowTable:focus > .flow-table--cursor { background: $accent 60%; }
     """
-    BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(0)", "Top", show=False),
-        Binding("end", "edge(1)", "Bottom", show=False),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, tooltip=MOVE_HELP),
+        Binding("down,j", "cursor(1)", "Down", show=False, tooltip=MOVE_HELP),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip=MOVE_HELP),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip=MOVE_HELP),
+        Binding("home", "edge(0)", "Top", show=False, tooltip="cursor to the first / last row"),
+        Binding("end", "edge(1)", "Bottom", show=False, tooltip="cursor to the first / last row"),
     ]
 
     class HeaderClicked(Message):

@@ -11,23 +11,26 @@ from rich.text import Text
 from textual.widgets import Static
 
 from gme_tui import format as fmt
-from gme_tui.model import EXCHANGE_SHORT, ExchangeHealth
+from gme_tui.model import EXCHANGE_SHORT, ExchangeHealth, HealthState, RobotStatus, SourceMode
 
-STATE_STYLE = {
-    "live": "green",
-    "simulated": "cyan",
-    "replay": "cyan",
-    "done": "cyan",
-    "backfilling": "yellow",
-    "connecting": "yellow",
-    "reconnecting": "yellow",
-    "down": "bold red",
+STATE_STYLE: Mapping[HealthState, str] = {
+    HealthState.LIVE: "green",
+    HealthState.SIMULATED: "cyan",
+    HealthState.REPLAY: "cyan",
+    HealthState.DONE: "cyan",
+    HealthState.BACKFILLING: "yellow",
+    HealthState.CONNECTING: "yellow",
+    HealthState.RECONNECTING: "yellow",
+    HealthState.DOWN: "bold red",
 }
+# States that need no word beside their dot; states that come with a reason worth showing.
+_QUIET_STATES = frozenset({HealthState.LIVE, HealthState.SIMULATED, HealthState.REPLAY})
+_TROUBLE_STATES = frozenset({HealthState.DOWN, HealthState.RECONNECTING})
 
 
 @dataclass(frozen=True)
 class StatusInfo:
-    mode: str  # live | demo | replay
+    mode: SourceMode
     health: Sequence[ExchangeHealth]
     coverage: Mapping[str, int]  # exchange -> fewest minutes covered among its symbols (live only)
     window_minutes: int
@@ -42,7 +45,7 @@ class StatusInfo:
     pending: int  # events waiting while paused
     finished: bool
     error: str = ""
-    robots: Sequence[object] = ()  # gme_tui.alerts RobotStatus records of the configured robots
+    robots: Sequence[RobotStatus] = ()  # one per robot, configured or not
 
 
 def rate(per_second: float) -> str:
@@ -75,19 +78,20 @@ def status_text(info: StatusInfo) -> Text:
         if number:
             text.append(" │ ", style="dim")
         text.append(EXCHANGE_SHORT.get(health.exchange, health.exchange) + " ", style="bold")
-        text.append("●", style=STATE_STYLE.get(health.state, "white"))
-        if health.state not in ("live", "simulated", "replay"):
-            text.append(" " + health.state, style=STATE_STYLE.get(health.state, "white"))
+        style = STATE_STYLE.get(health.state, "white")
+        text.append("●", style=style)
+        if health.state not in _QUIET_STATES:
+            text.append(" " + health.state, style=style)
         text.append(" " + rate(health.trades_per_s))
-        if health.last_message_ms is not None and info.mode == "live":
+        if health.last_message_ms is not None and info.mode == SourceMode.LIVE:
             text.append(" " + age(info.now_ms - health.last_message_ms), style="dim")
         covered = info.coverage.get(health.exchange)
         if covered is not None and covered < info.window_minutes:
             text.append(f" {covered}/{info.window_minutes}m", style="yellow")
-        if health.reason and health.state in ("down", "reconnecting"):
+        if health.reason and health.state in _TROUBLE_STATES:
             text.append(f" ({health.reason})", style="red")
     text.append("\n")
-    backfill = [h for h in info.health if h.state == "backfilling" and h.backfill_total]
+    backfill = [h for h in info.health if h.state == HealthState.BACKFILLING and h.backfill_total]
     if backfill:
         done = sum(h.backfill_done for h in backfill)
         total = sum(h.backfill_total for h in backfill)
@@ -98,7 +102,7 @@ def status_text(info: StatusInfo) -> Text:
     if info.error:
         text.append(f"source error: {info.error}  ", style="bold red")
     elif info.finished:
-        text.append("replay finished  " if info.mode == "replay" else "source ended  ", style="bold cyan")
+        text.append("replay finished  " if info.mode == SourceMode.REPLAY else "source ended  ", style="bold cyan")
     if info.paused:
         text.append(f"PAUSED (+{info.pending}) ", style="bold reverse yellow")
         text.append(" ")
@@ -114,19 +118,16 @@ def status_text(info: StatusInfo) -> Text:
     return text
 
 
-def append_robots(text: Text, robots: Sequence[object]) -> None:
+def append_robots(text: Text, robots: Sequence[RobotStatus]) -> None:
     """One short mark per configured robot: green when delivering, its error and hint when not."""
     for robot in robots:
-        if not getattr(robot, "configured", False):
+        if not robot.configured:
             continue
-        label = getattr(robot, "label", "robot")
-        pending = getattr(robot, "pending", 0)
-        if getattr(robot, "halted", False) or getattr(robot, "last_error", ""):
-            problem = getattr(robot, "last_error", "") or "stopped"
-            hint = getattr(robot, "hint", "")
-            text.append(
-                f"{label}: {problem}" + (f" ({hint})" if hint else "") + f", {pending} pending  ", style="bold red"
-            )
+        label, pending = robot.label, robot.pending
+        if robot.halted or robot.last_error:
+            problem = robot.last_error or "stopped"
+            hint = f" ({robot.hint})" if robot.hint else ""
+            text.append(f"{label}: {problem}{hint}, {pending} pending  ", style="bold red")
         else:
             text.append(f"{label} ✓" + (f" {pending} pending" if pending else "") + "  ", style="green")
 

@@ -1,0 +1,353 @@
+"""The schema of a label catalogue: every word gme-tui shows, as typed attributes.
+
+One instance per language (`gme_tui.i18n.en.EN`, `gme_tui.i18n.zh.ZH`). A catalogue is a tree of
+frozen, slotted dataclasses, so a lookup is an attribute read (no dict is built per cell) and a
+missing or misspelt key is a type error, not a blank on screen. Templates use `str.format` names:
+`t.notices.muted_until.format(symbol=..., time=...)`; the tests check that both languages use the
+same names in each template.
+
+Sections follow where the words appear: `common` (shared words), `columns` (the consensus table),
+`main` (panels, empty states), `status` (the status bar), `keys` (footer), `tips` (help lines and
+tooltips), `palette` (command palette), `notices` (notifications), `detail`, `help`, `settings`,
+`history`, `notify_test` (`gme-tui notify-test`), `summary` (headless and replay summaries, log lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gme_tui.model import HealthState, Language, Level, RobotName, SignalCode, SourceMode
+
+
+@dataclass(frozen=True, slots=True)
+class Common:
+    levels: Mapping[Level, str]  # consensus level names (SPEC §3)
+    level_meanings: Mapping[Level, str]
+    signals: Mapping[SignalCode, str]  # signal names (SPEC §4)
+    signal_meanings: Mapping[SignalCode, str]
+    buy: str
+    sell: str
+    robots: Mapping[RobotName, str]
+    languages: Mapping[Language, str]  # each language's own name, as the language picker lists it
+    red: str  # colour words, for help lines that name the convention's colours
+    green: str
+    minutes: str  # {n}: a duration in minutes, short ("50m")
+    repeat: str  # {count} {time}: a signal held over several scans since HH:MM
+    list_sep: str  # between items of an inline list
+    grade_all: str  # grade filter 0
+    grade_any: str  # grade filter 5
+    not_available: str  # a figure that does not exist (no coverage data)
+    all_exchanges: str  # the row summing every exchange
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Consensus table titles (SPEC §12). Each column is at least as wide as its title plus the
+    sort arrow, so keep these short (CJK characters count two cells)."""
+
+    symbol: str
+    consensus: str
+    total: str
+    ratio: str
+    signals: str
+    trend: str
+    price: str
+    change: str
+    volume: str
+    share: str
+
+
+@dataclass(frozen=True, slots=True)
+class Main:
+    whales_title: str
+    signals_title: str
+    whales_empty: str
+    signals_empty: str
+    table_waiting: str  # {minutes}: no scan yet
+    table_empty_grade: str  # {grade}: a grade filter hides every row
+    table_empty_any: str  # grade filter "any signal" hides every row
+    table_empty_search: str  # {text}: the search hides every row
+    table_empty_both: str  # {grade} {text}: grade filter and search together
+    search_placeholder: str
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    states: Mapping[HealthState, str]
+    modes: Mapping[SourceMode, str]
+    backfill: str
+    source_error: str  # {error}
+    replay_finished: str
+    source_ended: str
+    paused: str  # {pending}: events waiting
+    paused_scan: str  # {time}: the scan the frozen rows show
+    scan: str  # {time}
+    waiting: str  # {minutes}
+    filter: str  # {parts}
+    filter_grade: str  # {grade}
+    filter_search: str  # {text}
+    sort: str  # {column}
+    retry: str  # {attempt} {seconds}: a reconnecting exchange's next try
+    retry_now: str  # {attempt}: trying now
+    robot_pending: str  # {count}
+    robot_stopped: str
+    robot_error: str  # {robot} {problem}
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Footer descriptions of the keys: one or two words."""
+
+    quit: str
+    help: str
+    search: str
+    grades: str  # the footer group of the 0-5 grade filter keys
+    sort: str
+    reverse: str
+    detail: str
+    settings: str
+    pin: str
+    mute: str
+    pause: str
+    history: str
+    back: str
+    close: str
+    cancel: str
+    save: str
+    symbol: str
+    period: str
+    palette: str
+    clear_search: str
+    up: str
+    down: str
+    page_up: str
+    page_down: str
+    top: str
+    bottom: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tips:
+    """A key's meaning: its help line and its tooltip."""
+
+    quit: str
+    help: str
+    search: str
+    grade: str
+    sort: str
+    detail: str
+    settings: str
+    pin: str
+    mute: str
+    pause: str
+    history: str
+    clear_search: str
+    move: str
+    edge: str
+    palette: str
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    """Command palette entries: a title and its help."""
+
+    filter: str  # {name}
+    filter_help: str  # {name} {key}
+    search: str
+    search_help: str
+    sort_next: str
+    sort_reverse: str
+    key_help: str  # {key}
+    detail: str
+    detail_help: str
+    history: str
+    history_help: str
+    settings: str
+    settings_help: str
+    pin: str
+    pin_help: str
+    mute: str
+    mute_help: str
+    pause: str
+    pause_help: str
+    keys: str
+    keys_help: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notices:
+    no_symbol: str
+    muted_in_file: str  # {symbol}
+    alerts_on: str  # {symbol}
+    muted_until: str  # {symbol} {time}
+    not_saved: str  # {error}
+    apply_failed: str
+    nothing_changed: str
+    saved: str  # {count} {path}
+    crashed: str  # {error} {where}
+    crash_details: str  # {path}
+    crash_details_unknown: str
+    exchange_on: str  # {exchange}
+    exchange_off: str  # {exchange}
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    grades: str  # {grades}
+    price: str
+    volume: str
+    net: str
+    share_of_volume: str  # {share}
+    ratio: str
+    window: str  # {minutes} {time}
+    net_per_minute: str
+    full_bar: str  # {peak}
+    axis_per_minute: str
+    axis_compressed: str  # {minutes} {columns}
+    axis_net: str
+    axis_time: str
+    coverage: str
+    cumulative: str
+    lookback_title: str
+    lookback_none: str  # {symbol}
+    lookback_axis: str  # {minutes}
+    net_24h: str
+    lookback_unreadable: str  # {error}
+    recent_whales: str
+    recent_signals: str
+    none_in_session: str
+    not_in_scan: str  # {symbol}
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    title: str
+    closes: str
+    key: str
+    mark: str
+    meaning: str
+    mark_pinned: str
+    mark_muted: str
+    mark_partial: str  # {example}: a header such as BYB~12m
+    mark_grades: str
+    mark_trend: str  # {up} {down}: colour words of the convention in force
+    mark_share: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsText:
+    title: str  # {path}
+    exchanges: str
+    thresholds: str
+    window_minutes: str
+    strong_flow: str
+    lean_total: str
+    min_exchanges: str
+    aplus_ratio: str
+    a_min_flow: str
+    a_multiple: str
+    whale_threshold: str
+    whale_notify: str
+    cooldown: str
+    alerts: str
+    whale_alerts: str
+    display: str
+    language: str
+    convention: str
+    convention_auto: str
+    convention_red_up: str
+    convention_green_up: str
+    robots: str
+    dingtalk_webhook: str
+    dingtalk_secret: str
+    wecom_webhook: str
+    not_set: str
+    not_a_number: str  # {label} {text}
+    not_a_whole_number: str  # {label} {text}
+    save_button: str
+    cancel_button: str
+    not_saved_unchanged: str
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    title: str
+    period_1h: str
+    period_24h: str
+    period_7d: str
+    period_90d: str
+    col_time: str
+    col_grade: str
+    col_symbol: str
+    col_signal: str
+    col_held: str
+    col_coverage: str
+    off: str  # no store is open; Rich markup: a literal "[" is written "\\["
+    search_placeholder: str
+    unreadable: str  # {error}
+    last: str  # {period}
+    grade: str  # {grade}
+    symbol: str  # {text}
+    count: str  # {entries} {signals}
+    limit: str  # {limit}
+    keys: str
+    empty: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyTest:
+    no_robot: str
+    enabled_without_webhook: str  # {robot} {env}
+    webhook_not_enabled: str  # {robot} {env}
+    delivered: str  # {robot}
+    failed: str  # {robot} {reason}
+    hint: str  # {hint}
+    cannot_connect: str  # {host}
+    host_not_found: str  # {host}
+    tls_failed: str  # {host}
+    timeout: str  # {seconds}
+    http_status: str  # {status}
+    not_robot_json: str
+    hint_network: str
+    hint_webhook: str  # {robot}
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    replay_finished: str  # {parts}
+    lines: str  # {n}
+    trades: str  # {n}
+    buckets: str  # {n}
+    scans: str  # {n}
+    bad_lines: str  # {n} {reasons}
+    ignored: str  # {n}
+    duplicates: str  # {n}
+    late: str  # {n}
+    stopped: str  # {trades} {scans} {whales}
+    nothing_to_replay: str  # {path}
+    only_bad_lines: str  # {path} {n}
+    state_change: str  # {exchange} {state} {reason}
+    backfill_progress: str  # {exchange} {done} {total}
+    retrying: str  # {exchange} {attempt} {seconds} {reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """Every label of one language."""
+
+    language: Language
+    common: Common
+    columns: Columns
+    main: Main
+    status: Status
+    keys: Keys
+    tips: Tips
+    palette: Palette
+    notices: Notices
+    detail: Detail
+    help: Help
+    settings: SettingsText
+    history: History
+    notify_test: NotifyTest
+    summary: Summary

@@ -1,0 +1,140 @@
+"""One connection of a collector, and what it is known to have carried.
+
+Two kinds of evidence, told apart (issue 10 items 2, 6, 8):
+- The SOCKET is alive while frames come: trades, acks, keep-alives (OKX's `pong`, Bybit's ping
+  answers, Coinbase heartbeats) and protocol pings (Binance's server pings every 20 s). A socket
+  with nothing at all for a watchdog period is closed.
+- The SUBSCRIPTION delivers while trade frames come. Keep-alives cannot prove that; a quiet
+  session is checked against the exchange's REST (liveness.py) instead of being reconnected.
+
+Coverage is measured on the EXCHANGE's clock, from the evidence: `proven_ts` is the exchange
+time (ms) up to which the stream is known to have carried every trade: the newest trade it
+delivered, or the moment a REST check found nothing the stream had not. A minute is covered only
+once `proven_ts` has passed its end, never by the local clock's say-so, so a stall's last
+seconds are not covered, and the minutes after `covered_through` go to the backfill when the
+connection is lost (the interval ends at the last evidence, not when the loss is noticed).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from gme_tui.model import MINUTE_MS, HealthState
+
+if TYPE_CHECKING:
+    from gme_tui.sources.ccxt_common import Row
+    from gme_tui.sources.collector import Collector
+
+INF = math.inf
+NEVER = -(1 << 62)
+
+
+class OffsetEstimate:
+    """Local wall clock minus the exchange's trade clock, as trades arrive (ms): the smallest
+    `arrival - ts` over this local minute and the last (so latency is mostly taken out, and a
+    clock that steps is followed within two minutes). 0 before any trade."""
+
+    def __init__(self) -> None:
+        self._minute = NEVER
+        self._current = INF
+        self._previous = INF
+
+    def sample(self, arrival_ms: int, ts: int) -> None:
+        minute = arrival_ms // MINUTE_MS
+        if minute != self._minute:
+            self._previous = self._current if minute == self._minute + 1 else INF
+            self._current = INF
+            self._minute = minute
+        offset = arrival_ms - ts
+        if offset < self._current:
+            self._current = offset
+
+    def value(self) -> int:
+        best = min(self._current, self._previous)
+        return 0 if best == INF else int(best)
+
+
+class Session:
+    """One connection (one ccxt.pro client) for a chunk of symbols: its state, the evidence of
+    what it carried, and the minutes it covered. It is the `FrameSink` of its hooked client."""
+
+    def __init__(self, collector: Collector, index: int, symbols: list[str]) -> None:
+        self.collector = collector
+        self.index = index
+        self.symbols = symbols  # canonical
+        self.state = HealthState.CONNECTING
+        self.reason = ""
+        self.failures = 0
+        self.ever_live = False
+        # The socket: monotonic seconds.
+        self.last_frame = -INF  # any frame at all
+        self.last_trade_frame = -INF  # a frame with trades
+        self.live_since = -INF
+        self.live_since_ms: int | None = None  # local wall ms; None while not connected
+        # The subscription check (liveness.py).
+        self.last_check = -INF  # monotonic seconds of the last check's start
+        self.checked_boundary = NEVER  # the exchange minute boundary (ms) last checked for
+        self.baseline: tuple[str, str] | None = None  # (symbol, the REST's newest trade id) then
+        self.frames_this_minute = 0  # trade frames since the last local minute tick
+        self.frames_last_minute = 0
+        # Evidence and coverage, on the exchange's clock.
+        self.up_ts = NEVER  # when it came up, on the exchange's clock (estimated)
+        self.proven_ts = NEVER
+        self.covered_through = NEVER  # the last minute handed out as covered (this connection)
+        self.next_cover_ms = 1 << 62  # proven_ts at or past this covers one more minute
+        self.gap_from: int | None = None  # first minute not covered when the last connection went
+
+    # ------------------------------------------------------------ FrameSink
+
+    def on_frame(self) -> None:
+        collector = self.collector
+        self.last_frame = collector.clock.monotonic()
+        if self.live_since_ms is None:
+            collector.session_live(self)
+
+    def on_rows(self, rows: list[Row]) -> None:
+        self.collector.ingest(rows, self)
+
+    def on_bad_frame(self, why: str) -> None:
+        self.collector.drop(why)
+
+    # ------------------------------------------------------------ edges
+
+    def went_live(self, now_ms: int, monotonic: float, offset_ms: int) -> int:
+        """The connection is up (its first frame): returns the exchange minute it came up in,
+        which is partial (never covered by the stream)."""
+        self.live_since_ms = now_ms
+        self.live_since = monotonic
+        self.state = HealthState.LIVE
+        self.reason = ""
+        self.failures = 0
+        up_ts = now_ms - offset_ms
+        up_minute = up_ts // MINUTE_MS
+        self.up_ts = up_ts
+        self.proven_ts = up_ts
+        self.covered_through = up_minute
+        self.next_cover_ms = (up_minute + 2) * MINUTE_MS
+        self.baseline = None
+        return up_minute
+
+    def went_down(self) -> None:
+        """The connection is gone: what it did not prove goes to the backfill from here."""
+        if self.live_since_ms is None:
+            return
+        self.gap_from = self.covered_through + 1
+        self.live_since_ms = None
+        self.next_cover_ms = 1 << 62
+
+    def prove(self, ts: int) -> tuple[int, int] | None:
+        """Evidence up to exchange time `ts`: the minutes (first, last) it newly covers, if any."""
+        if ts <= self.proven_ts:
+            return None
+        self.proven_ts = ts
+        if ts < self.next_cover_ms:
+            return None
+        first = self.covered_through + 1
+        last = ts // MINUTE_MS - 1
+        self.covered_through = last
+        self.next_cover_ms = (last + 2) * MINUTE_MS
+        return first, last
