@@ -1,7 +1,9 @@
 """Live path speed: per-trade cost (raw frame → Trade → engine) beside ccxt's own bare handler on
-the same frames, per exchange, and end-to-end trades/s through the fake exchange's sockets.
+the same frames, per exchange; end-to-end trades/s through the fake exchange's sockets; and the
+scale users run (issue 10): 600 symbols × 4 exchanges through the live pipeline, with CPU per
+1,000 trades/s and the RSS after a simulated hour (`--hour`).
 
-    python benchmarks/bench_live.py [--trades 20000]
+    python benchmarks/bench_live.py [--trades 20000] [--scale-trades 120000] [--hour]
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gme_tui.core.clock import SystemClock
+from gme_tui.core.clock import ScaledClock, SystemClock
 from gme_tui.engine import Engine, EngineConfig
+from gme_tui.pipeline import Pipeline
 from gme_tui.model import EXCHANGES
 from gme_tui.sources.ccxt_common import _decode_frame
 from gme_tui.sources.live import LiveSource, load_adapter
@@ -90,9 +93,78 @@ async def through_sockets(fake: FakeExchange, n: int) -> None:
         await drain.stop()
 
 
+def rss_mb() -> float:
+    """This process's resident set, MB (Linux /proc)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+SCALE_BASES = [f"B{i:03d}" for i in range(600)]
+
+
+async def at_scale(n: int, hour: bool) -> None:
+    """600 symbols on each of the four exchanges through LiveSource → Pipeline → Engine."""
+    print(f"\nscale: {len(SCALE_BASES)} symbols x {len(EXCHANGES)} exchanges through the live pipeline")
+    clock = ScaledClock(speed=60.0)
+    fake = await FakeExchange(clock, SCALE_BASES).start()
+    symbols = [f"{b}/USDT" for b in SCALE_BASES]
+    settings = make_settings(fake, EXCHANGES, symbols, window=50, backfill=False)
+    source = LiveSource(settings, clock=clock)
+    engine = Engine(EngineConfig.from_settings(settings, live=True))
+    pipeline = Pipeline(source, engine, [], now_ms=clock.wall_ms)
+    task = asyncio.create_task(pipeline.run())
+    try:
+        t0 = time.perf_counter()
+        for exchange in EXCHANGES:
+            await fake.wait_subscribed(exchange, len(symbols), timeout=120)
+        print(f"  subscribed 4 x 600 in {time.perf_counter() - t0:.1f}s; RSS {rss_mb():.0f} MB")
+        per_exchange = n // len(EXCHANGES)
+        now = clock.wall_ms()
+        tapes = [make_tape(fake, e, symbols, per_exchange, now - 50_000, now, seed=i) for i, e in enumerate(EXCHANGES)]
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        for start in range(0, per_exchange, 2_000):
+            for tape in tapes:
+                await fake.publish(tape[start : start + 2_000])
+        while engine.stats.trades < per_exchange * len(EXCHANGES):
+            await asyncio.sleep(0.01)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        total = per_exchange * len(EXCHANGES)
+        print(
+            f"  {total:,} trades in {wall:.2f}s = {total / wall:,.0f} trades/s end to end; "
+            f"CPU {cpu / total * 1e6:.1f} µs/trade = {cpu / total * 1000 * 100:.1f}% of a core per 1,000 trades/s "
+            "(fake server included)"
+        )
+        if hour:
+            await simulated_hour(fake, clock, engine, symbols)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await fake.stop()
+
+
+async def simulated_hour(fake: FakeExchange, clock: ScaledClock, engine: Engine, symbols: list[str]) -> None:
+    """An hour of the 60x clock (a real minute), 100 trades/s per exchange: the RSS stays bounded
+    (the engine keeps the window plus its margin, the ledger its own)."""
+    end = clock.wall_ms() + 3_600_000
+    seed, before = 1_000, rss_mb()
+    while clock.wall_ms() < end:
+        now = clock.wall_ms()
+        for exchange in EXCHANGES:
+            await fake.publish(make_tape(fake, exchange, symbols, 100, now - 1_000, now, seed=seed))
+            seed += 1
+        fake.history.clear()  # the fake's own tape would grow; ours must not
+        await clock.sleep(1.0)
+    print(f"  a simulated hour at 400 trades/s: RSS {before:.0f} → {rss_mb():.0f} MB, {engine.stats.trades:,} trades")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trades", type=int, default=20_000)
+    parser.add_argument("--scale-trades", type=int, default=120_000)
+    parser.add_argument("--hour", action="store_true", help="also run a simulated hour at scale (a real minute)")
     args = parser.parse_args()
     fake = await FakeExchange(SystemClock()).start()
     try:
@@ -100,6 +172,7 @@ async def main() -> None:
         await through_sockets(fake, args.trades)
     finally:
         await fake.stop()
+    await at_scale(args.scale_trades, args.hour)
 
 
 if __name__ == "__main__":

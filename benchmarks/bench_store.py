@@ -1,6 +1,8 @@
-"""The store's write cost per minute at 600 symbols x 4 exchanges, and its size per day.
+"""The store's write cost per minute at 600 symbols x 4 exchanges, its size per day, and how far
+its commits trail what a replay at full speed prints.
 
     python benchmarks/bench_store.py [--symbols 600] [--minutes 60] [--signals 50] [--whales 20]
+    python benchmarks/bench_store.py --part lag [--lag-trades 600000] [--lag-symbols 300] [--lag-minutes 400]
 
 Times, on a fresh store file in a temporary directory:
   loop     the event loop's share: StoreWriter.on_events for one minute's events (ClosedMinutes of
@@ -10,21 +12,48 @@ Times, on a fresh store file in a temporary directory:
   size     database bytes per stored minute row, extrapolated to a day (2,400 x 1,440 rows) and to
            the default retention (7 days of minutes); signal and whale rows measured the same way.
 Minute figures are random floats with a realistic share of quiet (zero) minutes.
+  lag      `gme-tui --replay FILE --speed 0 --headless --json --store DB` as a subprocess on a
+           generated file: each scan's first consensus line is stamped when it reaches this
+           process's end of stdout, and the store is polled (a read connection, every 20 ms) for
+           its newest minute; a scan's lag is the time from its line printed to the commit of the
+           minute that closed at it (same transaction as its signals). Negative: committed before
+           printed (stdout is block-buffered in a replay). Issue 12 item 7: printed more than a few
+           seconds ago must be in the store.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gme_tui.model import EXCHANGES, MINUTE_MS, ClosedMinutes, Consensus, MinuteBucket, Scan, Signal, SymbolScan, Whale
+from gme_tui.model import (
+    EXCHANGES,
+    MINUTE_MS,
+    ClosedMinutes,
+    Consensus,
+    EngineEvent,
+    Grade,
+    Level,
+    MinuteBucket,
+    Scan,
+    Signal,
+    SignalCode,
+    SymbolScan,
+    Whale,
+)
 from gme_tui.store import Store, StoreWriter
 
 M0 = 29_425_500
@@ -49,13 +78,12 @@ def minute_buckets(rng: random.Random, symbols: list[str], minute: int, quiet: f
 def scan_with_signals(rng: random.Random, ts: int, symbols: list[str], count: int) -> Scan:
     items = []
     for symbol in rng.sample(symbols, count):
-        flows = {e: rng.uniform(-5e6, 5e6) for e in EXCHANGES}
+        flows: dict[str, float] = {e: rng.uniform(-5e6, 5e6) for e in EXCHANGES}
         consensus = Consensus(
-            ts, symbol, "mixed", flows, {e: 1.0 for e in flows}, sum(flows.values()), {e: 50 for e in EXCHANGES}
+            ts, symbol, Level.MIXED, flows, {e: 1.0 for e in flows}, sum(flows.values()), {e: 50 for e in EXCHANGES}
         )
-        items.append(
-            SymbolScan(consensus, (Signal(ts, symbol, "C", "single_platform_long_trap", flows),), {}, None, None, 0.0)
-        )
+        signal = Signal(ts, symbol, Grade.C, SignalCode.SINGLE_PLATFORM_LONG_TRAP, flows)
+        items.append(SymbolScan(consensus, (signal,), {}, None, None, 0.0))
     return Scan(ts, 50, tuple(items))
 
 
@@ -86,7 +114,19 @@ def main() -> None:
     parser.add_argument("--signals", type=int, default=50, help="signals per scan")
     parser.add_argument("--whales", type=int, default=20, help="whales per minute")
     parser.add_argument("--quiet", type=float, default=0.3, help="share of pairs with no trade in a minute")
+    parser.add_argument("--part", choices=("write", "lag", "all"), default="all")
+    parser.add_argument("--lag-trades", type=int, default=600_000, help="trades in the replayed file")
+    parser.add_argument("--lag-symbols", type=int, default=300, help="symbols in the replayed file (x 4 exchanges)")
+    parser.add_argument("--lag-minutes", type=int, default=400, help="data minutes the replayed file spans")
+    parser.add_argument("--runs", type=int, default=3, help="replays for the lag figure (all scans pooled)")
     args = parser.parse_args()
+    if args.part in ("write", "all"):
+        write_figures(args)
+    if args.part in ("lag", "all"):
+        lag_figures(args)
+
+
+def write_figures(args: argparse.Namespace) -> None:
     rng = random.Random(1)
     symbols = [f"S{i:03d}/USDT" for i in range(args.symbols)]
     pairs = args.symbols * len(EXCHANGES)
@@ -99,7 +139,7 @@ def main() -> None:
         for k in range(args.minutes):
             minute = M0 + k
             ts = (minute + 1) * MINUTE_MS
-            events = [
+            events: list[EngineEvent] = [
                 ClosedMinutes(ts, minute_buckets(rng, symbols, minute, args.quiet)),
                 *whales(rng, ts, symbols, args.whales),
                 scan_with_signals(rng, ts, symbols, args.signals),
@@ -153,6 +193,126 @@ def main() -> None:
             f"whale rows: {whale_bytes / counts['whales']:.0f} bytes each -> {whale_bytes / counts['whales'] * args.whales * 1440 / 1e6:.1f} MB per day at {args.whales} per minute"
         )
     print(f"file after {args.minutes} minutes: {total / 1e6:.1f} MB")
+
+
+# ---------------------------------------------------------------- lag behind a full-speed replay
+
+T0 = 1_765_530_000_000
+
+
+def generate_replay(path: Path, trades: int, symbols: int, minutes: int, seed: int = 1) -> None:
+    """A replay file: `trades` trades spread evenly over `minutes`, symbols and exchanges uniform
+    (every pair trades most minutes: the store's worst case per minute), one in 2,000 a whale."""
+    rng = random.Random(seed)
+    names = [f"S{i:03d}/USDT" for i in range(symbols)]
+    prices = {name: 10 ** rng.uniform(-2, 4) for name in names}
+    span = minutes * MINUTE_MS
+    with path.open("wb") as out:
+        out.write(orjson.dumps({"type": "meta", "listings": {n: list(EXCHANGES) for n in names}}) + b"\n")
+        for k in range(trades):
+            name = names[rng.randrange(symbols)]
+            value = 1e6 if rng.random() < 0.0005 else rng.expovariate(1 / 5_000)
+            row = {
+                "ts": T0 + k * span // trades,
+                "exchange": EXCHANGES[rng.randrange(4)],
+                "symbol": name,
+                "side": "buy" if rng.random() < 0.5 else "sell",
+                "price": round(prices[name], 6),
+                "amount": round(value / prices[name], 6),
+                "id": str(k),
+            }
+            out.write(orjson.dumps(row) + b"\n")
+
+
+def replay_lags(replay: Path, database: Path) -> tuple[list[float], float, int]:
+    """One `--speed 0 --store` replay: (each scan's lag in s, run time in s, scans)."""
+    repo = Path(__file__).resolve().parent.parent
+    settings = database.parent / "settings.toml"
+    settings.write_text('timezone = "UTC"\n', encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    started = time.monotonic()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gme_tui", "--config", str(settings), "--replay", str(replay), "--speed", "0"]
+        + ["--headless", "--json", "--store", str(database)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=database.parent,
+    )
+    printed: dict[int, float] = {}  # scan ts -> when its first line arrived here
+    commits: list[tuple[float, int]] = []  # (when seen, newest stored minute)
+    done = threading.Event()
+
+    def poll() -> None:
+        reader: sqlite3.Connection | None = None
+        newest = -1
+        while not done.is_set():
+            if reader is None and database.exists():
+                reader = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1.0)
+            if reader is not None:
+                try:
+                    row = reader.execute(
+                        "SELECT max((SELECT max(minute) FROM minutes WHERE pair = p.id)) FROM pairs p"
+                    ).fetchone()
+                except sqlite3.OperationalError:  # the schema is being created
+                    row = None
+                if row and row[0] is not None and row[0] > newest:
+                    newest = row[0]
+                    commits.append((time.monotonic(), newest))
+            done.wait(0.02)
+        if reader is not None:
+            reader.close()
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith(b'{"type":"consensus"'):
+            ts = orjson.loads(line)["ts"]
+            printed.setdefault(ts, time.monotonic())
+    child.wait()
+    elapsed = time.monotonic() - started
+    done.set()
+    poller.join()
+    lags = []
+    for ts, at in printed.items():
+        closed = ts // MINUTE_MS - 1  # the minute handed out with this scan, in its transaction
+        committed = next((seen for seen, newest in commits if newest >= closed), None)
+        if committed is not None:
+            lags.append(committed - at)
+    return lags, elapsed, len(printed)
+
+
+def lag_figures(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        replay = Path(folder) / "replay.jsonl"
+        generate_replay(replay, args.lag_trades, args.lag_symbols, args.lag_minutes)
+        lags: list[float] = []
+        times: list[float] = []
+        scans = 0
+        for run in range(args.runs):
+            database = Path(folder) / f"store{run}.sqlite3"
+            run_lags, elapsed, run_scans = replay_lags(replay, database)
+            lags += run_lags
+            times.append(elapsed)
+            scans += run_scans
+    lags.sort()
+    positive = [max(0.0, lag) for lag in lags]
+    print(
+        f"lag behind a --speed 0 replay ({args.lag_trades:,} trades, {args.lag_symbols} symbols x 4 exchanges,"
+        f" {args.lag_minutes} min; {args.runs} runs of {statistics.median(times):.1f} s, {scans} scans):"
+    )
+    if not lags:
+        print("  no scan committed")
+        return
+    print(
+        f"  printed -> committed: p50 {_pct(positive, 50):.2f} s, p99 {_pct(positive, 99):.2f} s,"
+        f" max {positive[-1]:.2f} s; {sum(1 for lag in lags if lag <= 0)} of {len(lags)} committed before printed"
+    )
+
+
+def _pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def _table_bytes(store: Store, *names: str) -> int:

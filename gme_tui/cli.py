@@ -20,9 +20,11 @@ from gme_tui.core.mutes import Mutes
 from gme_tui.core.seams import Source
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.format import zone
-from gme_tui.logs import setup_logging
+from gme_tui.logs import set_log_timezone, setup_logging
 from gme_tui.model import SourceMode
 from gme_tui.pipeline import Pipeline
+from gme_tui.serve.protocol import TOKEN_ENV, Address, AddressError, Hello, default_socket, parse_address
+from gme_tui.serve.server import DaemonFacts, ServeConfig, ServeError, StateServer
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings
 from gme_tui.sources.recorder import record
 from gme_tui.sources.replay import ReplayError, ReplaySource
@@ -47,7 +49,7 @@ KnownMinutes = Mapping[tuple[str, str], frozenset[int]]
 class Arguments(argparse.Namespace):
     """The parsed command line, typed: `build_parser()` sets every one of these attributes."""
 
-    command: Literal["record", "notify-test"] | None
+    command: Literal["record", "notify-test", "attach"] | None
     config: str | None
     demo: bool
     replay: str | None
@@ -59,6 +61,11 @@ class Arguments(argparse.Namespace):
     store: str | None
     out: str  # record only ("" otherwise)
     minutes: float | None  # record only
+    standalone: bool
+    socket: str | None
+    serve_tcp: int | None
+    no_serve: bool
+    address: str | None  # attach only
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,14 +97,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--store", metavar="PATH", help="keep minutes, signals and whales in this SQLite file (live: on by default)"
     )
+    serve = parser.add_argument_group("serve and attach")
+    serve.add_argument("--standalone", action="store_true", help="live TUI: never attach to a running live daemon")
+    serve.add_argument(
+        "--socket", metavar="PATH", help="the daemon's Unix socket (default: live.sock / demo.sock in the runtime dir)"
+    )
+    serve.add_argument(
+        "--serve-tcp",
+        type=int,
+        metavar="PORT",
+        help="with --headless: also serve on 127.0.0.1:PORT (token: GME_TUI_TOKEN)",
+    )
+    serve.add_argument("--no-serve", action="store_true", help="with --headless: serve no socket")
     parser.add_argument("--version", action="version", version=f"gme-tui {__version__}")
-    parser.set_defaults(out="", minutes=None)  # the record command's, so every Arguments field exists
+    # The subcommands' own arguments, so every Arguments field exists whichever runs.
+    parser.set_defaults(out="", minutes=None, address=None)
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     record = commands.add_parser("record", parents=[common], help="record the live market to a replay file")
     record.add_argument("--out", required=True, metavar="FILE", help="output file (.jsonl, or .jsonl.gz to compress)")
     record.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes (default: until Ctrl+C)")
     commands.add_parser("notify-test", parents=[common], help="send a test message to every configured robot")
+    attach = commands.add_parser("attach", parents=[common], help="open the TUI on a running daemon")
+    attach.add_argument(
+        "address",
+        nargs="?",
+        help="live | demo | a socket path | 127.0.0.1:PORT (default: the live daemon, else the demo)",
+    )
     return parser
 
 
@@ -113,6 +139,10 @@ def check_arguments(args: Arguments) -> None:
         log.debug("--alerts is implied in live mode")
     if args.minutes is not None and args.minutes <= 0:
         raise UsageError("--minutes must be positive")
+    if (args.serve_tcp is not None or args.no_serve) and not args.headless:
+        raise UsageError("--serve-tcp and --no-serve go with --headless (a TUI serves nothing)")
+    if args.serve_tcp is not None and not 0 <= args.serve_tcp < 65536:
+        raise UsageError("--serve-tcp takes a port number (0 picks a free one)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _record(args, settings, secrets)
     if args.command == "notify-test":
         return _notify_test(settings, secrets)
+    if args.command == "attach":
+        return _attach_command(args, settings)
     return _monitor(args, settings, secrets)
 
 
@@ -170,8 +202,14 @@ def _make_alerts(
 
 def _monitor(args: Arguments, settings: Settings, secrets: Secrets) -> int:
     mode = _mode(args)
-    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=args.headless)
+    setup_logging(
+        level=settings.log.level, directory=settings.log.dir, to_stderr=args.headless, timezone=settings.timezone
+    )
     install_log_redaction(secrets)
+    if mode == SourceMode.LIVE and not args.headless and not args.standalone:
+        attached = _attach_to_a_live_daemon(args, settings)  # one collector: the daemon's
+        if attached is not None:
+            return attached
     try:
         store_run = _open_store(args, settings, mode)
     except StoreError as problem:
@@ -213,11 +251,12 @@ def _run_monitor(
     if alerts is not None:
         pipeline.add_consumer(alerts)
     if args.headless:
-        return _run_headless(args, settings, pipeline, alerts)
+        return _run_headless(args, settings, pipeline, alerts, store_run)
     from gme_tui.tui.app import run_tui
 
     def apply_settings(new: Settings) -> None:
         pipeline.reconfigure(_engine_config(new, live, store_run))
+        set_log_timezone(new.timezone)
         if alerts is not None:
             alerts.update_settings(new)
 
@@ -252,8 +291,16 @@ def _open_store(args: Arguments, settings: Settings, mode: SourceMode) -> StoreR
         return None
 
 
-def _run_headless(args: Arguments, settings: Settings, pipeline: Pipeline, alerts: AlertDispatcher | None) -> int:
+def _run_headless(
+    args: Arguments, settings: Settings, pipeline: Pipeline, alerts: AlertDispatcher | None, store_run: StoreRun | None
+) -> int:
     from gme_tui.headless import HeadlessPrinter
+
+    try:
+        server = _make_server(args, settings, pipeline.source.mode, alerts, store_run)
+    except ServeError as problem:
+        print(f"gme-tui: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
 
     # Events on stdout; each exchange's state changes and backfill progress in the log (its on_health).
     printer = HeadlessPrinter(
@@ -264,7 +311,7 @@ def _run_headless(args: Arguments, settings: Settings, pipeline: Pipeline, alert
     )
     pipeline.add_consumer(printer)
     try:
-        code = asyncio.run(_headless(pipeline, printer, alerts))
+        code = asyncio.run(_headless(pipeline, printer, alerts, server, explicit=_explicit_serve(args)))
     except BrokenPipeError:  # `gme-tui --headless --json | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at interpreter exit
         return EXIT_OK
@@ -272,9 +319,28 @@ def _run_headless(args: Arguments, settings: Settings, pipeline: Pipeline, alert
     return code
 
 
-async def _headless(pipeline: Pipeline, printer: HeadlessPrinter, alerts: AlertDispatcher | None) -> int:
-    """Run the pipeline until the source ends or SIGINT/SIGTERM; then flush output and alerts."""
+async def _headless(
+    pipeline: Pipeline,
+    printer: HeadlessPrinter,
+    alerts: AlertDispatcher | None,
+    server: StateServer | None = None,
+    *,
+    explicit: bool = False,
+) -> int:
+    """Run the pipeline until the source ends or SIGINT/SIGTERM; then flush output and alerts.
+    `server` serves the state to attaching TUIs; a socket that cannot be served is unusable
+    input when asked for (`explicit`), else a warning (another daemon serves it)."""
     loop = asyncio.get_running_loop()
+    if server is not None:
+        try:
+            await server.start()
+            pipeline.add_consumer(server)
+        except ServeError as problem:
+            if explicit:
+                print(f"gme-tui: {problem}", file=sys.stderr)
+                return EXIT_UNUSABLE
+            log.warning("%s: not serving (TUIs attach to the daemon that does)", problem)
+            server = None
     if alerts is not None:
         await alerts.start()
     task = asyncio.ensure_future(pipeline.run())
@@ -293,6 +359,8 @@ async def _headless(pipeline: Pipeline, printer: HeadlessPrinter, alerts: AlertD
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         printer.flush()
+        if server is not None:
+            await server.close("the daemon stopped")
         if alerts is not None:
             await alerts.close(timeout=5.0)
     return code
@@ -331,12 +399,108 @@ def _summarize(pipeline: Pipeline) -> None:
 
 
 def _record(args: Arguments, settings: Settings, secrets: Secrets) -> int:
-    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=True)
+    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=True, timezone=settings.timezone)
     install_log_redaction(secrets)
     return asyncio.run(record(settings, Path(args.out), args.minutes))
 
 
 def _notify_test(settings: Settings, secrets: Secrets) -> int:
-    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=False)
+    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=False, timezone=settings.timezone)
     install_log_redaction(secrets)
     return asyncio.run(notify_test(settings, secrets, sys.stdout))
+
+
+# ---------------------------------------------------------------- serve and attach (issue 11)
+
+
+def _explicit_serve(args: Arguments) -> bool:
+    return args.socket is not None or args.serve_tcp is not None
+
+
+def _make_server(
+    args: Arguments, settings: Settings, mode: SourceMode, alerts: AlertDispatcher | None, store_run: StoreRun | None
+) -> StateServer | None:
+    """The state server of a headless run: live and demo by default, a replay only when asked.
+    Raises ServeError (TCP without a token)."""
+    if args.no_serve or (mode == SourceMode.REPLAY and not _explicit_serve(args)):
+        return None
+    unix = Path(args.socket).expanduser() if args.socket else default_socket(mode)
+    config = ServeConfig(unix=unix, tcp_port=args.serve_tcp, token=os.environ.get(TOKEN_ENV, "").strip())
+    facts = DaemonFacts(
+        mode=mode,
+        window_minutes=settings.window.minutes,
+        exchanges=tuple(settings.enabled_exchanges),
+        settings_path=str(settings.source_path or ""),
+        store_path=str(store_run.store.path) if store_run is not None else "",
+    )
+    return StateServer(
+        config, facts, alerts=alerts, whale_rows=settings.ui.whale_rows, signal_rows=settings.ui.signal_rows
+    )
+
+
+def _attach_command(args: Arguments, settings: Settings) -> int:
+    """`gme-tui attach [ADDRESS]`: the TUI on a running daemon; exit 2 when none answers."""
+    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=False, timezone=settings.timezone)
+    from gme_tui.serve.client import AttachError, probe
+
+    try:
+        address = parse_address(args.address or args.socket or "") if (args.address or args.socket) else None
+    except AddressError as problem:
+        print(f"gme-tui: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if address is None:  # the live daemon, else the demo one
+        found = [default_socket(m) for m in (SourceMode.LIVE, SourceMode.DEMO) if os.path.lexists(default_socket(m))]
+        address = Address("unix", found[0] if found else default_socket(SourceMode.LIVE))
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    try:
+        hello = asyncio.run(probe(address, token=token))
+    except AttachError as problem:
+        print(f"gme-tui: {problem.message}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    return _run_attached(args, settings, address, token, hello)
+
+
+def _attach_to_a_live_daemon(args: Arguments, settings: Settings) -> int | None:
+    """Plain `gme-tui`: attach when a live daemon serves on its socket; None to run standalone."""
+    from gme_tui.serve.client import AttachError, probe
+
+    path = Path(args.socket).expanduser() if args.socket else default_socket(SourceMode.LIVE)
+    if not os.path.lexists(path):
+        return None
+    address = Address("unix", path)
+    try:
+        hello = asyncio.run(probe(address))
+    except AttachError as problem:
+        if problem.retry:  # nothing there (a stale socket): the usual standalone start
+            log.info("%s: running standalone", problem.message)
+        else:
+            print(f"gme-tui: {problem.message}; running standalone (--standalone skips this)", file=sys.stderr)
+        return None
+    if hello.daemon.mode != SourceMode.LIVE:
+        return None
+    return _run_attached(args, settings, address, "", hello)
+
+
+def _run_attached(args: Arguments, settings: Settings, address: Address, token: str, hello: Hello) -> int:
+    from gme_tui.serve.client import AttachedFeed
+    from gme_tui.store import Store
+    from gme_tui.tui.attach import run_attached
+
+    daemon = hello.daemon
+    if address.kind == "unix" and daemon.settings_path and not args.config:  # the daemon's own view
+        try:
+            settings = load_settings(daemon.settings_path)
+        except SettingsError as problem:
+            log.warning("the daemon's settings not read (%s): using this TUI's", problem)
+    store: Store | None = None
+    if address.kind == "unix" and daemon.store_path and Path(daemon.store_path).is_file():
+        try:
+            store = Store(daemon.store_path)  # its history, read beside the daemon's writes (WAL)
+        except StoreError as problem:
+            log.warning("the daemon's store not opened (%s): history screens are off", problem)
+    log.info("attaching to %s (gme-tui %s, %s daemon pid %d)", address, daemon.version, daemon.mode, daemon.pid)
+    try:
+        return run_attached(settings, AttachedFeed(address, token=token), store=store)
+    finally:
+        if store is not None:
+            store.close()

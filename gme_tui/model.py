@@ -23,6 +23,10 @@ EXCHANGE_SHORT: Mapping[str, str] = MappingProxyType(
 )
 
 Side = Literal["buy", "sell"]
+Market = Literal["spot", "perp"]
+"""Which book a flow comes from (SPEC §4b): spot, or the venue's USDT-margined perpetual swap."""
+PositionSide = Literal["long", "short"]
+"""The position a liquidation closed (SPEC §4b), whatever side the exchange's order had."""
 Language = Literal["zh", "en"]
 MINUTE_MS = 60_000
 
@@ -53,6 +57,27 @@ class SignalCode(StrEnum):
     US_INSTITUTIONAL_ACCUMULATION = "us_institutional_accumulation"
     DERIVATIVES_HEDGE = "derivatives_hedge"
     SINGLE_PLATFORM_LONG_TRAP = "single_platform_long_trap"
+    GLOBAL_SYNC_BEARISH = "global_sync_bearish"
+
+
+class Direction(StrEnum):
+    """The way a signal points (SPEC §4): B is `neutral`, a "watch" signal."""
+
+    BULLISH = "bullish"
+    BEARISH = "bearish"
+    NEUTRAL = "neutral"
+
+
+DIRECTION_OF: Mapping[SignalCode, Direction] = MappingProxyType(
+    {
+        SignalCode.GLOBAL_SYNC_BULLISH: Direction.BULLISH,
+        SignalCode.US_INSTITUTIONAL_ACCUMULATION: Direction.BULLISH,
+        SignalCode.DERIVATIVES_HEDGE: Direction.NEUTRAL,
+        SignalCode.SINGLE_PLATFORM_LONG_TRAP: Direction.BEARISH,
+        SignalCode.GLOBAL_SYNC_BEARISH: Direction.BEARISH,
+    }
+)
+"""Every signal's direction (SPEC §4): a fact of its code, so it can never disagree with it."""
 
 
 class SourceMode(StrEnum):
@@ -110,6 +135,56 @@ class Trade(NamedTuple):
         return self.ts // MINUTE_MS
 
 
+class PerpTrade(NamedTuple):
+    """One taker trade on a perpetual swap (SPEC §4b), in the canonical symbol's units: `amount`
+    in base units with the contract size (and a `1000X` listing's factor) applied, `price` per
+    base unit, so `value = price * amount` is the quote value, as for spot.
+
+    A type of its own rather than a `market` field on Trade: Trade is unpacked positionally on
+    the hot path, and a perp trade must never land in spot flow by accident.
+    """
+
+    exchange: str
+    symbol: str
+    ts: int  # exchange timestamp, ms UTC
+    side: Side  # the TAKER side
+    price: float  # quote per base unit
+    amount: float  # base units (contracts × contract size × listing factor)
+    id: str | None = None
+
+    @property
+    def value(self) -> float:
+        return self.price * self.amount
+
+    @property
+    def minute(self) -> int:
+        return self.ts // MINUTE_MS
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterest:
+    """One open-interest sample of (venue, symbol) (SPEC §4b, §8 `oi` lines)."""
+
+    exchange: str
+    symbol: str
+    ts: int  # the exchange's timestamp of the figure, ms UTC
+    oi: float  # base units (OKX: contracts × contract size)
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidation:
+    """One forced liquidation (SPEC §4b, §7): `side` is the position liquidated, not the
+    exchange's order side; `value = price × amount` with the contract size applied by us."""
+
+    ts: int  # ms UTC
+    exchange: str
+    symbol: str
+    side: PositionSide
+    price: float  # quote per base unit
+    amount: float  # base units
+    value: float  # quote units
+
+
 @dataclass(frozen=True, slots=True)
 class MinuteBucket:
     """A closed minute of flow that came from a backfill rather than from individual trades."""
@@ -122,6 +197,7 @@ class MinuteBucket:
     count: int = 0
     close: float | None = None  # last price of the minute, when the source knows it
     covered: bool = True  # False: a minute the source saw only in part (restored from the store)
+    market: Market = "spot"  # "perp": a perpetual's minute (value with the contract size applied)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +205,7 @@ class Listings:
     """Which exchanges list which canonical symbols: they participate from the start."""
 
     symbols: Mapping[str, tuple[str, ...]]
+    market: Market = "spot"  # "perp": the venues listing each symbol's perpetual (SPEC §8 perp_listings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +216,7 @@ class Coverage:
     symbol: str
     first_minute: int
     last_minute: int  # inclusive
+    market: Market = "spot"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +272,40 @@ class Consensus:
     window_minutes: int = 50
 
 
+class OiSpan(NamedTuple):
+    """One venue of a window's OI set (SPEC §4b): the samples at the window's two ends."""
+
+    start: float  # base units: the latest sample at or before T − W
+    end: float  # base units: the latest sample at or before T
+    start_ts: int  # ms of those samples
+    end_ts: int
+    price: float  # p: the venue's last perp price, which weighs both
+
+
+@dataclass(frozen=True, slots=True)
+class Derivatives:
+    """A symbol's perpetual side at a scan (SPEC §4b, §7 `derivatives` lines), for a symbol with at
+    least one perp venue. Values are quote units; ratios as SPEC §2 (None: undefined)."""
+
+    ts: int  # scan time T (ms)
+    symbol: str
+    windows: Mapping[str, ExchangeWindow]  # per participating perp venue, display order
+    perp_flows: Mapping[str, float]  # perp_net per venue
+    perp_ratios: Mapping[str, float | None]
+    perp_total: float  # Σ perp_net
+    perp_ratio: float | None  # Σ buy / Σ sell over the perp venues
+    spot_total: float  # SPEC §3's total
+    spot_ratio: float | None  # Σ buy / Σ sell over the spot exchanges
+    oi: Mapping[str, OiSpan]  # the OI set: venues with both samples and a price
+    oi_change_pct: float | None  # None: empty OI set or a start sum of 0
+    hedge_ratio: float | None  # −perp_total / spot_total; None when spot_total is 0
+    perp_coverage: Mapping[str, int] | None = None  # live: minutes covered per venue
+    window_minutes: int = 50
+    liquidated_long: float = 0.0  # value of long positions liquidated in the window (quote)
+    liquidated_short: float = 0.0
+    liquidations_sampled: bool = False  # a venue sends at most one per symbol per second (Binance)
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     ts: int
@@ -201,6 +313,12 @@ class Signal:
     grade: Grade
     code: SignalCode
     flows: Mapping[str, float]
+    derivatives: Derivatives | None = None  # B: the figures it held on (SPEC §7's extra keys)
+
+    @property
+    def direction(self) -> Direction:
+        """bullish | bearish | neutral, from the code (SPEC §4)."""
+        return DIRECTION_OF[self.code]
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +346,7 @@ class SymbolScan:
     price: float | None  # last price on the first participating exchange in display order
     price_change: float | None  # relative change of that price over the window (0.01 = +1 %)
     volume: float  # buy + sell value over the window, all participating exchanges
+    derivatives: Derivatives | None = None  # None: the symbol has no perp venue (SPEC §4b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +433,10 @@ class StoredSignal:
     coverage: Mapping[str, int] | None  # minutes covered per exchange (live), None otherwise
     window_minutes: int
 
+    @property
+    def direction(self) -> Direction:
+        return DIRECTION_OF[self.code]
+
 
 RobotName = Literal["dingtalk", "wecom"]
 
@@ -332,3 +455,4 @@ class RobotStatus:
     hint: str = ""
     halted: bool = False  # a configuration error: nothing more is sent during this run
     waiting_until_ms: int = 0  # throttled or backing off until then
+    sent_by: str = ""  # "" when this process sends; else who does ("pid 1234 (gme-tui --headless)")

@@ -15,13 +15,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from gme_tui.core.clock import wall_ms
 from gme_tui.core.seams import EventConsumer, Source
 from gme_tui.engine import Engine, EngineConfig
-from gme_tui.model import EngineEvent, ExchangeHealth, HealthState, HealthUpdate, SourceItem
+from gme_tui.model import MINUTE_MS, EngineEvent, ExchangeHealth, HealthState, HealthUpdate, SourceItem
 
 log = logging.getLogger(__name__)
+
+SCAN_WAIT_MAX_MS = 15_000
+"""Live: how long past its grace a scan waits for the source to settle its minutes (the backfill
+of a partial or gap minute, a stream minute's proof)."""
+FIRST_SCAN_WAIT_MAX_MS = 60_000
+"""Live: how long past the start the first scan waits for the window's initial backfill."""
+
+
+@runtime_checkable
+class ScanReadiness(Protocol):
+    """A live source that can say when the minutes before a boundary are settled (LiveSource)."""
+
+    def ready_for_scan(self, boundary_ms: int, *, initial: bool = False) -> bool: ...
+
 
 HEARTBEAT_MS = 1_000
 """The longest wait between two health updates while batches arrive (ms of `now_ms` time)."""
@@ -48,6 +63,8 @@ class Pipeline:
         self._health_key: _HealthKey | None = None  # what the last update said (state, reason)
         self._health_due_ms: int | None = None  # when the next update is due without a change
         self._health_failing = False  # health() raised: logged once until it works again
+        self._readiness = source if isinstance(source, ScanReadiness) else None
+        self._started_ms: int | None = None  # the first live step
 
     @property
     def live(self) -> bool:
@@ -93,8 +110,27 @@ class Pipeline:
         # time is measured on (SPEC §5), never against their exchange ts.
         now = self.now_ms()
         events = self.engine.feed_many(batch, arrived_ms=now) if batch else []
-        events.extend(self.engine.advance(now, scan_grace_ms=self.scan_grace_ms))
+        events.extend(self.engine.advance(now, scan_grace_ms=self.scan_grace_ms, scan_before_ms=self._hold(now)))
         return events
+
+    def _hold(self, now: int) -> int | None:
+        """The boundary to hold back, if any: the latest one due whose minutes the source is
+        still settling, for at most SCAN_WAIT_MAX_MS (so no scan is short for no reason: the
+        first after a start or a reconnect, issue 10 item 7; what cannot settle soon is shown
+        short rather than waited for)."""
+        if self._started_ms is None:
+            self._started_ms = now
+        if self._readiness is None:
+            return None
+        boundary = (now - self.scan_grace_ms) // MINUTE_MS * MINUTE_MS
+        initial = self.engine.last_scan is None
+        if initial:
+            deadline = self._started_ms + FIRST_SCAN_WAIT_MAX_MS
+        else:
+            deadline = boundary + self.scan_grace_ms + SCAN_WAIT_MAX_MS
+        if now >= deadline or self._readiness.ready_for_scan(boundary, initial=initial):
+            return None
+        return boundary
 
     def _publish(self, events: list[EngineEvent]) -> None:
         if not events:

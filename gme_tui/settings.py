@@ -25,6 +25,7 @@ from typing import Annotated, Literal, get_args, get_origin
 import msgspec
 from dotenv import dotenv_values
 
+from gme_tui.i18n.colours import ConventionSetting
 from gme_tui.model import EXCHANGES, ExchangeId, Grade, Language
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,11 @@ class StoreSettings(_Section, frozen=True):
     history_days: Annotated[float, _range(1, 3650)] = 90.0
 
 
+class ScorecardSettings(_Section, frozen=True):
+    # Forward-return horizons in minutes (SPEC §13), each from 1 minute to 30 days.
+    horizons: tuple[Annotated[int, _range(1, 43_200)], ...] = (15, 60, 240)
+
+
 class LogSettings(_Section, frozen=True):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = ""  # empty = the user log directory
@@ -174,6 +180,7 @@ class _FileSettings(_Section, frozen=True):
     """What a settings file may hold."""
 
     language: Language = "zh"
+    colour_convention: ConventionSetting = "auto"  # red-up (红涨绿跌) or green-up; auto: by language
     timezone: str = ""  # IANA name such as "Asia/Shanghai"; empty = the system's zone
     exchanges: Mapping[ExchangeId, ExchangeSettings] = msgspec.field(default_factory=_default_exchanges)
     symbols: SymbolSettings = msgspec.field(default_factory=SymbolSettings)
@@ -185,6 +192,7 @@ class _FileSettings(_Section, frozen=True):
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    scorecard: ScorecardSettings = msgspec.field(default_factory=ScorecardSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
@@ -457,7 +465,10 @@ def _expected(base: object) -> str:
         return _EXPECTED[base]
     if get_origin(base) is Literal or (isinstance(base, type) and issubclass(base, Enum)):
         return "a string"
-    return "a list of strings" if get_origin(base) is tuple else "a table"
+    if get_origin(base) is tuple:
+        items = _bare(get_args(base)[0])
+        return "a list of whole numbers" if items is int else "a list of strings"
+    return "a table"
 
 
 def _item(container: object, step: str | int) -> object:

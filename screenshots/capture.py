@@ -1,6 +1,7 @@
 """Regenerate the README screenshots from the deterministic test market (no network).
 
-PYTHONPATH=. python screenshots/capture.py     (needs rsvg-convert for the PNGs)
+PYTHONPATH=. python screenshots/capture.py     (needs rsvg-convert for the PNGs, and a CJK and an
+emoji font for the Chinese pictures: Debian fonts-wqy-microhei and fonts-noto-color-emoji)
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ from tests.tui.market import NOW_MS, make_pipeline, settings_file, settle
 HERE = Path(__file__).resolve().parent
 SHOTS = {  # name: (language, size, keys)
     "main": ("en", (160, 45), ()),
+    "main-zh": ("zh", (160, 45), ()),
+    "main-en-100x30": ("en", (100, 30), ("down",)),
     "main-zh-80x24": ("zh", (80, 24), ("down", "down")),
     "detail": ("en", (160, 45), ("down", "enter")),
+    "detail-zh-100x30": ("zh", (100, 30), ("down", "enter")),
     "settings": ("en", (120, 40), ("o",)),
+    "settings-zh": ("zh", (120, 40), ("o",)),
     "help": ("en", (120, 40), ("question_mark",)),
+    "help-zh": ("zh", (120, 40), ("question_mark",)),
 }
 
 
@@ -86,8 +92,17 @@ async def capture_demo(name: str = "demo-zh") -> Path:
 
 
 def to_png(svg: Path) -> None:
+    """The PNG beside the SVG. rsvg-convert drops the spaces that open or close a text run unless
+    told to keep them (xml:space): without it "q Quit" became "qQuit"."""
     if shutil.which("rsvg-convert"):
-        subprocess.run(["rsvg-convert", "-w", "1600", str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
+        keep_spaces = svg.read_text(encoding="utf-8").replace("<svg ", '<svg xml:space="preserve" ', 1)
+        with tempfile.NamedTemporaryFile("w", suffix=".svg", encoding="utf-8", delete=False) as copy:
+            copy.write(keep_spaces)
+        try:
+            png = str(svg.with_suffix(".png"))
+            subprocess.run(["rsvg-convert", "-w", "1600", copy.name, "-o", png], check=True)
+        finally:
+            os.unlink(copy.name)
     print(svg)
 
 

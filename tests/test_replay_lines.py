@@ -264,3 +264,23 @@ def test_no_scan_storm_after_a_far_past_first_trade(tmp_path):
     source, _, events = replay(tmp_path, rows)
     assert [e for e in events if isinstance(e, Scan)] == []
     assert source.summary().bad == {"ts more than 24 h beyond data time": 2}
+
+
+# ---------------------------------------------------------------- derivatives lines
+
+
+def test_derivatives_lines_are_valid_but_never_spot_flow():
+    """SPEC §8's perp trades and buckets, oi and liquidation lines: counted, not mixed into spot."""
+    parser = _after_one_trade()
+    bucket = {"type": "bucket", "exchange": "okx", "symbol": "BTC/USDT", "minute": 1, "buy": 1.0, "sell": 2.0}
+    perp_lines = [
+        GOOD | {"market": "perp"},
+        bucket | {"market": "perp"},
+        {"type": "oi", "exchange": "okx", "symbol": "BTC/USDT", "ts": T, "oi": 21254.19},
+        {"type": "liquidation", "exchange": "bybit", "symbol": "BTC/USDT", "ts": T, "side": "long"},
+    ]
+    assert [parser.parse(line(row)) for row in perp_lines] == [None] * 4
+    assert parser.derivatives == 4 and parser.ignored == 0
+    assert isinstance(parser.parse(line(GOOD | {"market": "spot", "ts": T + 9})), Trade)
+    assert bad_reason(GOOD | {"market": 5}, parser) == "market is not spot or perp"
+    assert bad_reason({"type": "oi", "exchange": []}, parser).startswith("exchange is not one of")

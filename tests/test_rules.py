@@ -13,7 +13,7 @@ import pytest
 
 from gme_tui.engine import GRADE_OF, GRADE_ORDER, LEVELS, SIGNALS, Engine, EngineConfig, RuleConfig, scans_in
 from gme_tui.engine.rules import consensus_level, signal_codes
-from gme_tui.model import EXCHANGES, Consensus, Listings, Signal, SymbolScan, Trade
+from gme_tui.model import DIRECTION_OF, EXCHANGES, Consensus, Direction, Listings, Signal, SignalCode, SymbolScan, Trade
 
 MIN = 60_000
 BASE = 29_425_520 * MIN  # a minute boundary (2025-12-12 UTC)
@@ -282,5 +282,119 @@ def test_labels_cover_every_code() -> None:
     assert LEVELS["strong_bullish"].zh == "强力看涨" and LEVELS["mixed"].zh == "震荡/分歧"
     assert set(SIGNALS) == set(GRADE_OF)
     assert SIGNALS["global_sync_bullish"].both() == "全球协同看涨 (Global Sync Bullish)"
-    assert [GRADE_OF[c] for c in sorted(GRADE_OF, key=lambda c: GRADE_ORDER[GRADE_OF[c]])] == ["A+", "A", "B", "C"]
+    # two A+ since the bearish mirror (SPEC §4), then A, B, C
+    assert [GRADE_OF[c] for c in sorted(GRADE_OF, key=lambda c: GRADE_ORDER[GRADE_OF[c]])] == [
+        "A+",
+        "A+",
+        "A",
+        "B",
+        "C",
+    ]
+    assert SIGNALS["global_sync_bearish"].both() == "全球协同出货 (Global Sync Bearish)"
     assert FOUR.keys() == set(EXCHANGES)
+
+
+# ---------------------------------------------------------------- A+ bearish (global sync bearish)
+
+
+BEAR = "global_sync_bearish"
+
+
+def test_aplus_bearish_ratio_exactly_0_85_is_not_below() -> None:
+    assert 85.0 / 100.0 == 0.85  # the float division the engine does lands exactly on 0.85
+    item = symbol_scan(dict.fromkeys(EXCHANGES, (85.0, 100.0)))
+    assert item.consensus.ratios == dict.fromkeys(EXCHANGES, 0.85)
+    assert item.consensus.flows == dict.fromkeys(EXCHANGES, -15.0)
+    assert codes(item) == []
+
+
+def test_aplus_bearish_ratio_just_below_0_85_on_every_exchange_or_not_at_all() -> None:
+    below = dict.fromkeys(EXCHANGES, (84.9921875, 100.0))  # 84.9921875 / 100 = 0.849921875 < 0.85
+    item = symbol_scan(below)
+    assert item.consensus.ratios == dict.fromkeys(EXCHANGES, 84.9921875 / 100.0)
+    assert all(r < 0.85 for r in item.consensus.ratios.values() if r is not None)
+    assert codes(item) == [BEAR]
+    assert item.signals[0].grade == "A+"
+    assert item.signals[0].direction == "bearish"
+    one_at_threshold = symbol_scan(below | {"bybit": (85.0, 100.0)})
+    assert one_at_threshold.consensus.ratios["bybit"] == 0.85
+    assert codes(one_at_threshold) == []
+
+
+def test_aplus_bearish_a_flow_of_zero_fails() -> None:
+    # a flow of exactly 0 is not < 0: its ratio (1.0, or null when nothing traded) fails too
+    zero_traded = symbol_scan(dict.fromkeys(EXCHANGES, (10.0, 100.0)) | {"okx": (100.0, 100.0)})
+    assert zero_traded.consensus.flows["okx"] == 0.0
+    assert codes(zero_traded) == []
+    nothing_traded = symbol_scan(dict.fromkeys(("binance", "okx", "bybit"), (10.0, 100.0)), listed=EXCHANGES)
+    assert nothing_traded.consensus.flows["coinbase"] == 0.0
+    assert nothing_traded.consensus.ratios["coinbase"] is None
+    assert codes(nothing_traded) == []
+
+
+def test_aplus_bearish_one_exchange_short_of_the_quorum_does_not_fire() -> None:
+    three = dict.fromkeys(("binance", "okx", "bybit"), (10.0, 100.0))  # ratio 0.1, flow -90 each
+    assert codes(symbol_scan(three)) == []  # quorum 4 (every enabled exchange), 3 participate
+    assert codes(symbol_scan(three, quorum=3)) == [BEAR]
+
+
+def test_aplus_bearish_sells_only_gives_ratio_zero_and_fires() -> None:
+    item = flows_only(dict.fromkeys(EXCHANGES, -5_000.0))
+    assert item.consensus.ratios == dict.fromkeys(EXCHANGES, 0.0)
+    assert item.consensus.level == "strong_bearish"
+    assert codes(item) == [BEAR]
+
+
+def test_aplus_bearish_pure_rule_function_and_a_null_ratio() -> None:
+    rules = RuleConfig(quorum=2)
+    flows = {"binance": -1.0, "okx": -1.0}
+    assert signal_codes(flows, {"binance": 0.5, "okx": 0.0}, rules) == [BEAR]
+    assert signal_codes(flows, {"binance": 0.5, "okx": 0.85}, rules) == []
+    assert signal_codes(flows, {"binance": 0.5, "okx": None}, rules) == []  # a null ratio fails
+    assert signal_codes(flows, {"binance": 0.5}, rules) == []  # a missing ratio is a null one
+    assert signal_codes({"binance": -1.0}, {"binance": 0.5}, rules) == []  # below the quorum
+    assert signal_codes({}, {}, RuleConfig(quorum=0)) == []
+    assert signal_codes(flows, {"binance": 0.5, "okx": 0.7}, RuleConfig(quorum=2, bearish_ratio=0.7)) == []
+    assert signal_codes(flows, {"binance": 0.5, "okx": 0.6875}, RuleConfig(quorum=2, bearish_ratio=0.7)) == [BEAR]
+
+
+def test_aplus_bearish_with_c() -> None:
+    # coinbase < 0 but binance/okx must be > 0 for C: both cannot hold with the bearish A+
+    item = flows_only({"binance": -10.0, "okx": -10.0, "bybit": -10.0, "coinbase": -10.0})
+    assert codes(item) == [BEAR]
+
+
+# ---------------------------------------------------------------- directions and thresholds
+
+
+def test_every_signal_has_its_direction() -> None:
+    assert dict(DIRECTION_OF) == {
+        "global_sync_bullish": "bullish",
+        "us_institutional_accumulation": "bullish",
+        "derivatives_hedge": "neutral",
+        "single_platform_long_trap": "bearish",
+        "global_sync_bearish": "bearish",
+    }
+    assert set(DIRECTION_OF) == set(SignalCode) == set(GRADE_OF)
+    for code in SignalCode:
+        signal = Signal(BASE, SYMBOL, GRADE_OF[code], code, {})
+        assert signal.direction is DIRECTION_OF[code]
+        assert isinstance(signal.direction, Direction)
+
+
+def test_signals_of_a_scan_carry_their_direction() -> None:
+    bull = symbol_scan(dict.fromkeys(EXCHANGES, (115.0078125, 100.0)))
+    assert [(s.code, s.direction) for s in bull.signals] == [("global_sync_bullish", "bullish")]
+    trap = flows_only({"binance": 10.0, "okx": 10.0, "bybit": -500.0, "coinbase": -10.0})
+    assert [(s.code, s.direction) for s in trap.signals] == [("single_platform_long_trap", "bearish")]
+    a = flows_only({"binance": 100.0, "okx": 100.0, "bybit": -100.0, "coinbase": 1_000_000.5})
+    assert [(s.code, s.direction) for s in a.signals] == [("us_institutional_accumulation", "bullish")]
+
+
+def test_rule_config_defaults_are_the_spec_figures() -> None:
+    rules = RuleConfig(quorum=4)
+    assert (rules.strong_flow, rules.lean_total, rules.aplus_ratio) == (1_000.0, 50_000_000.0, 1.15)
+    assert (rules.a_min_flow, rules.a_multiple, rules.bearish_ratio) == (1_000_000.0, 1.5, 0.85)
+    assert (rules.b_min_perp_venues, rules.b_spot_min_flow, rules.b_spot_min_ratio) == (1, 1_000_000.0, 1.15)
+    assert (rules.b_perp_min_flow, rules.b_perp_max_ratio, rules.b_oi_min_change_pct) == (1_000_000.0, 0.85, 1.0)
+    assert rules.oi_max_age_ms == 10 * 60_000

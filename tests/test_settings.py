@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,22 @@ def test_settings_started_from_defaults_are_saved_where_they_will_be_read_again(
     save_changes(user_settings_path(), {"whales.threshold": 250000.0})
     reloaded = load_settings()
     assert reloaded.whales.threshold == 250000.0 and reloaded.source_path == user_settings_path()
+
+
+def test_scorecard_horizons_are_whole_minutes():
+    assert parse_settings("[scorecard]\nhorizons = [5, 30]\n").scorecard.horizons == (5, 30)
+    assert Settings().scorecard.horizons == (15, 60, 240)
+    for text, reason in (
+        ("[scorecard]\nhorizons = [0]\n", "scorecard.horizons (line 2): 0 is below the minimum 1"),
+        ("[scorecard]\nhorizons = [1.5]\n", "expected a list of whole numbers, got a list holding a number (1.5)"),
+        ('[scorecard]\nhorizons = "15"\n', "expected a list of whole numbers, got a string ('15')"),
+    ):
+        with pytest.raises(SettingsError, match=re.escape(reason)):
+            parse_settings(text)
+
+
+def test_colour_convention_is_one_of_three():
+    assert Settings().colour_convention == "auto"
+    assert parse_settings('colour_convention = "green-up"\n').colour_convention == "green-up"
+    with pytest.raises(SettingsError, match=re.escape("'blue' is not one of auto, red-up, green-up")):
+        parse_settings('colour_convention = "blue"\n')

@@ -78,7 +78,7 @@ def test_a_huge_integer_where_a_float_goes_is_out_of_range(section, key):
         ("[exchanges.okx]\nenbled = true\n", "exchanges.okx.enbled (line 2): unknown key (known here: ccxt, enabled)"),
         (
             'source_path = "/etc"\n',
-            "source_path (line 1): unknown key (known here: alerts, consensus, exchanges, language, live, log, "
+            "source_path (line 1): unknown key (known here: alerts, colour_convention, consensus, exchanges, language, live, log, scorecard, "
             "signals, store, symbols, timezone, ui, whales, window)",
         ),
         (

@@ -2,9 +2,14 @@
 
 A pipeline consumer (`gme_tui.core.seams.EventConsumer`): `on_events` and `on_health` only decide
 (policy) and hand the new rows to the outbox's worker thread, so they never wait on the disk; a
-background task delivers. Each robot is a lane with its own rolling limiter, backoff and state.
-When more is due than the limiter allows, what does not fit is merged into digest messages,
-split to each robot's size limit.
+background task delivers. Each robot is a lane with its own limiter, backoff and state. When more
+is due than the limiter allows, what does not fit is merged into digest messages, split to each
+robot's size limit.
+
+Across processes (SPEC §10): every message takes a slot in the shared send ledger first, so the
+20 per minute hold per robot whoever sends; of the processes that share an outbox only the holder
+of its sender lock delivers (the others queue the same alerts, which the outbox keeps once, and
+take over when the sender stops); demo and replay runs have their own outbox.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -23,12 +29,14 @@ import aiohttp
 
 from gme_tui.alerts.dingtalk import DingTalkRobot
 from gme_tui.alerts.health import HealthChange, OutageTracker
+from gme_tui.alerts.ledger import SendLedger, default_ledger_path, robot_id
 from gme_tui.alerts.limiter import RollingLimiter
 from gme_tui.alerts.messages import AlertMessage, MessageRenderer, split_digest
-from gme_tui.alerts.outbox import Backlog, NewAlert, Outbox, OutboxThread, PendingAlert, default_outbox_path
+from gme_tui.alerts.outbox import Backlog, LevelMemory, NewAlert, Outbox, OutboxThread, PendingAlert, outbox_path_for
 from gme_tui.alerts.policy import AlertPolicy, Decision, Route
 from gme_tui.alerts.redact import secret_values
 from gme_tui.alerts.robots import JsonBody, Outcome, OutcomeKind, RobotClient
+from gme_tui.alerts.sender import SenderInfo, SenderLock, lock_path_for
 from gme_tui.alerts.wecom import WeComRobot
 from gme_tui.core.backoff import backoff_seconds
 from gme_tui.core.clock import wall_ms
@@ -44,14 +52,17 @@ log = logging.getLogger("gme_tui.alerts")
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 5 * 60.0
 IDLE_WAKE_S = 30.0
+STANDBY_POLL_S = 0.5
+"""How often a process that does not send tries the sender lock (s): the takeover delay."""
 ROBOTS: tuple[tuple[RobotName, str, str], ...] = (("dingtalk", "DingTalk", "DINGTALK"), ("wecom", "WeCom", "WECHAT"))
 """(name, label, prefix of its environment variables), in status-bar order."""
 
 
 @dataclass
-class _Lane:
+class Lane:
     client: RobotClient
     limiter: RollingLimiter
+    robot_id: str  # its key in the send ledger (a hash of the webhook)
     wait_until_ms: int = 0  # throttle or backoff
     failures: int = 0  # consecutive retryable failures, for the backoff
     halted: bool = False
@@ -99,9 +110,12 @@ class AlertDispatcher:
         clock: Callable[[], int] = wall_ms,
         outbox_path: Path | None = None,
         mutes: Mutes | None = None,
+        ledger_path: Path | None = None,
     ) -> None:
-        """`clock`: wall ms. `mutes`: the mute state shared with the UI (default: the settings'
-        `alerts.muted`). Raises ValueError for a mode that is not a SourceMode value."""
+        """`clock`: wall ms. `outbox_path`: this run's outbox (default: the mode's file,
+        `outbox_path_for`). `mutes`: the mute state shared with the UI (default: the settings'
+        `alerts.muted`). `ledger_path`: the shared send ledger (default: the user data directory's).
+        Raises ValueError for a mode that is not a SourceMode value."""
         try:
             self.mode = SourceMode(mode)
         except ValueError:
@@ -113,13 +127,22 @@ class AlertDispatcher:
         self.random = random.Random()
         self.lanes = build_lanes(settings, secrets, clock)
         self.outbox_note = ""
-        # Opened and read once here, before the loop runs; from now on only its thread touches it.
+        # Opened and read once here, before the loop runs; from now on only its thread touches them.
         outbox = self._open_outbox(outbox_path) if self.lanes else None
+        self.ledger = self._open_ledger(ledger_path) if self.lanes else None
         cooldowns = outbox.cooldowns(self.mode) if outbox else {}
-        if outbox is not None:
-            self._restore_lanes(outbox)
+        memory = outbox.level_memory(self.mode) if outbox else LevelMemory({}, 0)
+        self.sender_lock = self._open_lock(outbox) if outbox is not None else None
+        self._restore_lanes()
         self.outbox = OutboxThread(outbox) if outbox is not None else None
-        self.policy = AlertPolicy(self.alerts, self.renderer, cooldowns, self.mutes)
+        self.policy = AlertPolicy(
+            self.alerts,
+            self.renderer,
+            cooldowns,
+            self.mutes,
+            remembered=memory.levels,
+            remembered_scan_ts=memory.scan_ts,
+        )
         self.outages = OutageTracker(int(self.alerts.exchange_down_minutes * 60_000))
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -129,8 +152,8 @@ class AlertDispatcher:
     # ------------------------------------------------------------ setup
 
     def _open_outbox(self, override: Path | None) -> Outbox:
-        path = override or (Path(self.alerts.outbox_path).expanduser() if self.alerts.outbox_path else None)
-        path = path or default_outbox_path()
+        configured = Path(self.alerts.outbox_path).expanduser() if self.alerts.outbox_path else None
+        path = override or outbox_path_for(self.mode, configured)
         try:
             return Outbox(path)
         except Exception as exc:  # unwritable directory, corrupt file: alert anyway, say so
@@ -138,12 +161,63 @@ class AlertDispatcher:
             log.error("%s", self.outbox_note)
             return Outbox(":memory:")
 
-    def _restore_lanes(self, outbox: Outbox) -> None:
+    def _open_ledger(self, override: Path | None) -> SendLedger:
+        path = override or default_ledger_path()
+        try:
+            return SendLedger(path)
+        except Exception as exc:  # as for the outbox: alert anyway, say what is missing
+            note = f"send ledger {path} unusable ({exc}); other gme-tui processes' sends are not counted"
+            self.outbox_note = self.outbox_note or note
+            log.error("%s", note)
+            return SendLedger(":memory:")
+
+    def _open_lock(self, outbox: Outbox) -> SenderLock | None:
+        """The outbox's sender lock, taken if free (None for an outbox no other process can share)."""
+        if outbox.path == ":memory:":
+            return None
+        try:
+            lock = SenderLock(lock_path_for(Path(outbox.path)), self.clock())
+        except OSError as exc:
+            log.error("alerts: no sender lock beside %s (%s); sending without one", outbox.path, exc)
+            return None
+        if not lock.try_acquire():
+            log.warning(
+                "alerts: %s sends the alerts of %s; this process queues them too and takes over if it stops",
+                lock.holder().describe(),
+                outbox.path,
+            )
+        return lock
+
+    def _restore_lanes(self) -> None:
+        """Every process's recent sends and a robot's throttle, from the ledger (before the loop runs)."""
+        if self.ledger is None:
+            return
         now = self.clock()
         for lane in self.lanes.values():
-            lane.wait_until_ms = outbox.throttled_until(lane.name)
-            for ts in outbox.recent_sends(lane.name, now - lane.limiter.window_ms):
-                lane.limiter.record(ts)
+            state = self.ledger.state(lane.robot_id, now, lane.limiter.window_ms)
+            lane.wait_until_ms = state.throttled_until_ms
+            lane.limiter.load(state.sends)
+
+    @property
+    def sending(self) -> bool:
+        """Whether this process delivers (holds the sender lock); the others only queue."""
+        return self.sender_lock is None or self.sender_lock.held
+
+    def sender(self) -> SenderInfo:
+        """Who delivers the alerts of this outbox (this process when `sending`)."""
+        if self.sender_lock is None:
+            return SenderInfo()
+        return self.sender_lock.holder()
+
+    def _check_sender(self) -> bool:
+        """Take over as the sender when the lock is free; True when this process sends."""
+        lock = self.sender_lock
+        if lock is None or lock.held:
+            return True
+        if lock.try_acquire():
+            log.warning("alerts: the previous sender stopped; this process (pid %d) sends the alerts now", os.getpid())
+            return True
+        return False
 
     @property
     def active(self) -> bool:
@@ -174,10 +248,11 @@ class AlertDispatcher:
 
     def on_health(self, update: HealthUpdate) -> None:
         """The pipeline's heartbeat: an exchange down longer than `alerts.exchange_down_minutes`
-        (measured in `update.now_ms`), and its recovery, become system alerts."""
+        (measured in `update.now_ms`), and its recovery, become system alerts. Only the sender
+        queues them: they are about its own connections."""
         try:
             changes = self.outages.update(update.exchanges, update.now_ms)
-            if changes:
+            if changes and self.sending:
                 self._enqueue([self.policy.system(self._health_message(c)) for c in changes], self.clock())
         except Exception:
             log.exception("alert dispatcher: could not process health records")
@@ -209,14 +284,20 @@ class AlertDispatcher:
                         at_all=message.at_all,
                         digest_only=digest_only,
                         hold_until_ms=(now // period + 1) * period if digest_only else 0,
+                        dedupe=decision.dedupe,
+                        event_ts=message.ts,
                     )
                 )
         cooldowns = self.policy.take_new_cooldowns()
-        if self.outbox is None or not (rows or cooldowns):
+        changes = self.policy.take_level_changes()
+        levels, scan_ts = (changes.levels, changes.scan_ts) if self.sending else ({}, None)
+        if self.outbox is None or not (rows or cooldowns or levels or scan_ts is not None):
             return
-        mode = self.mode
+        mode, cooldown_ms = self.mode, int(self.alerts.cooldown_minutes * 60_000)
         # Written on the outbox's thread, before any later read of it (the delivery's included).
-        written = self.outbox.submit(lambda box: box.add(mode, rows, cooldowns))
+        written = self.outbox.submit(
+            lambda box: box.add(mode, rows, cooldowns, cooldown_ms=cooldown_ms, levels=levels, scan_ts=scan_ts)
+        )
         written.add_done_callback(lambda future: _report_unwritten(future, len(rows)))
         if rows:
             self._wake.set()
@@ -227,6 +308,7 @@ class AlertDispatcher:
         """Per robot, configured or not (a robot left unconfigured says how to configure it).
         Never waits on the disk: the outbox's counts are those of its last change."""
         backlog = self.outbox.backlog if self.outbox is not None else {}
+        sent_by = "" if self.sending else self.sender().describe()
         out: dict[str, RobotStatus] = {}
         for name, label, env in ROBOTS:
             lane = self.lanes.get(name)
@@ -246,6 +328,7 @@ class AlertDispatcher:
                 lane.hint,
                 lane.halted,
                 lane.wait_until_ms,
+                sent_by=sent_by,
             )
         return out
 
@@ -261,6 +344,9 @@ class AlertDispatcher:
         are waiting for their period (used when closing)."""
         if not self.lanes or self.outbox is None:
             return
+        if not self._check_sender():
+            await self.outbox.call(Outbox.refresh)  # the sender changes the counts shown here
+            return
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
         await asyncio.gather(*(self._deliver_lane(lane, flush) for lane in self.lanes.values()))
@@ -274,7 +360,7 @@ class AlertDispatcher:
             except Exception:  # keep delivering whatever happens to one round
                 log.exception("alert delivery round failed")
             try:
-                delay = await self._seconds_to_next_wake()
+                delay = await self._seconds_to_next_wake() if self.sending else STANDBY_POLL_S
             except Exception:
                 log.exception("alert delivery: could not read the outbox")
                 delay = IDLE_WAKE_S
@@ -284,6 +370,18 @@ class AlertDispatcher:
     async def _prune(self) -> None:
         now = self.clock()
         await self._box().call(lambda box: box.prune(now))
+        ledger = self.ledger
+        if ledger is not None:
+            await self._box().run(lambda: ledger.prune(now))
+
+    async def _refresh(self, lane: Lane, now: int) -> None:
+        """What every process sent to the lane's robot lately, and its throttle, from the ledger."""
+        ledger = self.ledger
+        if ledger is None:
+            return
+        state = await self._box().run(lambda: ledger.state(lane.robot_id, now, lane.limiter.window_ms))
+        lane.limiter.load(state.sends)
+        lane.wait_until_ms = max(lane.wait_until_ms, state.throttled_until_ms)
 
     async def _seconds_to_next_wake(self) -> float:
         now = self.clock()
@@ -293,19 +391,21 @@ class AlertDispatcher:
                 wake = min(wake, ready)
         return max(0.05, (wake - now) / 1000)
 
-    async def _lane_ready_ms(self, lane: _Lane, now: int) -> int | None:
+    async def _lane_ready_ms(self, lane: Lane, now: int) -> int | None:
         """When the lane can next send something it holds; None when it holds nothing or halted."""
         if lane.halted:
             return None
         earliest = await self._box().call(lambda box: box.earliest_hold(lane.name))
         if earliest is None:
             return None
+        await self._refresh(lane, now)
         return max(earliest, lane.wait_until_ms, lane.limiter.next_free_ms(now))
 
-    async def _deliver_lane(self, lane: _Lane, flush: bool) -> None:
+    async def _deliver_lane(self, lane: Lane, flush: bool) -> None:
         async with lane.lock:
             for _ in range(1_000):  # bounded: each round sends at least one message or stops
                 now = self.clock()
+                await self._refresh(lane, now)
                 if lane.halted or now < lane.wait_until_ms:
                     return
                 rows = await self._drop_expired(lane, await self._pending(lane), now)
@@ -316,10 +416,10 @@ class AlertDispatcher:
                 if not await self._execute(lane, self._plan(lane, due, free)):
                     return
 
-    async def _pending(self, lane: _Lane) -> list[PendingAlert]:
+    async def _pending(self, lane: Lane) -> list[PendingAlert]:
         return await self._box().call(lambda box: box.pending(lane.name))
 
-    async def _drop_expired(self, lane: _Lane, rows: list[PendingAlert], now: int) -> list[PendingAlert]:
+    async def _drop_expired(self, lane: Lane, rows: list[PendingAlert], now: int) -> list[PendingAlert]:
         limit = now - int(self.alerts.give_up_hours * 3_600_000)
         expired = [row for row in rows if row.created_ms < limit]
         if expired:
@@ -334,12 +434,12 @@ class AlertDispatcher:
 
     # ------------------------------------------------------------ planning
 
-    def _cost(self, lane: _Lane, row: PendingAlert) -> int:
+    def _cost(self, lane: Lane, row: PendingAlert) -> int:
         if lane.client.at_all_body("") is not None and row.at_all:
             return 2 - row.parts_done
         return 1
 
-    def _plan(self, lane: _Lane, due: list[PendingAlert], free: int) -> list[_Step]:
+    def _plan(self, lane: Lane, due: list[PendingAlert], free: int) -> list[_Step]:
         # A row whose markdown went but whose @all text did not is finished alone, never merged.
         started = [row for row in due if row.parts_done]
         if started:
@@ -362,7 +462,7 @@ class AlertDispatcher:
         room = free - len(ping)
         return [*parts[: max(1, room)], *(ping if room >= len(parts) else [])]
 
-    def _digest_parts(self, lane: _Lane, rows: list[PendingAlert]) -> list[_DigestPart]:
+    def _digest_parts(self, lane: Lane, rows: list[PendingAlert]) -> list[_DigestPart]:
         periodic = all(row.digest_only for row in rows)
         period = self.alerts.b_digest_minutes
         renderer = self.renderer
@@ -380,7 +480,7 @@ class AlertDispatcher:
             out.append(_DigestPart(chunk, title, text, any(row.at_all for row in chunk)))
         return out
 
-    def _ping(self, lane: _Lane, rows: list[PendingAlert]) -> list[_Ping]:
+    def _ping(self, lane: Lane, rows: list[PendingAlert]) -> list[_Ping]:
         """WeCom: one @all text message for a digest that holds @all alerts."""
         if lane.client.at_all_body("") is None or not any(row.at_all for row in rows):
             return []
@@ -388,7 +488,7 @@ class AlertDispatcher:
 
     # ------------------------------------------------------------ executing
 
-    async def _execute(self, lane: _Lane, plan: list[_Step]) -> bool:
+    async def _execute(self, lane: Lane, plan: list[_Step]) -> bool:
         """Send the plan in order; stop at the first robot-level failure. True if all went."""
         for step in plan:
             if isinstance(step, _Single):
@@ -397,18 +497,20 @@ class AlertDispatcher:
                 ok = await self._send_digest(lane, step)
             else:
                 outcome = await self._post(lane, lane.client.at_all_body(step.content) or {})
-                ok = outcome.kind in (OutcomeKind.OK, OutcomeKind.MESSAGE_ERROR)
+                ok = outcome is not None and outcome.kind in (OutcomeKind.OK, OutcomeKind.MESSAGE_ERROR)
             if not ok:
                 return False
         return True
 
-    async def _send_single(self, lane: _Lane, row: PendingAlert) -> bool:
+    async def _send_single(self, lane: Lane, row: PendingAlert) -> bool:
         bodies = [lane.client.markdown_body(row.title, row.text, row.at_all)]
         extra = lane.client.at_all_body(self.renderer.at_all_text(row.title)) if row.at_all else None
         if extra is not None:
             bodies.append(extra)
         for index in range(row.parts_done, len(bodies)):
             outcome = await self._post(lane, bodies[index])
+            if outcome is None:  # no free slot: another process took it; the rest waits
+                return False
             if outcome.kind == OutcomeKind.MESSAGE_ERROR and index > 0:
                 log.warning("%s: the @all of %r was refused: %s", lane.client.label, row.title, outcome.describe())
             elif outcome.kind == OutcomeKind.MESSAGE_ERROR:
@@ -424,8 +526,10 @@ class AlertDispatcher:
     async def _parts_done(self, row: PendingAlert, parts: int) -> None:
         await self._box().call(lambda box: box.mark_parts_done(row.id, parts))
 
-    async def _send_digest(self, lane: _Lane, part: _DigestPart) -> bool:
+    async def _send_digest(self, lane: Lane, part: _DigestPart) -> bool:
         outcome = await self._post(lane, lane.client.markdown_body(part.title, part.text, part.at_all))
+        if outcome is None:
+            return False
         if outcome.kind == OutcomeKind.MESSAGE_ERROR:
             await self._fail(lane, list(part.rows), outcome)
             return True
@@ -434,33 +538,45 @@ class AlertDispatcher:
         await self._delivered(lane, list(part.rows))
         return True
 
-    async def _delivered(self, lane: _Lane, rows: list[PendingAlert]) -> None:
+    async def _delivered(self, lane: Lane, rows: list[PendingAlert]) -> None:
         ids, now = [row.id for row in rows], self.clock()
         await self._box().call(lambda box: box.mark_delivered(ids, now))
         lane.delivered += len(rows)
         for row in rows:
             log.info("%s: delivered %s", lane.client.label, row.line)
 
-    async def _fail(self, lane: _Lane, rows: list[PendingAlert], outcome: Outcome) -> None:
+    async def _fail(self, lane: Lane, rows: list[PendingAlert], outcome: Outcome) -> None:
         reason = f"undeliverable: {outcome.describe()} ({outcome.hint})"
         ids, now = [row.id for row in rows], self.clock()
         await self._box().call(lambda box: box.mark_failed(ids, now, reason))
         for row in rows:
             log.error("%s: alert lost, %s: %s", lane.client.label, reason, row.line)
 
-    async def _post(self, lane: _Lane, body: JsonBody) -> Outcome:
+    async def _post(self, lane: Lane, body: JsonBody) -> Outcome | None:
+        """One message, after taking its slot in the shared ledger; None (nothing sent) when every
+        slot of the window is taken, by this process or another."""
         assert self._session is not None
+        ledger, box = self.ledger, self._box()
+        assert ledger is not None
+        start = self.clock()
+        hold_ms = int(lane.client.timeout.total * 1000 if lane.client.timeout.total else 60_000) + 1_000
+        capacity, window = lane.limiter.capacity, lane.limiter.window_ms
+        slot = await box.run(
+            lambda: ledger.reserve(lane.robot_id, start, capacity=capacity, window_ms=window, hold_ms=hold_ms)
+        )
+        if slot is None:
+            return None
         outcome = await lane.client.post(self._session, body)
         now = self.clock()
         lane.limiter.record(now)
-        await self._box().call(lambda box: box.record_send(lane.name, now))
+        await box.run(lambda: ledger.settle(slot, now))
         self._after(lane, outcome, now)
-        if outcome.kind == OutcomeKind.THROTTLED:  # only a throttle outlives a restart
+        if outcome.kind == OutcomeKind.THROTTLED:  # every process waits it out (and a restart too)
             until = lane.wait_until_ms
-            await self._box().call(lambda box: box.set_throttled_until(lane.name, until))
+            await box.run(lambda: ledger.set_throttled_until(lane.robot_id, until))
         return outcome
 
-    def _after(self, lane: _Lane, outcome: Outcome, now: int) -> None:
+    def _after(self, lane: Lane, outcome: Outcome, now: int) -> None:
         if outcome.kind == OutcomeKind.OK:
             lane.failures, lane.last_error, lane.hint = 0, "", ""
         else:
@@ -510,21 +626,26 @@ class AlertDispatcher:
             if self._session is not None:
                 await self._session.close()
             outbox, self.outbox = self.outbox, None
+            ledger = self.ledger
             if outbox is not None:
+                if ledger is not None:
+                    await outbox.run(ledger.close)
                 await outbox.close()
                 pending = sum(counts.pending for counts in outbox.backlog.values())
                 if pending:
                     log.info("%d alert(s) left in the outbox for the next start", pending)
+            if self.sender_lock is not None:  # after the last write: the next sender sees it all
+                self.sender_lock.release()
 
 
-def _report_unwritten(future: Future[None], count: int) -> None:
+def _report_unwritten(future: Future[int], count: int) -> None:
     """On the outbox's thread: a write that failed (disk full, file removed) loses its alerts; say so."""
     error = None if future.cancelled() else future.exception()
     if error is not None:
         log.error("alert outbox: %d alert(s) could not be stored and are lost: %s", count, error)
 
 
-def build_lanes(settings: Settings, secrets: Secrets, clock: Callable[[], int]) -> dict[RobotName, _Lane]:
+def build_lanes(settings: Settings, secrets: Secrets, clock: Callable[[], int]) -> dict[RobotName, Lane]:
     """One lane per robot that is enabled and has a webhook."""
     timeout = settings.alerts.request_timeout_seconds
     capacity = min(settings.alerts.max_per_minute, 20)
@@ -534,10 +655,10 @@ def build_lanes(settings: Settings, secrets: Secrets, clock: Callable[[], int]) 
         clients.append(DingTalkRobot(secrets.dingtalk_webhook, secrets.dingtalk_secret, timeout_s=timeout, clock=clock))
     if secrets.enable_wechat and secrets.wechat_webhook:
         clients.append(WeComRobot(secrets.wechat_webhook, timeout_s=timeout, clock=clock))
-    lanes: dict[RobotName, _Lane] = {}
+    lanes: dict[RobotName, Lane] = {}
     for client in clients:
         client.set_secret_values(values)
-        lanes[client.name] = _Lane(client, RollingLimiter(capacity))
+        lanes[client.name] = Lane(client, RollingLimiter(capacity), robot_id(client.webhook))
     return lanes
 
 

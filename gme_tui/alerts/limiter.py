@@ -1,12 +1,15 @@
 """A rolling per-robot limiter: at most `capacity` messages in any `window_ms`.
 
 A send is stamped when its answer arrives (never earlier than the robot received it), and the
-window carries a margin, so our count is never kinder than the robot's own.
+window carries a margin, so our count is never kinder than the robot's own. The dispatcher loads
+it from the shared send ledger (ledger.py) before each delivery round, so it counts every
+process's sends; the ledger's reservation is what finally admits each message.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 WINDOW_MS = 60_000
 MARGIN_MS = 1_500
@@ -34,3 +37,7 @@ class RollingLimiter:
 
     def record(self, ts_ms: int) -> None:
         self._sent.append(ts_ms)
+
+    def load(self, sends: Iterable[int]) -> None:
+        """Replace what it knows with these send times (ms), e.g. the ledger's."""
+        self._sent = deque(sorted(sends))

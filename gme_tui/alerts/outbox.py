@@ -1,9 +1,17 @@
-"""The durable outbox: alerts waiting for each robot, cooldown times, recent sends, robot state.
+"""The durable outbox: alerts waiting for each robot, cooldown times, the last level per symbol.
 
-Its own SQLite file (stdlib sqlite3, WAL). A row is written when an alert is decided and marked
-delivered only after the robot said `errcode 0`, so a restart delivers what was pending and never
-re-sends what was delivered. (A crash between the robot's answer and the commit would re-send
-those rows once: at-least-once is the only honest promise over HTTP.)
+Its own SQLite file (stdlib sqlite3, WAL), one per mode: live, demo and replay alerts never share
+a queue (`outbox_path_for`). A row is written when an alert is decided and marked delivered only
+after the robot said `errcode 0`, so a restart delivers what was pending and never re-sends what
+was delivered. (A crash between the robot's answer and the commit would re-send those rows once:
+at-least-once is the only honest promise over HTTP.)
+
+Several processes may share one outbox (a second live instance beside the daemon): each decides
+the same alerts from the same market and writes them, and the file keeps one of each. A row's
+`dedupe` key (the same alert decided twice) is unique per robot, and `add` checks every signal
+and level alert against the cooldowns already in the file in the same transaction, so an alert
+another process queued within its cooldown is not queued again. One process sends (sender.py).
+The message counts per robot live in the shared send ledger (ledger.py), not here.
 
 `Outbox` is plain synchronous SQLite. `OutboxThread` runs every call of it on one worker thread,
 in the order the calls were made, so the event loop never waits on the disk and a read always
@@ -13,6 +21,7 @@ sees the writes asked for before it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,12 +30,11 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from gme_tui.alerts.messages import Category
-from gme_tui.model import RobotName, SourceMode
+from gme_tui.model import Level, RobotName, SourceMode
 
 T = TypeVar("T")
 
 DELIVERED_KEEP_MS = 7 * 24 * 3_600_000
-SENDS_KEEP_MS = 10 * 60_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts(
@@ -52,15 +60,31 @@ CREATE TABLE IF NOT EXISTS cooldowns(
     mode TEXT NOT NULL, symbol TEXT NOT NULL, key TEXT NOT NULL, sent_ms INTEGER NOT NULL,
     PRIMARY KEY(mode, symbol, key)
 );
-CREATE TABLE IF NOT EXISTS sends(robot TEXT NOT NULL, ts_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS robots(
-    robot TEXT PRIMARY KEY, blocked_until_ms INTEGER NOT NULL, failures INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS levels(
+    mode TEXT NOT NULL, symbol TEXT NOT NULL, level TEXT NOT NULL, PRIMARY KEY(mode, symbol)
 );
+CREATE TABLE IF NOT EXISTS last_scan(mode TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL);
 """
+# Files written by earlier versions: alerts without a dedupe key (their rows keep NULL: never a duplicate).
+_MIGRATE = (
+    ("alerts", "dedupe", "ALTER TABLE alerts ADD COLUMN dedupe TEXT"),
+    ("alerts", "event_ts", "ALTER TABLE alerts ADD COLUMN event_ts INTEGER NOT NULL DEFAULT 0"),
+)
+_INDEXES = "CREATE UNIQUE INDEX IF NOT EXISTS alerts_dedupe ON alerts(robot, dedupe);"
+_COOLED = frozenset({"signal", "consensus"})  # categories whose alerts have a cooldown slot
 
 
 CooldownEntry = tuple[str, str, int]
 """(symbol, cooldown key, event time in ms) of an alert that went out."""
+
+
+@dataclass(frozen=True)
+class LevelMemory:
+    """The consensus level of each symbol at the last scan a run of this mode saw, and that scan's
+    time (ms; 0 when none): a restart does not announce again a level that held before it."""
+
+    levels: Mapping[str, Level]
+    scan_ts: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,8 @@ class NewAlert:
     at_all: bool
     digest_only: bool  # never sent alone: waits for the periodic digest (B signals on DingTalk)
     hold_until_ms: int
+    dedupe: str | None = None  # the same alert decided by another process has the same key
+    event_ts: int = 0  # the event's time (ms): its cooldown slot is (symbol, key, event_ts)
 
 
 @dataclass(frozen=True)
@@ -105,10 +131,21 @@ def default_outbox_path() -> Path:
     return Path(user_data_dir("gme-tui")) / "alerts-outbox.sqlite3"
 
 
+def outbox_path_for(mode: SourceMode, configured: Path | None = None) -> Path:
+    """The outbox of a mode: the live one is `configured` (default: the user data directory's
+    `alerts-outbox.sqlite3`); demo and replay alerts get their own file beside it
+    (`alerts-outbox-demo.sqlite3`, `alerts-outbox-replay.sqlite3`), so they never share a queue."""
+    live = configured or default_outbox_path()
+    if mode == SourceMode.LIVE:
+        return live
+    return live.with_name(f"{live.stem}-{mode}{live.suffix}")
+
+
 class Outbox:
     """Synchronous: use it through an `OutboxThread` once the event loop runs."""
 
     def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -116,6 +153,11 @@ class Outbox:
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the program
         self.db.execute("PRAGMA busy_timeout=2000")
         self.db.executescript(_SCHEMA)
+        for table, column, statement in _MIGRATE:
+            columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self.db.execute(statement)
+        self.db.executescript(_INDEXES)
         #: robot -> its backlog, counted again after every change (so reading it costs no query).
         self.backlog: Mapping[str, Backlog] = self._count()
 
@@ -124,17 +166,33 @@ class Outbox:
 
     # -------------------------------------------------------- alerts
 
-    def add(self, mode: SourceMode, alerts: Sequence[NewAlert], cooldowns: Sequence[CooldownEntry] = ()) -> None:
+    def add(
+        self,
+        mode: SourceMode,
+        alerts: Sequence[NewAlert],
+        cooldowns: Sequence[CooldownEntry] = (),
+        *,
+        cooldown_ms: int = 0,
+        levels: Mapping[str, Level] | None = None,
+        scan_ts: int | None = None,
+    ) -> int:
         """New alerts and the cooldowns they started, in one transaction: after a crash both are
-        there or neither (an alert without its cooldown could be sent twice)."""
-        if not alerts and not cooldowns:
-            return
+        there or neither (an alert without its cooldown could be sent twice). An alert another
+        process already queued (same dedupe key), or whose slot another process alerted less than
+        `cooldown_ms` before, is left out, and so is its cooldown. `levels` (symbols whose level
+        changed) and `scan_ts` update the level memory. Returns how many rows were added."""
+        if not alerts and not cooldowns and not levels and scan_ts is None:
+            return 0
+        added = 0
         with self.db:
-            self.db.execute("BEGIN")
-            self.db.executemany(
-                "INSERT INTO alerts(robot, created_ms, category, key, symbol, title, text, line, at_all,"
-                " digest_only, hold_until_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
+            self.db.execute("BEGIN IMMEDIATE")  # shared with other processes: check and write together
+            skipped = self._cooled_elsewhere(mode, alerts, cooldown_ms)
+            for a in alerts:
+                if (a.symbol, a.key, a.event_ts) in skipped:
+                    continue
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO alerts(robot, created_ms, category, key, symbol, title, text, line, at_all,"
+                    " digest_only, hold_until_ms, dedupe, event_ts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         a.robot,
                         a.created_ms,
@@ -147,17 +205,50 @@ class Outbox:
                         int(a.at_all),
                         int(a.digest_only),
                         a.hold_until_ms,
-                    )
-                    for a in alerts
-                ],
-            )
+                        a.dedupe,
+                        a.event_ts,
+                    ),
+                )
+                added += cursor.rowcount
             self.db.executemany(
                 "INSERT INTO cooldowns(mode, symbol, key, sent_ms) VALUES (?,?,?,?)"
                 " ON CONFLICT(mode, symbol, key) DO UPDATE SET sent_ms = excluded.sent_ms",
-                [(str(mode), symbol, str(key), ts) for symbol, key, ts in cooldowns],
+                [
+                    (str(mode), symbol, str(key), ts)
+                    for symbol, key, ts in cooldowns
+                    if (symbol, key, ts) not in skipped
+                ],
             )
-        if alerts:
+            if levels:
+                self.db.executemany(
+                    "INSERT INTO levels(mode, symbol, level) VALUES (?,?,?)"
+                    " ON CONFLICT(mode, symbol) DO UPDATE SET level = excluded.level",
+                    [(str(mode), symbol, str(level)) for symbol, level in levels.items()],
+                )
+            if scan_ts is not None:
+                self.db.execute(
+                    "INSERT INTO last_scan(mode, ts_ms) VALUES (?,?)"
+                    " ON CONFLICT(mode) DO UPDATE SET ts_ms = MAX(ts_ms, excluded.ts_ms)",
+                    (str(mode), scan_ts),
+                )
+        if alerts:  # counted even when another process had queued them all: its rows are ours too
             self.backlog = self._count()
+        return added
+
+    def _cooled_elsewhere(
+        self, mode: SourceMode, alerts: Sequence[NewAlert], cooldown_ms: int
+    ) -> set[tuple[str, str, int]]:
+        """Slots (symbol, key, event ts) of `alerts` that the file says are in their cooldown,
+        set by another process (this one's policy never decides an alert in its own cooldown)."""
+        slots = {(a.symbol, a.key, a.event_ts) for a in alerts if str(a.category) in _COOLED}
+        out: set[tuple[str, str, int]] = set()
+        for symbol, key, ts in slots:
+            row = self.db.execute(
+                "SELECT sent_ms FROM cooldowns WHERE mode = ? AND symbol = ? AND key = ?", (str(mode), symbol, key)
+            ).fetchone()
+            if row is not None and 0 <= ts - int(row[0]) < max(cooldown_ms, 1):
+                out.add((symbol, key, ts))
+        return out
 
     def pending(self, robot: RobotName) -> list[PendingAlert]:
         rows = self.db.execute(
@@ -194,6 +285,10 @@ class Outbox:
             )
         self.backlog = self._count()
 
+    def refresh(self) -> None:
+        """Count the backlog again (other processes sharing the file change it too)."""
+        self.backlog = self._count()
+
     def _count(self) -> dict[str, Backlog]:
         rows = self.db.execute(
             "SELECT robot, SUM(state = 'pending'), SUM(state = 'failed') FROM alerts GROUP BY robot"
@@ -201,9 +296,8 @@ class Outbox:
         return {robot: Backlog(pending, failed) for robot, pending, failed in rows}
 
     def prune(self, now_ms: int) -> None:
-        """Forget delivered and failed rows after a week, and sends older than the rate window."""
+        """Forget delivered and failed rows after a week."""
         self.db.execute("DELETE FROM alerts WHERE state != 'pending' AND done_ms < ?", (now_ms - DELIVERED_KEEP_MS,))
-        self.db.execute("DELETE FROM sends WHERE ts_ms < ?", (now_ms - SENDS_KEEP_MS,))
         self.backlog = self._count()
 
     # -------------------------------------------------------- cooldowns
@@ -212,30 +306,14 @@ class Outbox:
         rows = self.db.execute("SELECT symbol, key, sent_ms FROM cooldowns WHERE mode = ?", (str(mode),)).fetchall()
         return {(symbol, key): sent for symbol, key, sent in rows}
 
-    # -------------------------------------------------------- robot state (survives restarts)
-
-    def record_send(self, robot: RobotName, ts_ms: int) -> None:
-        self.db.execute("INSERT INTO sends(robot, ts_ms) VALUES (?, ?)", (robot, ts_ms))
-
-    def recent_sends(self, robot: RobotName, since_ms: int) -> list[int]:
-        rows = self.db.execute(
-            "SELECT ts_ms FROM sends WHERE robot = ? AND ts_ms >= ? ORDER BY ts_ms", (robot, since_ms)
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def throttled_until(self, robot: RobotName) -> int:
-        """Until when (ms) the robot said to wait; 0 when it never did."""
-        row = self.db.execute("SELECT blocked_until_ms FROM robots WHERE robot = ?", (robot,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def set_throttled_until(self, robot: RobotName, until_ms: int) -> None:
-        # `failures` is no longer read (a restart retries network trouble at once); files of
-        # earlier versions declare it NOT NULL, so it is written as 0.
-        self.db.execute(
-            "INSERT INTO robots(robot, blocked_until_ms, failures) VALUES (?,?,0) ON CONFLICT(robot)"
-            " DO UPDATE SET blocked_until_ms = excluded.blocked_until_ms",
-            (robot, until_ms),
-        )
+    def level_memory(self, mode: SourceMode) -> LevelMemory:
+        rows = self.db.execute("SELECT symbol, level FROM levels WHERE mode = ?", (str(mode),)).fetchall()
+        levels: dict[str, Level] = {}
+        for symbol, level in rows:
+            with contextlib.suppress(ValueError):  # a level a later version added: forgotten
+                levels[symbol] = Level(level)
+        row = self.db.execute("SELECT ts_ms FROM last_scan WHERE mode = ?", (str(mode),)).fetchone()
+        return LevelMemory(levels, int(row[0]) if row else 0)
 
 
 class OutboxThread:
@@ -263,6 +341,10 @@ class OutboxThread:
 
     async def call(self, job: Callable[[Outbox], T]) -> T:
         return await asyncio.shield(asyncio.wrap_future(self.submit(job)))
+
+    async def run(self, job: Callable[[], T]) -> T:
+        """Any other disk work of the alerts (the send ledger) on the same thread, in the same order."""
+        return await asyncio.shield(asyncio.wrap_future(self._pool.submit(job)))
 
     async def close(self) -> None:
         """After every call handed over before it."""

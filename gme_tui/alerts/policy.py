@@ -9,8 +9,9 @@
 
 The policy decides before it renders: grade, mute and cooldown are checked on the event itself,
 and only an alert that goes out is rendered to markdown. Pure apart from the log and two pieces
-of memory (each symbol's previous level, the cooldown times the dispatcher persists). Cooldowns
-use event time, so a replay behaves like the day it recorded; mutes use the wall clock.
+of memory that the dispatcher persists in the outbox: each symbol's previous level (so a restart
+does not announce again a strong level that held before it stopped) and the cooldown times.
+Cooldowns use event time, so a replay behaves like the day it recorded; mutes use the wall clock.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from enum import StrEnum
 
 from gme_tui.alerts.messages import AlertMessage, Category, MessageRenderer
 from gme_tui.core.mutes import Mutes
-from gme_tui.model import EngineEvent, Grade, Level, RobotName, Scan, Signal, SymbolScan, Whale
+from gme_tui.model import MINUTE_MS, Consensus, EngineEvent, Grade, Level, RobotName, Scan, Signal, SymbolScan, Whale
 from gme_tui.settings import AlertSettings
 
 log = logging.getLogger("gme_tui.alerts")
@@ -43,10 +44,21 @@ CooldownSlot = tuple[str, str]
 
 @dataclass(frozen=True)
 class Decision:
-    """An alert and how each robot gets it."""
+    """An alert and how each robot gets it. `dedupe`: the same for the same alert decided by
+    another process from the same market (None for system alerts, which are each process's own)."""
 
     message: AlertMessage
     routes: Mapping[RobotName, Route]
+    dedupe: str | None = None
+
+
+@dataclass(frozen=True)
+class LevelChanges:
+    """What the level memory learnt since it was last taken: symbols whose level changed, and the
+    latest scan time (ms; None when no scan was seen)."""
+
+    levels: Mapping[str, Level]
+    scan_ts: int | None
 
 
 class AlertPolicy:
@@ -56,16 +68,26 @@ class AlertPolicy:
         renderer: MessageRenderer,
         cooldowns: dict[CooldownSlot, int],
         mutes: Mutes | None = None,
+        *,
+        remembered: Mapping[str, Level] | None = None,
+        remembered_scan_ts: int = 0,
     ) -> None:
         """`cooldowns`: (symbol, key) -> event time (ms) of its last alert, as the outbox kept them.
-        `mutes`: the one mute state, shared with the UI (by default the settings' `alerts.muted`)."""
+        `mutes`: the one mute state, shared with the UI (by default the settings' `alerts.muted`).
+        `remembered`: each symbol's level at the last scan of the previous run (at
+        `remembered_scan_ts`, ms): it counts as the previous level of a symbol's first scan in
+        this run when no more than a window lies between the two scans."""
         self.alerts = alerts
         self.renderer = renderer
         self.mutes = mutes if mutes is not None else Mutes(alerts.muted)
         self.cooldowns = cooldowns
         self.cooldown_ms = int(alerts.cooldown_minutes * 60_000)
         self.levels: dict[str, Level] = {}  # symbol -> level at its previous scan
+        self.remembered: Mapping[str, Level] = dict(remembered or {})
+        self.remembered_scan_ts = remembered_scan_ts
         self.new_cooldowns: list[tuple[str, str, int]] = []  # for the dispatcher to persist
+        self._level_changes: dict[str, Level] = {}
+        self._last_scan_ts: int | None = None
 
     def reconfigure(self, alerts: AlertSettings) -> None:
         """New grades, thresholds and cooldown from the next event on."""
@@ -89,6 +111,21 @@ class AlertPolicy:
         entries, self.new_cooldowns = self.new_cooldowns, []
         return entries
 
+    def take_level_changes(self) -> LevelChanges:
+        changes = LevelChanges(self._level_changes, self._last_scan_ts)
+        self._level_changes, self._last_scan_ts = {}, None
+        return changes
+
+    def _previous_level(self, consensus: Consensus) -> Level | None:
+        """The symbol's level at its previous scan: this run's, else the remembered one when the
+        gap since the previous run's last scan is at most a window (the windows then overlap)."""
+        if consensus.symbol in self.levels:
+            return self.levels[consensus.symbol]
+        gap = consensus.ts - self.remembered_scan_ts
+        if self.remembered_scan_ts and 0 <= gap <= consensus.window_minutes * MINUTE_MS:
+            return self.remembered.get(consensus.symbol)
+        return None
+
     # -------------------------------------------------------- events
 
     def decide(self, events: Iterable[EngineEvent], now_ms: int) -> list[Decision]:
@@ -102,20 +139,24 @@ class AlertPolicy:
         return out
 
     def _scan(self, scan: Scan, now_ms: int, out: list[Decision]) -> None:
+        self._last_scan_ts = max(scan.ts, self._last_scan_ts or scan.ts)
         for item in scan.symbols:
             consensus = item.consensus
-            previous = self.levels.get(consensus.symbol)
+            previous = self._previous_level(consensus)
+            if self.levels.get(consensus.symbol) != consensus.level:
+                self._level_changes[consensus.symbol] = consensus.level
             self.levels[consensus.symbol] = consensus.level
             # Entering a strong level: this scan strong, the previous one (if any) not that level.
-            # The first scan seen counts: the user wants to know the state now; the persisted
-            # cooldown keeps a restart from repeating it.
+            # The first scan seen counts unless the previous run saw the level hold just before
+            # it stopped (the level memory); the persisted cooldown covers the rest.
             entering = consensus.level in STRONG_LEVELS and previous != consensus.level
             if (
                 entering
                 and self.alerts.enable_consensus_notify
                 and self._admit(Category.CONSENSUS, consensus.symbol, consensus.level, consensus.ts, now_ms)
             ):
-                out.append(Decision(self.renderer.consensus(consensus), both(Route.IMMEDIATE)))
+                dedupe = f"consensus|{consensus.symbol}|{consensus.level}|{consensus.ts}"
+                out.append(Decision(self.renderer.consensus(consensus), both(Route.IMMEDIATE), dedupe))
             for signal in item.signals:
                 self._signal(signal, item, now_ms, out)
 
@@ -134,7 +175,8 @@ class AlertPolicy:
             return
         if self._admit(Category.SIGNAL, signal.symbol, signal.code, signal.ts, now_ms):
             routes = route(dingtalk=Route.DIGEST, wecom=Route.IMMEDIATE) if grade == Grade.B else both(Route.IMMEDIATE)
-            out.append(Decision(self.renderer.signal(signal, item), routes))
+            dedupe = f"signal|{signal.symbol}|{signal.code}|{signal.ts}"
+            out.append(Decision(self.renderer.signal(signal, item), routes, dedupe))
 
     def _whale(self, whale: Whale, now_ms: int, out: list[Decision]) -> None:
         if not self.alerts.enable_whale_notify or whale.value < self.alerts.whale_notify_threshold:
@@ -145,7 +187,8 @@ class AlertPolicy:
         # into digests by the rate limiter instead.
         if self._muted(Category.WHALE, whale.symbol, "whale", now_ms):
             return
-        out.append(Decision(self.renderer.whale(whale), both(Route.IMMEDIATE)))
+        dedupe = f"whale|{whale.exchange}|{whale.symbol}|{whale.ts}|{whale.side}"  # one taker order (SPEC §5)
+        out.append(Decision(self.renderer.whale(whale), both(Route.IMMEDIATE), dedupe))
 
     def system(self, message: AlertMessage) -> Decision:
         return Decision(message, both(Route.IMMEDIATE))

@@ -257,10 +257,11 @@ class Engine:
 
     # ------------------------------------------------------------ clock
 
-    def advance(self, now_ms: int, *, scan_grace_ms: int = 0) -> list[EngineEvent]:
+    def advance(self, now_ms: int, *, scan_grace_ms: int = 0, scan_before_ms: int | None = None) -> list[EngineEvent]:
         """External clock: close whale orders whose last fill arrived `whale_quiet_ms` or more
         before `now_ms` (the clock `arrived_ms` was given on), then scan every boundary T with
-        T + scan_grace_ms ≤ now_ms (the grace lets late trades land first)."""
+        T + scan_grace_ms ≤ now_ms (the grace lets late trades land first) and, when given,
+        T < scan_before_ms (the caller holds a boundary whose minutes the source is settling)."""
         events: list[EngineEvent] = []
         for whale in self._whales.close_quiet(now_ms, self.config.whale_quiet_ms):
             self._counts["whales"] += 1
@@ -272,6 +273,8 @@ class Engine:
             self._next_scan = (scan_until // MINUTE_MS) * MINUTE_MS
             if self._first_minute is None:
                 self._first_minute = scan_until // MINUTE_MS
+        if scan_before_ms is not None:
+            scan_until = min(scan_until, scan_before_ms - 1)
         self._scan_through(scan_until, events)
         return events
 

@@ -1,7 +1,8 @@
 """Consensus levels and signal grades as plain functions of window flows (SPEC §3 and §4).
 
 Comparisons are strict and on floats, exactly as SPEC words them: a flow of exactly 1,000 is not
-"> 1,000", and a ratio of exactly 1.15 is not "> 1.15".
+"> 1,000", and a ratio of exactly 1.15 is not "> 1.15". B (`derivatives_hedge`) needs the perp
+side and open interest: it is decided in derivatives.py, from the thresholds kept here.
 """
 
 from __future__ import annotations
@@ -15,12 +16,24 @@ from gme_tui.model import Grade, Level, SignalCode
 
 @dataclass(frozen=True)
 class RuleConfig:
-    quorum: int  # min_exchanges: participating exchanges needed for strong levels and A+
+    """Every rule threshold (SPEC §3, §4, §4b), defaults as SPEC gives them. Flows in quote units."""
+
+    quorum: int  # min_exchanges: participating exchanges needed for strong levels and both A+
     strong_flow: float = 1_000.0
     lean_total: float = 50_000_000.0
     aplus_ratio: float = 1.15
     a_min_flow: float = 1_000_000.0
     a_multiple: float = 1.5
+    # A+ global_sync_bearish: every ratio below this (the seed's "strong selling" line, not 1/1.15)
+    bearish_ratio: float = 0.85
+    # B derivatives_hedge (SPEC §4b): every comparison strict, a null fails
+    b_min_perp_venues: int = 1  # perp venues that must participate
+    b_spot_min_flow: float = 1_000_000.0  # spot_total must be above this
+    b_spot_min_ratio: float = 1.15  # spot Σ buy / Σ sell must be above this
+    b_perp_min_flow: float = 1_000_000.0  # perp_total must be below minus this
+    b_perp_max_ratio: float = 0.85  # perp Σ buy / Σ sell must be below this
+    b_oi_min_change_pct: float = 1.0  # oi_change_pct must be above this (percent)
+    oi_max_age_ms: int = 600_000  # an OI sample older than this at its window end does not count
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,13 @@ SIGNALS: Mapping[SignalCode, Label] = _by_code(
             "东方交易所买入，西方交易所卖出。警惕诱多。",
             "Asian exchanges buy while Coinbase sells: beware a bull trap.",
         ),
+        Label(
+            SignalCode.GLOBAL_SYNC_BEARISH,
+            "全球协同出货",
+            "Global Sync Bearish",
+            "主力全平台出货，市场做空情绪一致。",
+            "Sellers lead on every exchange at once.",
+        ),
     ),
 )
 
@@ -128,6 +148,7 @@ GRADE_OF: Mapping[SignalCode, Grade] = {
     SignalCode.US_INSTITUTIONAL_ACCUMULATION: Grade.A,
     SignalCode.DERIVATIVES_HEDGE: Grade.B,
     SignalCode.SINGLE_PLATFORM_LONG_TRAP: Grade.C,
+    SignalCode.GLOBAL_SYNC_BEARISH: Grade.A_PLUS,
 }
 GRADE_ORDER: Mapping[Grade, int] = {Grade.A_PLUS: 0, Grade.A: 1, Grade.B: 2, Grade.C: 3}
 
@@ -137,6 +158,7 @@ _LEAN_BULLISH, _LEAN_BEARISH, _MIXED = Level.LEAN_BULLISH, Level.LEAN_BEARISH, L
 _GLOBAL_SYNC_BULLISH = SignalCode.GLOBAL_SYNC_BULLISH
 _US_INSTITUTIONAL_ACCUMULATION = SignalCode.US_INSTITUTIONAL_ACCUMULATION
 _SINGLE_PLATFORM_LONG_TRAP = SignalCode.SINGLE_PLATFORM_LONG_TRAP
+_GLOBAL_SYNC_BEARISH = SignalCode.GLOBAL_SYNC_BEARISH
 
 
 def consensus_level(flows: Mapping[str, float], config: RuleConfig) -> Level:
@@ -158,10 +180,13 @@ def consensus_level(flows: Mapping[str, float], config: RuleConfig) -> Level:
 def signal_codes(
     flows: Mapping[str, float], ratios: Mapping[str, float | None], config: RuleConfig
 ) -> list[SignalCode]:
-    """SPEC §4: every signal that holds, in grade order."""
+    """SPEC §4: every signal of the spot flows that holds, in grade order (B needs the perp side:
+    derivatives.derivatives_hedge)."""
     codes: list[SignalCode] = []
     if _global_sync_bullish(flows, ratios, config):
         codes.append(_GLOBAL_SYNC_BULLISH)
+    elif _global_sync_bearish(flows, ratios, config):  # flows > 0 everywhere and < 0 everywhere never both hold
+        codes.append(_GLOBAL_SYNC_BEARISH)
     if _us_institutional_accumulation(flows, config):
         codes.append(_US_INSTITUTIONAL_ACCUMULATION)
     if _single_platform_long_trap(flows):
@@ -175,6 +200,18 @@ def _global_sync_bullish(flows: Mapping[str, float], ratios: Mapping[str, float 
     for exchange, flow in flows.items():
         ratio = ratios.get(exchange)
         if not flow > 0 or ratio is None or not ratio > config.aplus_ratio:
+            return False
+    return True
+
+
+def _global_sync_bearish(flows: Mapping[str, float], ratios: Mapping[str, float | None], config: RuleConfig) -> bool:
+    """The bearish mirror of A+ (the original's later 全球协同出货): every flow < 0 and every ratio
+    < bearish_ratio, with the quorum. A null ratio fails (it cannot come with a flow < 0 anyway)."""
+    if not flows or len(flows) < config.quorum:
+        return False
+    for exchange, flow in flows.items():
+        ratio = ratios.get(exchange)
+        if not flow < 0 or ratio is None or not ratio < config.bearish_ratio:
             return False
     return True
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gme_tui.model import HealthState, Language, Level, RobotName, SignalCode, SourceMode
+from gme_tui.model import Direction, HealthState, Language, Level, RobotName, SignalCode, SourceMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,7 @@ class Common:
     level_meanings: Mapping[Level, str]
     signals: Mapping[SignalCode, str]  # signal names (SPEC §4)
     signal_meanings: Mapping[SignalCode, str]
+    directions: Mapping[Direction, str]  # a signal's direction (SPEC §4)
     buy: str
     sell: str
     robots: Mapping[RobotName, str]
@@ -93,6 +94,7 @@ class Status:
     robot_pending: str  # {count}
     robot_stopped: str
     robot_error: str  # {robot} {problem}
+    robot_sent_by: str  # {robot} {who}: another process sends this robot's alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,10 @@ class Palette:
     pause_help: str
     keys: str
     keys_help: str
+    theme: str
+    theme_help: str
+    placeholder: str  # the palette's search field
+    theme_placeholder: str  # the theme picker's search field
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +207,7 @@ class Detail:
     share_of_volume: str  # {share}
     ratio: str
     window: str  # {minutes} {time}
-    net_per_minute: str
-    full_bar: str  # {peak}
+    net_per_minute: str  # {peak}: the per-exchange bars' title, with what a full bar is worth
     axis_per_minute: str
     axis_compressed: str  # {minutes} {columns}
     axis_net: str
@@ -218,6 +223,8 @@ class Detail:
     recent_signals: str
     none_in_session: str
     not_in_scan: str  # {symbol}
+    chart_net: str  # title of the per-minute bar chart (every exchange summed)
+    chart_cumulative: str  # title of the cumulative line chart (one line per exchange)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +340,26 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class Attach:
+    """The attached TUI's bar and refusals (gme_tui/tui/attach.py, `gme-tui attach`)."""
+
+    attached: str
+    to_daemon: str  # {mode} {pid} {address}
+    version_since: str  # {version} {time}
+    alerts: str  # {alerts}: how the daemon sends them (its own words)
+    read_only: str
+    not_attached: str  # {message}
+    attaching: str  # {message}
+    reattaching: str
+    last_state: str
+    the_daemon: str
+    the_daemon_pid: str  # {pid}
+    its_settings: str
+    not_saved: str  # {daemon} {where}
+    not_muted: str  # {daemon}
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     """Every label of one language."""
 
@@ -351,3 +378,4 @@ class Catalogue:
     history: History
     notify_test: NotifyTest
     summary: Summary
+    attach: Attach

@@ -31,6 +31,7 @@ DEFAULT_CONVENTION: Mapping[Language, ColourConvention] = {"zh": "red-up", "en":
 MIN_CONTRAST = 4.5
 
 TEXT_VARIABLES: tuple[str, ...] = (
+    "foreground",  # the theme's own text colour, pushed to the minimum where a theme falls short
     "up",  # inflow, price up, buy
     "up-strong",  # strong bullish, a large positive total (drawn bold)
     "down",
@@ -40,12 +41,24 @@ TEXT_VARIABLES: tuple[str, ...] = (
     "error-text",  # a source down, a robot failing
     "ok-text",  # a live source, a robot delivering
     "info-text",  # replay, demo
+    "key-text",  # key names in the key bar, panel titles: the theme's accent, made readable
+    "series-1",  # chart lines of Binance, OKX, Bybit, Coinbase (and their legend), in that order
+    "series-2",
+    "series-3",
+    "series-4",
 )
 """Foreground colours: each keeps `MIN_CONTRAST` against the background, surface, panel and the
 row cursor (`row-cursor`)."""
 
-GRADE_VARIABLES: tuple[str, ...] = ("grade-a-plus", "grade-a", "grade-b", "grade-c")
-"""Badge backgrounds; `<name>-text` is the badge's text colour, at `MIN_CONTRAST` on it."""
+BADGE_VARIABLES: tuple[str, ...] = (
+    "badge-bullish-strong",  # A+ global_sync_bullish
+    "badge-bullish",  # A
+    "badge-neutral",  # B, a "watch" signal
+    "badge-bearish",  # C, the long trap
+    "badge-bearish-strong",  # A+ global_sync_bearish
+)
+"""Signal grade badge backgrounds, by the signal's direction (SPEC §4), so a bearish A+ never
+wears the bullish colour; `<name>-text` is the badge's letters, at `MIN_CONTRAST` on it."""
 
 BACKGROUND_VARIABLES: tuple[str, ...] = ("row-cursor",)
 """The table's cursor row: a step from the background toward the foreground, dark enough (or
@@ -53,8 +66,8 @@ light enough) that every text colour stays readable on it."""
 
 SEMANTIC_VARIABLES: tuple[str, ...] = (
     *TEXT_VARIABLES,
-    *GRADE_VARIABLES,
-    *(f"{name}-text" for name in GRADE_VARIABLES),
+    *BADGE_VARIABLES,
+    *(f"{name}-text" for name in BADGE_VARIABLES),
     *BACKGROUND_VARIABLES,
 )
 """Every variable `theme_variables` returns (CSS: `$up`, `$grade-a-plus-text`, ...)."""
@@ -131,8 +144,8 @@ class Hues:
     error: str
     ok: str
     info: str
-    grade_b: str
-    grade_c: str
+    neutral_badge: str
+    series: tuple[str, str, str, str]
 
 
 # Green and red are the same two hues in both conventions: only their meaning swaps.
@@ -145,8 +158,8 @@ DARK_HUES = Hues(
     error="#FF6A69",
     ok="#3FB950",
     info="#39C5CF",
-    grade_b="#D29922",
-    grade_c="#BC8CFF",
+    neutral_badge="#D29922",
+    series=("#E3B341", "#58A6FF", "#F0883E", "#BC8CFF"),
 )
 LIGHT_HUES = Hues(
     rise="#1A7F37",
@@ -157,8 +170,8 @@ LIGHT_HUES = Hues(
     error="#D1242F",
     ok="#1A7F37",
     info="#1B7C83",
-    grade_b="#D4A72C",
-    grade_c="#8250DF",
+    neutral_badge="#D4A72C",
+    series=("#7D4E00", "#0969DA", "#BC4C00", "#8250DF"),
 )
 WHITE, BLACK = "#FFFFFF", "#000000"
 
@@ -170,6 +183,7 @@ def theme_variables(
     surface: str,
     panel: str,
     foreground: str,
+    accent: str,
     dark: bool,
 ) -> dict[str, str]:
     """The `SEMANTIC_VARIABLES` as `#RRGGBB` for a theme of these colours (hex, from Textual's
@@ -187,6 +201,7 @@ def theme_variables(
     else:
         up, up_strong, down, down_strong = hues.rise, hues.rise_strong, hues.fall, hues.fall_strong
     out = {
+        "foreground": text(foreground),
         "up": text(up),
         "up-strong": text(up_strong),
         "down": text(down),
@@ -197,12 +212,51 @@ def theme_variables(
         "error-text": text(hues.error),
         "ok-text": text(hues.ok),
         "info-text": text(hues.info),
+        "key-text": text(accent),
         "row-cursor": cursor,
     }
-    badges = {"grade-a-plus": up_strong, "grade-a": up, "grade-b": hues.grade_b, "grade-c": hues.grade_c}
+    for number, hue in enumerate(hues.series, start=1):
+        out[f"series-{number}"] = text(hue)
+    badges = {
+        "badge-bullish-strong": up_strong,
+        "badge-bullish": up,
+        "badge-neutral": hues.neutral_badge,
+        "badge-bearish": down,
+        "badge-bearish-strong": down_strong,
+    }
     for name, colour in badges.items():
         ink = BLACK if contrast(BLACK, colour) >= contrast(WHITE, colour) else WHITE
         # the badge moves away from its ink (lighter under black text, darker under white)
         out[name] = readable(colour, (ink,), toward=WHITE if ink == BLACK else BLACK)
         out[f"{name}-text"] = ink
     return out
+
+
+# Where a theme leaves its colours to the terminal (Textual's ansi-dark / ansi-light), assume the
+# usual terminal backgrounds: a readable colour on both is readable on most.
+_ANSI_FALLBACK: Mapping[bool, tuple[str, str, str, str, str]] = {
+    True: ("#000000", "#1E1E1E", "#262626", "#E0E0E0", "#FEA62B"),
+    False: ("#FFFFFF", "#F0F0F0", "#E4E4E4", "#1F1F1F", "#B35E00"),
+}
+
+
+def theme_variables_for(generated: Mapping[str, str], *, dark: bool, convention: ColourConvention) -> dict[str, str]:
+    """`theme_variables` from a theme's generated CSS variables (Textual's
+    `App.get_css_variables()`: `background`, `surface`, `panel`, `foreground`, `accent` as
+    `#RRGGBB[AA]`).
+    A colour that is not hex (`ansi_default`, `transparent`) falls back to a typical terminal's."""
+    fallback = dict(zip(("background", "surface", "panel", "foreground", "accent"), _ANSI_FALLBACK[dark]))
+    picked = {
+        name: value if value.startswith("#") and len(value) in (7, 9) else fallback[name]
+        for name in fallback
+        for value in (generated.get(name, ""),)
+    }
+    return theme_variables(
+        convention,
+        background=picked["background"],
+        surface=picked["surface"],
+        panel=picked["panel"],
+        foreground=picked["foreground"],
+        accent=picked["accent"],
+        dark=dark,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gme_tui.i18n.catalogue import (
+    Attach,
     Catalogue,
     Columns,
     Common,
@@ -19,7 +20,7 @@ from gme_tui.i18n.catalogue import (
     Summary,
     Tips,
 )
-from gme_tui.model import HealthState, Level, SignalCode, SourceMode
+from gme_tui.model import Direction, HealthState, Level, SignalCode, SourceMode
 
 EN = Catalogue(
     language="en",
@@ -43,13 +44,16 @@ EN = Catalogue(
             SignalCode.US_INSTITUTIONAL_ACCUMULATION: "US Institutional Accumulation",
             SignalCode.DERIVATIVES_HEDGE: "Derivatives Hedge",
             SignalCode.SINGLE_PLATFORM_LONG_TRAP: "Single Platform Long Trap",
+            SignalCode.GLOBAL_SYNC_BEARISH: "Global Sync Bearish",
         },
         signal_meanings={
             SignalCode.GLOBAL_SYNC_BULLISH: "Buyers lead on every exchange at once.",
             SignalCode.US_INSTITUTIONAL_ACCUMULATION: "Coinbase leads: strong US institutional inflow.",
             SignalCode.DERIVATIVES_HEDGE: "Spot buying hedged with derivatives.",
             SignalCode.SINGLE_PLATFORM_LONG_TRAP: "Asian exchanges buy while Coinbase sells: beware a bull trap.",
+            SignalCode.GLOBAL_SYNC_BEARISH: "Sellers lead on every exchange at once.",
         },
+        directions={Direction.BULLISH: "bullish", Direction.BEARISH: "bearish", Direction.NEUTRAL: "neutral"},
         buy="BUY",
         sell="SELL",
         robots={"dingtalk": "DingTalk", "wecom": "WeCom"},
@@ -69,7 +73,7 @@ EN = Catalogue(
         consensus="CONSENSUS",
         total="TOTAL",
         ratio="B/S",
-        signals="SIGNAL",
+        signals="GRADE",
         trend="FLOW/WIN",
         price="PRICE",
         change="CHG",
@@ -117,6 +121,7 @@ EN = Catalogue(
         robot_pending="{count} pending",
         robot_stopped="stopped",
         robot_error="{robot}: {problem}",
+        robot_sent_by="{robot}: sent by {who}",
     ),
     keys=Keys(
         quit="Quit",
@@ -185,6 +190,10 @@ EN = Catalogue(
         pause_help="freeze the screen; data keeps flowing (key p)",
         keys="Keys",
         keys_help="help (key ?)",
+        theme="Change theme",
+        theme_help="light, dark and other colour themes (the up / down colours follow)",
+        placeholder="Search for commands…",
+        theme_placeholder="Search for themes…",
     ),
     notices=Notices(
         no_symbol="no symbol selected",
@@ -206,11 +215,10 @@ EN = Catalogue(
         price="price",
         volume="volume",
         net="net",
-        share_of_volume="{share} of volume",
+        share_of_volume="({share} of volume)",
         ratio="B/S",
         window="window {minutes}m to {time}",
-        net_per_minute="Net flow per minute",
-        full_bar="full bar = {peak}",
+        net_per_minute="Net flow per minute (full bar = {peak})",
         axis_per_minute="one column per minute",
         axis_compressed="{minutes} minutes in {columns} columns",
         axis_net="net flow",
@@ -226,6 +234,8 @@ EN = Catalogue(
         recent_signals="Signals",
         none_in_session="none in this session",
         not_in_scan="{symbol}: not in the latest scan",
+        chart_net="Net flow per minute, all exchanges",
+        chart_cumulative="Cumulative net flow by exchange",
     ),
     help=Help(
         title="gme-tui keys",
@@ -337,5 +347,27 @@ EN = Catalogue(
         state_change="{exchange}: {state}{reason}",
         backfill_progress="{exchange}: backfill {done}/{total} symbols",
         retrying="{exchange}: try {attempt} in {seconds}s ({reason})",
+    ),
+    attach=Attach(
+        attached="attached",
+        to_daemon="to {mode} daemon pid {pid} at {address}",
+        version_since="gme-tui {version} · up since {time}",
+        alerts="alerts: {alerts}",
+        read_only="settings are the daemon's (read-only here)",
+        not_attached="NOT ATTACHED: {message}",
+        attaching="attaching: {message}",
+        reattaching="re-attaching by itself",
+        last_state="showing the last state",
+        the_daemon="the daemon",
+        the_daemon_pid="the daemon (pid {pid})",
+        its_settings="its settings.toml",
+        not_saved=(
+            "not saved: this TUI is attached; {daemon} owns the engine and the settings. "
+            "Edit {where} and restart the daemon."
+        ),
+        not_muted=(
+            "not muted: {daemon} sends the alerts, not this attached TUI. "
+            "Add the symbol to alerts.muted in its settings file."
+        ),
     ),
 )

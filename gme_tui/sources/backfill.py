@@ -32,7 +32,7 @@ from gme_tui.core.backoff import backoff_seconds
 from gme_tui.core.clock import Clock
 from gme_tui.model import MINUTE_MS, MinuteBucket, PastTrades, SourceItem, Trade
 from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, response_headers
-from gme_tui.sources.errors import Gate, describe_error
+from gme_tui.sources.errors import Gate, Preempted, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,20 @@ class Job:
     first: int = field(compare=False)
     last: int = field(compare=False)
     initial: bool = field(compare=False, default=False)
-    attempts: int = field(compare=False, default=0)
+    attempts: int = field(compare=False, default=0)  # failed requests so far
+    rereads: int = field(compare=False, default=0)  # times the history was read again, being short
+
+
+CONCURRENCY = 4  # requests in flight per exchange (ccxt's rate limiter spaces them within its budget)
+REREAD_AFTER_MS = 2_000  # a history still short of what the stream gave: read again this much later
+REREADS = 2
 
 
 class Backfiller:
-    """One per exchange: runs the jobs in due order (then universe order: majors first), inside
-    the exchange's REST limits (ccxt's rate limiter), and never while the exchange's REST `gate`
-    is shut (it said stop: a rate limit or a ban)."""
+    """One per exchange: runs the jobs with CONCURRENCY requests in flight, inside the exchange's
+    REST limits (ccxt's rate limiter), and never while the exchange's REST `gate` is shut (it
+    said stop: a rate limit or a ban). Order: every due window job (the flows the scans read)
+    before any whale look-up, each kind in due order, then universe order (majors first)."""
 
     def __init__(
         self,
@@ -117,9 +124,10 @@ class Backfiller:
         gate: Gate,
         *,
         window_minutes: int,
-        settle_seconds: float = 3.0,
+        settle_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
         whale_minutes: int = 0,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self.adapter = adapter
         # Whales are looked up in the last `whale_minutes` of each backfilled range (0: never).
@@ -131,11 +139,14 @@ class Backfiller:
         self.window_minutes = window_minutes
         self.settle_ms = int(settle_seconds * 1000)
         self.backoff_max = backoff_max_seconds
+        self.concurrency = concurrency
         self.scheduled_through: dict[str, int] = {}
         self.initial_total = 0
         self.initial_done = 0
         self.reason = ""  # the last failure that was not a rate limit ('' once a job works)
-        self._heap: list[Job] = []
+        self._windows: list[Job] = []
+        self._whales: list[Job] = []
+        self._running: dict[int, Job] = {}  # window jobs whose request is in flight, by seq
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._initial_pending: dict[str, int] = {}
@@ -143,6 +154,11 @@ class Backfiller:
     @property
     def busy(self) -> bool:
         return self.initial_done < self.initial_total
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or in flight."""
+        return not (self._windows or self._whales or self._running)
 
     def schedule(self, symbol: str, first: int, last: int, *, initial: bool = False) -> None:
         """Fetch minutes first..last of `symbol` once `last` is closed; minutes already given to
@@ -155,24 +171,69 @@ class Backfiller:
             if symbol not in self._initial_pending:
                 self.initial_total += 1
             self._initial_pending[symbol] = self._initial_pending.get(symbol, 0) + 1
-        heapq.heappush(
-            self._heap, Job((last + 1) * MINUTE_MS + self.settle_ms, next(self._seq), symbol, first, last, initial)
+        self._push(self._windows, Job(self._due(last), next(self._seq), symbol, first, last, initial))
+
+    def pending_before(self, minute: int, *, initial: bool) -> bool:
+        """Will a window job soon settle a minute before `minute`? Queued or in flight, not
+        failing, the exchange not keeping us off, and (unless `initial`) not part of the window
+        before the first connection, which can take minutes: what a scan would wait for (item 7)."""
+        if self.gate.blocked():
+            return False
+        return any(
+            job.first < minute and job.attempts == 0 and (initial or not job.initial)
+            for job in (*self._windows, *self._running.values())
         )
+
+    def _due(self, last: int) -> int:
+        return (last + 1) * MINUTE_MS + self.settle_ms
+
+    def _push(self, heap: list[Job], job: Job) -> None:
+        heapq.heappush(heap, job)
         self._wake.set()
+        self._wake = asyncio.Event()  # the next waiters wait on a fresh one: no wake-up is lost
 
     async def run(self, rest: RestClient, markets: Mapping[str, CcxtMarket]) -> None:
         """Forever (cancelled by the collector). `markets`: canonical symbol → ccxt market."""
-        while True:
-            now = self.clock.wall_ms()
-            wait_ms = self.gate.until_ms - now
-            if not self._heap or self._heap[0].due_ms > now or wait_ms > 0:
-                due = self._heap[0].due_ms - now if self._heap else 60_000
-                await self._sleep_or_wake(max(wait_ms, min(due, 60_000)) / 1000)
-                continue
-            job = heapq.heappop(self._heap)
-            await self._run_job(job, rest, markets[job.symbol])
+        workers = [asyncio.create_task(self._worker(rest, markets)) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _run_job(self, job: Job, rest: RestClient, market: CcxtMarket) -> None:
+    async def _worker(self, rest: RestClient, markets: Mapping[str, CcxtMarket]) -> None:
+        while True:
+            wake = self._wake
+            now = self.clock.wall_ms()
+            if self.gate.until_ms > now:
+                await self._sleep_or_wake(wake, (self.gate.until_ms - now) / 1000)
+                continue
+            job, heap = self._next(now)
+            if job is None:
+                await self._sleep_or_wake(wake, self._wait_ms(now) / 1000)
+                continue
+            heapq.heappop(heap)
+            if heap is self._windows:
+                self._running[job.seq] = job
+                try:
+                    await self._run_window(job, rest, markets[job.symbol])
+                finally:
+                    del self._running[job.seq]
+            elif not await self._past_whales(job.symbol, rest, markets[job.symbol], job.first, job.last):
+                self._push(self._whales, job)  # called off by a stop: looked up when the gate opens
+
+    def _next(self, now: int) -> tuple[Job | None, list[Job]]:
+        for heap in (self._windows, self._whales):
+            if heap and heap[0].due_ms <= now:
+                return heap[0], heap
+        return None, self._windows
+
+    def _wait_ms(self, now: int) -> int:
+        dues = [heap[0].due_ms for heap in (self._windows, self._whales) if heap]
+        return min([60_000, *(due - now for due in dues)])
+
+    async def _run_window(self, job: Job, rest: RestClient, market: CcxtMarket) -> None:
         now = self.clock.wall_ms()
         oldest = now // MINUTE_MS - self.window_minutes - 1
         first = max(job.first, oldest)
@@ -180,53 +241,71 @@ class Backfiller:
             self._finish(job)
             return
         try:
-            flows = await self.adapter.fetch_minutes(rest, market, first, job.last)
+            flows = await self.gate.call(lambda: self.adapter.fetch_minutes(rest, market, first, job.last))
         except asyncio.CancelledError:
             raise
+        except Preempted:  # the exchange said stop to another request: this one waits too
+            self._push(self._windows, job)
+            return
         except Exception as exc:
             self._failed(job, exc, rest)
             return
         self.gate.ok()
         items: list[SourceItem] = []
+        short: list[int] = []
         for minute in range(first, job.last + 1):
             bucket = self.ledger.settle(job.symbol, minute, flows.get(minute, _EMPTY), self.adapter.id)
             if bucket is not None:
                 items.append(bucket)
+            else:
+                short.append(minute)
         self.reason = ""
         self.emit(items)
         self._finish(job)
+        self._reread(job, short, now)
         if self.whale_minutes:
-            await self._past_whales(
-                job.symbol, rest, market, max(first, now // MINUTE_MS - self.whale_minutes), job.last
-            )
+            whale_first = max(first, now // MINUTE_MS - self.whale_minutes)
+            if whale_first <= job.last:
+                self._push(self._whales, Job(now, next(self._seq), job.symbol, whale_first, job.last))
 
-    async def _past_whales(self, symbol: str, rest: RestClient, market: CcxtMarket, first: int, last: int) -> None:
-        """The taker orders of backfilled minutes, for the engine's whale check. Best effort: the
-        flows are settled already, so a failure is logged and not retried."""
-        if first > last:
+    def _reread(self, job: Job, short: list[int], now: int) -> None:
+        """Minutes whose history was still short of what the stream gave (not yet complete at
+        the exchange): read once or twice more before leaving them to the stream, uncovered."""
+        if job.rereads >= REREADS:
             return
+        for minute in short:
+            retry = Job(now + REREAD_AFTER_MS, next(self._seq), job.symbol, minute, minute, rereads=job.rereads + 1)
+            self._push(self._windows, retry)
+
+    async def _past_whales(self, symbol: str, rest: RestClient, market: CcxtMarket, first: int, last: int) -> bool:
+        """The taker orders of backfilled minutes, for the engine's whale check. Best effort: the
+        flows are settled already, so a failure is logged and not retried. False when called off
+        by a stop (to be done again)."""
         try:
-            rows = await self.adapter.fetch_taker_orders(rest, market, first, last)
+            rows = await self.gate.call(lambda: self.adapter.fetch_taker_orders(rest, market, first, last))
         except asyncio.CancelledError:
             raise
+        except Preempted:
+            return False
         except Exception as exc:
             info = describe_error(exc, self.clock.wall_ms(), response_headers(rest), self.adapter.id)
             if info.limit is not None:
                 self.gate.stop(info)
             log.warning("%s: whales of %s %d..%d not looked up: %s", self.adapter.id, symbol, first, last, info.reason)
-            return
+            return True
         trades = tuple(
             Trade(self.adapter.id, symbol, ts, "buy" if is_buy else "sell", price, amount, trade_id)
             for ts, is_buy, price, amount, trade_id in rows
         )
         if trades:
             self.emit([PastTrades(self.adapter.id, symbol, trades)])
+        return True
 
     def _failed(self, job: Job, exc: BaseException, rest: RestClient) -> None:
         now = self.clock.wall_ms()
         info = describe_error(exc, now, response_headers(rest), self.adapter.id)
         if info.limit is not None:
-            wait = self.gate.stop(info)  # the run loop keeps off the exchange until the gate opens
+            wait = self.gate.stop(info)  # the workers keep off the exchange until the gate opens
             delay_ms = 0
         else:
             wait = backoff_seconds(job.attempts, self.backoff_max)
@@ -243,7 +322,7 @@ class Backfiller:
         )
         job.attempts += 1
         job.due_ms = now + delay_ms
-        heapq.heappush(self._heap, job)
+        self._push(self._windows, job)
 
     def _finish(self, job: Job) -> None:
         if job.initial:
@@ -252,10 +331,9 @@ class Backfiller:
             if left == 0:
                 self.initial_done += 1
 
-    async def _sleep_or_wake(self, seconds: float) -> None:
-        self._wake.clear()
+    async def _sleep_or_wake(self, wake: asyncio.Event, seconds: float) -> None:
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
+        waker = asyncio.ensure_future(wake.wait())
         try:
             await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
         finally:

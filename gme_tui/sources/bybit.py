@@ -3,6 +3,8 @@ public spot history deeper than 60 trades, so there is no backfill: coverage gro
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Mapping
 from typing import Protocol, cast
 
@@ -14,6 +16,10 @@ from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, RestClient,
 RecentTrade = dict[
     str, str | bool
 ]  # {"execId": the stream's "i", "time": ms as a string, "price", "size", "side", ...}
+
+
+_INVALID_TOPIC = re.compile(r"publicTrade\.([A-Za-z0-9]+)")
+_REQ_IDS = itertools.count(1)
 
 
 class _BybitRest(Protocol):
@@ -32,6 +38,17 @@ class BybitAdapter(ExchangeAdapter):
     symbols_per_connection = 200  # ≤ 21,000 characters of args per connection
     symbols_per_subscribe = 10  # ≤ 10 args per subscribe request
     has_history = False
+
+    def rejected_markets(self, message: object) -> list[str] | None:
+        # {"success":false,"ret_msg":"Invalid symbol :[publicTrade.XRPUSDT]","op":"subscribe",...}:
+        # Bybit refuses the whole request, so the others of it are subscribed again (resubscribe).
+        if type(message) is not dict or message.get("op") != "subscribe" or message.get("success") is not False:
+            return None
+        return _INVALID_TOPIC.findall(str(message.get("ret_msg", "")))
+
+    def resubscribe(self, market_ids: list[str]) -> object | None:
+        args = [f"publicTrade.{market_id}" for market_id in market_ids]
+        return {"op": "subscribe", "req_id": f"gme-{next(_REQ_IDS)}", "args": args} if args else None
 
     async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
         # /v5/market/recent-trade, newest first: execId is the stream's trade id `i`

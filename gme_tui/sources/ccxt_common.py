@@ -68,6 +68,18 @@ class FrameSink(Protocol):
 
     def on_bad_frame(self, why: str) -> None: ...
 
+    def on_rejected(self, market_ids: list[str], connection: Connection) -> None:
+        """The exchange refused to subscribe these markets (exchange ids) on this socket."""
+        ...
+
+
+class Connection(Protocol):
+    """ccxt.pro's per-socket client (`ccxt.async_support.base.ws.client.Client`), as we use it."""
+
+    def on_message_callback(self, client: object, message: object) -> None: ...
+
+    async def send(self, message: object) -> None: ...
+
 
 class WsClient(Protocol):
     """What a collector uses of a hooked `ccxt.pro` client: one socket."""
@@ -110,6 +122,18 @@ class ExchangeAdapter:
         when it was a trade frame (consumed: ccxt's own handler is skipped). Raises on a malformed
         trade frame."""
         raise NotImplementedError
+
+    def rejected_markets(self, message: object) -> list[str] | None:
+        """The market ids a subscription-error frame names (a delisted or unknown symbol), None
+        for any other frame. Such a frame is kept from ccxt, which would fail every subscription
+        of the socket over it."""
+        return None
+
+    def resubscribe(self, market_ids: list[str]) -> object | None:
+        """The subscribe message for these markets, where the exchange refuses a whole request
+        over one bad symbol (the others of the request are then subscribed again); None where
+        it refuses only the bad ones."""
+        return None
 
     async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
         """Closed minutes first..last (inclusive, ts // 60000) from the exchange's public history."""
@@ -186,6 +210,10 @@ def hooked_class(base: type) -> Callable[[dict[str, object]], WsClient]:
                 if rows:
                     self.gme_sink.on_rows(rows)
                 return
+            rejected = self.gme_adapter.rejected_markets(message)
+            if rejected is not None:
+                self.gme_sink.on_rejected(rejected, cast(Connection, client))
+                return
             try:
                 super().handle_message(client, message)
             except Exception as exc:  # ccxt choking on a frame must not end the receive loop
@@ -193,12 +221,6 @@ def hooked_class(base: type) -> Callable[[dict[str, object]], WsClient]:
 
     Hooked.__name__ = f"Hooked_{base.__name__}"
     return cast(Callable[[dict[str, object]], WsClient], Hooked)
-
-
-class _Connection(Protocol):
-    """ccxt.pro's per-socket client, as the decoder sees it."""
-
-    def on_message_callback(self, client: object, message: object) -> None: ...
 
 
 class _Frame(Protocol):
@@ -218,7 +240,7 @@ def _see_control_frame(handle: Callable[[_Frame], None], exchange: WsClient, mes
     handle(message)
 
 
-def _decode_frame(client: _Connection, exchange: WsClient, data: str | bytes | bytearray) -> None:
+def _decode_frame(client: Connection, exchange: WsClient, data: str | bytes | bytearray) -> None:
     """Replaces ccxt's decoder on our clients: a frame that is not JSON is counted, not raised
     (ccxt's receive loop would stop for good on an exception here)."""
     sink = exchange.gme_sink

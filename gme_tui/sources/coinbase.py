@@ -11,6 +11,7 @@ limiter keeps to 10 requests/s). Canonical BASE/USDT maps to BASE/USD by default
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol, cast
@@ -22,6 +23,7 @@ from gme_tui.model import MINUTE_MS
 from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, Row, response_header
 from gme_tui.sources.history import MinuteSums
 
+_NOT_A_PRODUCT = re.compile(r"([A-Za-z0-9]+-[A-Za-z0-9]+) is not a valid product")
 PAGE = 1000
 HistoryTrade = dict[str, str | int]  # {"trade_id": int, "side": maker side, "size", "price", "time": ISO 8601}
 
@@ -77,6 +79,19 @@ class CoinbaseAdapter(ExchangeAdapter):
             )
             return True
         return kind == "last_match"
+
+    def rejected_markets(self, message: object) -> list[str] | None:
+        # {"type":"error","message":"Failed to subscribe","reason":"XRP-USD is not a valid
+        # product"}: the whole subscribe fails, so the others of it are subscribed again.
+        if type(message) is not dict or message.get("type") != "error":
+            return None
+        found = _NOT_A_PRODUCT.findall(str(message.get("reason", "")))
+        return found or None
+
+    def resubscribe(self, market_ids: list[str]) -> object | None:
+        if not market_ids:
+            return None
+        return {"type": "subscribe", "product_ids": market_ids, "channels": ["matches"]}
 
     async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
         # /products/{id}/trades, newest first: the same trade ids as the `matches` channel

@@ -25,6 +25,7 @@ from gme_tui.model import MINUTE_MS, Coverage, ExchangeHealth, HealthState, List
 from gme_tui.sources.backfill import Backfiller, StreamLedger, StreamMinute
 from gme_tui.sources.ccxt_common import (
     CcxtMarket,
+    Connection,
     ExchangeAdapter,
     RestClient,
     Row,
@@ -33,7 +34,7 @@ from gme_tui.sources.ccxt_common import (
     chunks,
     response_headers,
 )
-from gme_tui.sources.errors import Gate, SilentSocket, describe_error
+from gme_tui.sources.errors import Gate, Preempted, SilentSocket, describe_error
 from gme_tui.sources.liveness import Verdict, check_subscription
 from gme_tui.sources.session import OffsetEstimate, Session
 from gme_tui.sources.universe import map_markets
@@ -43,9 +44,9 @@ INF = math.inf
 FUTURE_LIMIT_MS = 60_000  # a trade stamped more than a minute ahead is rejected
 DOWN_AFTER_FAILURES = 3
 IDS_KEPT_MINUTES = 3  # trade ids of the ledger's recent minutes (beyond the watchdog period)
-# A session with fewer trade frames than this in the last minute is checked over REST just
-# after a boundary, so its last minute is proven (covered) before the scan reads it.
-QUIET_FRAMES_PER_MINUTE = 6
+# A session without a trade frame for this long is checked over REST just after a boundary, so
+# its last minute is proven (covered) before the scan reads it; a busier one proves it itself.
+BOUNDARY_QUIET_S = 10.0
 BOUNDARY_CHECK_AFTER_MS = 500
 
 
@@ -65,7 +66,7 @@ class Collector:
         watchdog_seconds: float,
         backoff_max_seconds: float,
         backfill: bool,
-        settle_seconds: float = 3.0,
+        settle_seconds: float = 1.0,
         on_markets: Callable[[str, Mapping[str, CcxtMarket]], None] | None = None,
         known_minutes: Mapping[str, frozenset[int]] | None = None,
         whale_minutes: int = 0,
@@ -111,6 +112,9 @@ class Collector:
         self.symbol_of_id: dict[str, str] = {}  # exchange market id → canonical symbol
         self.market_of: dict[str, CcxtMarket] = {}  # canonical symbol → ccxt market
         self.sessions: list[Session] = []
+        self.unavailable: dict[str, str] = {}  # canonical symbol → why (the exchange refused it)
+        self._sends: set[asyncio.Task[None]] = set()
+        self.streaming = False  # the sessions exist (markets and universe known)
         self.trades_total = 0
         self.dropped: collections.Counter[str] = collections.Counter()
         self._rate_samples: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
@@ -132,6 +136,7 @@ class Collector:
             self.sessions = [
                 Session(self, i, group) for i, group in enumerate(chunks(listed, self.adapter.symbols_per_connection))
             ]
+            self.streaming = True
             self._tasks = [asyncio.create_task(self._run_session(s, rest)) for s in self.sessions]
             self._tasks.append(asyncio.create_task(self._minute_ticker()))
             if self.backfiller is not None:
@@ -147,9 +152,8 @@ class Collector:
     async def _load_markets(self, rest: RestClient) -> dict[str, CcxtMarket]:
         attempt = 0
         while True:
-            await self.rest_gate.wait()
             try:
-                markets = await rest.load_markets()
+                markets = await self.rest_gate.call(rest.load_markets)
                 self.rest_gate.ok()
                 self.markets_loaded = True
                 self.markets_reason = ""
@@ -158,6 +162,8 @@ class Collector:
                 return markets
             except asyncio.CancelledError:
                 raise
+            except Preempted:
+                continue  # the gate is shut: the call waits for it
             except Exception as exc:
                 info = describe_error(exc, self.clock.wall_ms(), response_headers(rest), self.id)
                 self.markets_failures += 1
@@ -207,7 +213,8 @@ class Collector:
 
     async def _stream(self, ws: WsClient, session: Session, started: float) -> None:
         session.last_frame = -INF
-        groups = chunks(session.symbols, self.adapter.symbols_per_subscribe)
+        available = [s for s in session.symbols if s not in self.unavailable]
+        session.groups = groups = chunks(available, self.adapter.symbols_per_subscribe)
         tasks = [asyncio.create_task(self._watch(ws, [self.market_of[s]["symbol"] for s in g])) for g in groups]
         tasks.append(asyncio.create_task(self._socket_watchdog(session, started)))
         tasks.append(asyncio.create_task(self._subscription_watchdog(session)))
@@ -260,10 +267,10 @@ class Collector:
             return False
         if exchange_now - boundary < BOUNDARY_CHECK_AFTER_MS or session.live_since_ms is None:
             return False
-        if session.live_since_ms - self.offset.value() > boundary:
-            return False  # it came up after the boundary: that minute is partial anyway
-        if session.frames_last_minute >= QUIET_FRAMES_PER_MINUTE:
-            return False  # a trade frame will prove it in a moment
+        if session.up_ts >= boundary - MINUTE_MS:
+            return False  # it came up in the minute before: that one is partial, nothing to prove
+        if self.clock.monotonic() - max(session.last_trade_frame, session.live_since) < BOUNDARY_QUIET_S:
+            return False  # trades flow: the next one proves it in a moment
         session.checked_boundary = boundary
         return True
 
@@ -287,6 +294,30 @@ class Collector:
                     self.backfiller.schedule(symbol, gap_from, up_minute)
         session.ever_live = True
 
+    def subscription_rejected(self, session: Session, market_ids: list[str], connection: Connection) -> None:
+        """The exchange refused these markets on `session`'s socket (a delisted symbol its markets
+        endpoint still lists): they are unavailable for this run, and where it refused the whole
+        request, the others of that request are subscribed again on the same socket."""
+        refused = [self.symbol_of_id[m] for m in market_ids if m in self.symbol_of_id]
+        for symbol in refused:
+            if symbol not in self.unavailable:
+                self.unavailable[symbol] = "subscription refused by the exchange"
+                log.warning("%s: %s unavailable: the exchange refused its subscription", self.id, symbol)
+        for group in session.groups:
+            if not any(symbol in refused for symbol in group):
+                continue
+            others = [self.market_of[s]["id"] for s in group if s not in self.unavailable]
+            message = self.adapter.resubscribe(others)
+            if message is not None:
+                task = asyncio.ensure_future(connection.send(message))
+                self._sends.add(task)
+                task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sends.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("%s: a subscribe message could not be sent: %s", self.id, task.exception())
+
     def prove(self, session: Session, ts: int) -> None:
         """Evidence that `session`'s stream carried every trade up to exchange time `ts`."""
         covered = session.prove(ts)
@@ -295,14 +326,12 @@ class Collector:
             self.emit([Coverage(self.id, symbol, first, last) for symbol in session.symbols])
 
     async def _minute_ticker(self) -> None:
-        """Just after each local minute: trade-frame rates for the boundary checks, and the ledger
-        kept to the window (its trade ids to the last few minutes)."""
+        """Just after each local minute: the ledger kept to the window (its trade ids to the last
+        few minutes)."""
         while True:
             now = self.clock.wall_ms()
             tick = (now // MINUTE_MS + 1) * MINUTE_MS + 200
             await self.clock.sleep((tick - now) / 1000)
-            for session in self.sessions:
-                session.frames_last_minute, session.frames_this_minute = session.frames_this_minute, 0
             minute = (tick - self.offset.value()) // MINUTE_MS - 1
             ids_kept = math.ceil(self.watchdog_seconds / 60) + IDS_KEPT_MINUTES
             self.ledger.prune(minute - self.window_minutes - 15, minute - ids_kept)
@@ -360,7 +389,6 @@ class Collector:
         self.trades_total += accepted
         if newest >= 0:
             session.last_trade_frame = self.clock.monotonic()
-            session.frames_this_minute += 1
             self.offset.sample(now_ms, newest)
             if newest > session.proven_ts:
                 self.prove(session, newest)
@@ -372,6 +400,28 @@ class Collector:
 
     def drop(self, why: str) -> None:
         self.dropped[why] += 1
+
+    # ------------------------------------------------------------ readiness for a scan
+
+    def ready_for_scan(self, boundary_ms: int, *, initial: bool = False) -> bool:
+        """Has everything that will soon settle the minutes before `boundary_ms` done so? The
+        backfill of the partial and gap minutes (with `initial`, the first scan's: the window
+        before the first connection too), the first connections, a stream minute's proof. What
+        is failing or kept off by the exchange is not waited for (the scan shows it short)."""
+        if not self.markets_loaded or not self.streaming:
+            return self.markets_failures > 0
+        minute = boundary_ms // MINUTE_MS
+        if self.backfiller is not None and self.backfiller.pending_before(minute, initial=initial):
+            return False
+        for session in self.sessions:
+            if session.live_since_ms is None:
+                if not session.ever_live and session.failures == 0:
+                    return False  # its first connection is on its way
+                continue
+            stream_minute = session.up_ts < (minute - 1) * MINUTE_MS  # up before that minute began
+            if stream_minute and session.covered_through < minute - 1:
+                return False  # its proof (a trade, or a boundary check) is on its way
+        return True
 
     # ------------------------------------------------------------ health
 
@@ -400,6 +450,8 @@ class Collector:
         if not self.markets_loaded:
             down = self.markets_failures >= DOWN_AFTER_FAILURES
             return (HealthState.DOWN if down else HealthState.CONNECTING), rest_stop or self.markets_reason
+        if not self.streaming:  # markets known, the universe (OKX's markets for okx_all) not yet
+            return HealthState.CONNECTING, ""
         sessions = self.sessions
         if not sessions:
             return HealthState.LIVE, "no listed symbols"
@@ -412,12 +464,20 @@ class Collector:
         if len(live) == len(sessions):
             if self.backfiller is not None and self.backfiller.busy:
                 return HealthState.BACKFILLING, reason or backfill_reason
-            return HealthState.LIVE, reason or backfill_reason
+            return HealthState.LIVE, reason or backfill_reason or self._unavailable_text()
         if not live and all(s.failures >= DOWN_AFTER_FAILURES for s in sessions):
             return HealthState.DOWN, reason
         if any(s.state == HealthState.RECONNECTING for s in sessions):
             return HealthState.RECONNECTING, reason
         return HealthState.CONNECTING, reason
+
+    def _unavailable_text(self) -> str:
+        """'unavailable: XRP/USDT' (the first few symbols the exchange refused), or ''."""
+        if not self.unavailable:
+            return ""
+        names = sorted(self.unavailable)
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        return "unavailable: " + ", ".join(names[:3]) + more
 
     def _rate(self) -> float:
         now = self.clock.monotonic()

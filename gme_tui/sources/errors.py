@@ -21,12 +21,13 @@ at each further stop in a row (see `Gate.stop`).
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import ccxt
 
@@ -44,6 +45,11 @@ class ErrorInfo:
     reason: str
     limit: LimitKind | None = None
     wait_seconds: float | None = None
+
+
+class Preempted(Exception):
+    """The exchange said stop while this call waited its turn (in ccxt's rate limiter, or on the
+    wire): it was called off, to be made again when the gate opens."""
 
 
 class SilentSocket(Exception):
@@ -207,12 +213,17 @@ def _short(text: str, limit: int = 120) -> str:
 MAX_GROWTH = 8.0
 
 
+_T = TypeVar("_T")
+
+
 class Gate:
     """Keeps one kind of call (an exchange's REST, or its new sockets) off the exchange after it
     said stop. The n-th stop in a row waits at least what the exchange asked and up to 2^n times
     that (jittered; capped at `cap_seconds`, or at MAX_GROWTH times the asked wait when that is
-    longer: repeated bans grow too); a call that works (`ok`) starts the count over. Times are
-    the clock's wall ms."""
+    longer: repeated bans grow too); a call that works (`ok`) starts the count over. Calls made
+    through `call` that are still waiting their turn when the exchange says stop are called off
+    (`Preempted`): with several requests in flight, none goes out after a ban. Times are the
+    clock's wall ms."""
 
     def __init__(self, clock: Clock, cap_seconds: float) -> None:
         self.clock = clock
@@ -220,15 +231,41 @@ class Gate:
         self.until_ms = 0
         self.reason = ""
         self.strikes = 0
+        self._calls: set[asyncio.Task[object]] = set()
+        self._called_off: set[asyncio.Task[object]] = set()
 
     def stop(self, info: ErrorInfo) -> float:
-        """The exchange said stop (`info.limit` set): returns the wait in seconds."""
+        """The exchange said stop (`info.limit` set): returns the wait in seconds. Answers to
+        calls made together with the one that said stop add no strike of their own."""
         asked = max(info.wait_seconds or 1.0, 1.0)
+        already = self.blocked()
         wait = max(asked, backoff_seconds(self.strikes, max(self.cap_seconds, MAX_GROWTH * asked), base=asked))
-        self.strikes += 1
+        if not already:
+            self.strikes += 1
         self.until_ms = max(self.until_ms, self.clock.wall_ms() + int(wait * 1000))
         self.reason = info.reason
+        for task in self._calls:
+            if not task.done():
+                self._called_off.add(task)
+                task.cancel()
         return wait
+
+    async def call(self, request: Callable[[], Awaitable[_T]]) -> _T:
+        """Make `request()` once the gate is open; raises Preempted if the exchange says stop
+        (to another call) before it is answered."""
+        await self.wait()
+        task: asyncio.Task[_T] = asyncio.ensure_future(request())
+        self._calls.add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task in self._called_off and (current is None or current.cancelling() == 0):
+                raise Preempted(self.reason) from None
+            raise
+        finally:
+            self._calls.discard(task)
+            self._called_off.discard(task)
 
     def ok(self) -> None:
         self.strikes = 0

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 0.25
-# How long after a minute closes its backfill waits, so the exchange's history has the minute.
-# Not a setting yet (issue 10 item 7 revisits when the partial minute is fetched).
-BACKFILL_SETTLE_SECONDS = 3.0
+# How long after a minute closes its backfill waits, so the exchange's history has the minute:
+# within the scan grace (2 s), so the first scan after a start or a reconnect has it (item 7); a
+# history still short of the stream is read again (backfill.REREADS).
+BACKFILL_SETTLE_SECONDS = 1.0
 
 
 def load_adapter(exchange: str) -> ExchangeAdapter:
@@ -112,6 +113,12 @@ class LiveSource:
             batch, self._pending = self._pending, []
             self._raise_if_crashed()
             yield batch
+
+    def ready_for_scan(self, boundary_ms: int, *, initial: bool = False) -> bool:
+        """The pipeline holds the scan at `boundary_ms` until this holds (or a while has passed):
+        every exchange has settled what it will soon settle of the minutes before it (`initial`:
+        the first scan, which waits for the window before the first connection too)."""
+        return all(c.ready_for_scan(boundary_ms, initial=initial) for c in self.collectors.values())
 
     def health(self) -> Sequence[ExchangeHealth]:
         return [collector.health() for collector in self.collectors.values()]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from gme_tui.model import MINUTE_MS
 from gme_tui.sources.ccxt_common import response_headers
-from gme_tui.sources.errors import describe_error
+from gme_tui.sources.errors import Preempted, describe_error
 
 if TYPE_CHECKING:
     from gme_tui.sources.backfill import StreamLedger
@@ -50,12 +50,17 @@ async def check_subscription(collector: Collector, session: Session) -> Verdict:
     session.last_check = clock.monotonic()
     if rest is None or collector.rest_gate.blocked():
         return Verdict.UNKNOWN
-    symbol = _check_symbol(collector.ledger, session, clock.wall_ms() - collector.offset.value())
+    available = [s for s in session.symbols if s not in collector.unavailable] or session.symbols
+    symbol = _check_symbol(collector.ledger, available, clock.wall_ms() - collector.offset.value())
     started_ms = clock.wall_ms()
     try:
-        newest = await collector.adapter.fetch_latest_trade(rest, collector.market_of[symbol])
+        newest = await collector.rest_gate.call(
+            lambda: collector.adapter.fetch_latest_trade(rest, collector.market_of[symbol])
+        )
     except asyncio.CancelledError:
         raise
+    except Preempted:
+        return Verdict.UNKNOWN
     except Exception as exc:
         info = describe_error(exc, clock.wall_ms(), response_headers(rest), collector.id)
         if info.limit is not None:
@@ -107,10 +112,10 @@ def newest_streamed_ts(ledger: StreamLedger, symbol: str) -> int | None:
     return None if record is None or record.last_ts < 0 else record.last_ts
 
 
-def _check_symbol(ledger: StreamLedger, session: Session, exchange_now_ms: int) -> str:
+def _check_symbol(ledger: StreamLedger, symbols: list[str], exchange_now_ms: int) -> str:
     now_minute = exchange_now_ms // MINUTE_MS
-    best, best_count = session.symbols[0], 0
-    for symbol in session.symbols:
+    best, best_count = symbols[0], 0
+    for symbol in symbols:
         count = 0
         for minute in range(now_minute - RECENT_MINUTES, now_minute + 1):
             record = ledger.minutes.get((symbol, minute))

@@ -5,6 +5,10 @@ lines, then every trade (and later backfill buckets: gap minutes) as they arrive
 initial backfill is done (or `READY_TIMEOUT_S` passed) trades are held in memory so that the
 file starts with a full window. `.gz` compresses. Each batch is flushed; SIGINT/SIGTERM or the
 minute limit stop cleanly.
+
+The recording goes to `FILE.partial` and takes its name only when something was recorded: a run
+that recorded nothing leaves no file that would replay as valid, and never clobbers an existing
+FILE (issue 12 item 4). The folder of FILE must exist: a typo is an error, not a new directory.
 """
 
 from __future__ import annotations
@@ -14,24 +18,46 @@ import contextlib
 import gzip
 import io
 import logging
+import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import orjson
 
-from gme_tui.model import ExchangeHealth, Listings, MinuteBucket, Trade
+from gme_tui.model import ExchangeHealth, HealthState, Listings, MinuteBucket, SourceItem, Trade
+
+if TYPE_CHECKING:  # types only: the cli reads the settings; sources do not import consumers
+    from gme_tui.core.seams import Source
+    from gme_tui.settings import Settings
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 15 * 60
+PARTIAL_SUFFIX = ".partial"
+
+_Row = dict[str, str | int | float]
+
+
+class OutputPathError(Exception):
+    """An output path whose folder does not exist or is not a folder: one line, exit code 2."""
+
+
+def require_parent_dir(path: Path, what: str) -> None:
+    """Raise OutputPathError unless `path`'s folder exists (it is never created: a typo in
+    `--out` or `--store` must not become a new directory). `what` names the option."""
+    parent = path.expanduser().parent
+    if not parent.exists():
+        raise OutputPathError(f"{what} {path}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputPathError(f"{what} {path}: {parent} is not a folder")
 
 
 def trade_line(t: Trade) -> bytes:
-    row: dict[str, Any] = {
+    row: _Row = {
         "ts": t.ts,
         "exchange": t.exchange,
         "symbol": t.symbol,
@@ -45,7 +71,7 @@ def trade_line(t: Trade) -> bytes:
 
 
 def bucket_line(b: MinuteBucket) -> bytes:
-    row: dict[str, Any] = {
+    row: _Row = {
         "type": "bucket",
         "exchange": b.exchange,
         "symbol": b.symbol,
@@ -61,32 +87,54 @@ def bucket_line(b: MinuteBucket) -> bytes:
 
 
 def backfill_ready(health: Sequence[ExchangeHealth]) -> bool:
-    return all(h.state not in ("connecting", "backfilling") and h.backfill_done >= h.backfill_total for h in health)
+    return all(
+        h.state not in (HealthState.CONNECTING, HealthState.BACKFILLING) and h.backfill_done >= h.backfill_total
+        for h in health
+    )
 
 
-async def record(settings, out: Path, minutes: float | None, *, source=None) -> int:
-    """Record until `minutes` have passed or SIGINT/SIGTERM. Returns the exit code."""
+async def record(settings: Settings, out: Path, minutes: float | None, *, source: Source | None = None) -> int:
+    """Record until `minutes` have passed or SIGINT/SIGTERM. Returns the exit code: 0 recorded,
+    1 nothing recorded (no file left), 2 unusable `out` (its folder missing, not writable)."""
+    out = Path(out).expanduser()
+    try:
+        require_parent_dir(out, "--out")
+    except OutputPathError as problem:
+        print(f"gme-tui record: {problem}", file=sys.stderr)
+        if source is not None:
+            await source.close()
+        return 2
     if source is None:
         from gme_tui.sources.live import LiveSource
 
         source = LiveSource.from_settings(settings)
+    partial = out.with_name(out.name + PARTIAL_SUFFIX)
     try:
-        handle = _open(Path(out))
+        handle = _open(partial, compress=out.name.endswith(".gz"))
     except OSError as exc:
-        print(f"gme-tui record: cannot write {out}: {exc}", file=sys.stderr)
+        print(f"gme-tui record: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         await source.close()
         return 2
     stop = asyncio.Event()
-    with _signals(stop):
-        try:
-            counts = await _record(source, handle, minutes, stop)
-        finally:
-            handle.close()
-            health = list(source.health())
-            await source.close()
-    if counts.trades == 0 and counts.buckets == 0:
+    recorded = False
+    try:
+        with _signals(stop):
+            try:
+                counts = await _record(source, handle, minutes, stop)
+            finally:
+                handle.close()
+                health = list(source.health())
+                await source.close()
+        recorded = counts.trades > 0 or counts.buckets > 0
+        if recorded:
+            os.replace(partial, out)
+    finally:
+        if not recorded:  # nothing (or a failure): no file that would replay as a valid recording
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+    if not recorded:
         reasons = "; ".join(f"{h.exchange}: {h.reason}" for h in health if h.reason) or "no trades arrived"
-        log.error("nothing recorded into %s (%s)", out, reasons)
+        log.error("nothing recorded into %s (%s); no file written", out, reasons)
         return 1
     log.info(
         "recorded %d trades and %d minute buckets of %d symbols into %s",
@@ -105,12 +153,12 @@ class _Counts:
     symbols: int = 0
 
 
-async def _record(source, handle: TextIO, minutes: float | None, stop: asyncio.Event) -> _Counts:
+async def _record(source: Source, handle: TextIO, minutes: float | None, stop: asyncio.Event) -> _Counts:
     counts = _Counts()
     started = time.monotonic()
     deadline = None if minutes is None else started + minutes * 60
     listings: dict[str, set[str]] = {}
-    held: list = []  # buckets and trades before the meta line is written
+    held: list[Trade | MinuteBucket] = []  # buckets and trades before the meta line is written
     header_written = False
     batches = source.batches().__aiter__()
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
@@ -141,19 +189,22 @@ async def _record(source, handle: TextIO, minutes: float | None, stop: asyncio.E
     return counts
 
 
-def _write_header(handle: TextIO, listings: dict[str, set[str]], held: list) -> None:
+def _write_header(handle: TextIO, listings: dict[str, set[str]], held: list[Trade | MinuteBucket]) -> None:
     meta = {"type": "meta", "listings": {s: sorted(e) for s, e in sorted(listings.items())}}
     handle.write(orjson.dumps(meta).decode() + "\n")
     buckets = sorted((i for i in held if isinstance(i, MinuteBucket)), key=lambda b: (b.minute, b.exchange, b.symbol))
-    for item in buckets + [i for i in held if isinstance(i, Trade)]:
+    trades: list[Trade | MinuteBucket] = [i for i in held if isinstance(i, Trade)]
+    for item in [*buckets, *trades]:
         handle.write(_line(item))
 
 
-def _line(item) -> str:
+def _line(item: Trade | MinuteBucket) -> str:
     return (trade_line(item) if isinstance(item, Trade) else bucket_line(item)).decode() + "\n"
 
 
-async def _next(batches, stop: asyncio.Event, deadline: float | None):
+async def _next(
+    batches: AsyncIterator[Sequence[SourceItem]], stop: asyncio.Event, deadline: float | None
+) -> Sequence[SourceItem] | None:
     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
     getter = asyncio.ensure_future(batches.__anext__())
     stopper = asyncio.ensure_future(stop.wait())
@@ -170,15 +221,15 @@ async def _next(batches, stop: asyncio.Event, deadline: float | None):
     return None
 
 
-def _open(path: Path) -> TextIO:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.endswith(".gz"):
+def _open(path: Path, *, compress: bool) -> TextIO:
+    """The file to write, truncated; `compress`: gzip. The folder must exist (never created)."""
+    if compress:
         return io.TextIOWrapper(gzip.open(path, "wb"), encoding="utf-8")
     return path.open("w", encoding="utf-8")
 
 
 @contextlib.contextmanager
-def _signals(stop: asyncio.Event):
+def _signals(stop: asyncio.Event) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from gme_tui.model import MINUTE_MS, HealthState
 
 if TYPE_CHECKING:
-    from gme_tui.sources.ccxt_common import Row
+    from gme_tui.sources.ccxt_common import Connection, Row
     from gme_tui.sources.collector import Collector
 
 INF = math.inf
@@ -63,6 +63,7 @@ class Session:
         self.collector = collector
         self.index = index
         self.symbols = symbols  # canonical
+        self.groups: list[list[str]] = []  # the subscribe requests of the current connection
         self.state = HealthState.CONNECTING
         self.reason = ""
         self.failures = 0
@@ -76,8 +77,6 @@ class Session:
         self.last_check = -INF  # monotonic seconds of the last check's start
         self.checked_boundary = NEVER  # the exchange minute boundary (ms) last checked for
         self.baseline: tuple[str, str] | None = None  # (symbol, the REST's newest trade id) then
-        self.frames_this_minute = 0  # trade frames since the last local minute tick
-        self.frames_last_minute = 0
         # Evidence and coverage, on the exchange's clock.
         self.up_ts = NEVER  # when it came up, on the exchange's clock (estimated)
         self.proven_ts = NEVER
@@ -98,6 +97,9 @@ class Session:
 
     def on_bad_frame(self, why: str) -> None:
         self.collector.drop(why)
+
+    def on_rejected(self, market_ids: list[str], connection: Connection) -> None:
+        self.collector.subscription_rejected(self, market_ids, connection)
 
     # ------------------------------------------------------------ edges
 

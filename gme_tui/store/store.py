@@ -7,6 +7,13 @@ batches, one transaction each (see writer.py); reads use their own connection, s
 waits behind a write. The schema version is `PRAGMA user_version`; `_MIGRATIONS[n]` upgrades
 version n to n + 1.
 
+Rows go in as multi-row INSERTs of up to 4,096 rows, never one statement step per row:
+sqlite3 releases the GIL around every step, and each release hands the GIL to the busy pipeline
+thread, which may keep it up to the switch interval (5 ms). With `executemany` a 2,400-row minute
+cost 2,400 such hand-offs and a replay at full speed starved the writer (measured: a transaction
+of 20 ms of CPU took over a second; issue 12 item 7). Parameters are bound as they are, so every
+float round-trips exactly.
+
 Data model, kept small and honest:
 - `pairs(id, exchange, symbol)`: a 2-byte id instead of two strings on each of the ~3.5 M minute
   rows a day at 600 symbols x 4 exchanges;
@@ -21,11 +28,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeAlias
+
+import msgspec
 
 from gme_tui.model import EXCHANGES, MINUTE_MS, Grade, MinuteBucket, Side, Signal, SignalCode, StoredSignal, Whale
 
@@ -80,6 +91,18 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 _FLOW_COLUMNS = ", ".join(f"flow_{e}" for e in EXCHANGES)
 _COV_COLUMNS = ", ".join(f"cov_{e}" for e in EXCHANGES)
 
+_INSERT_MINUTES = "INSERT OR REPLACE INTO minutes(pair, minute, buy, sell, count, close, covered)"
+_INSERT_SIGNALS = (
+    f"INSERT OR REPLACE INTO signals(ts, symbol, code, grade, {_FLOW_COLUMNS}, {_COV_COLUMNS}, window_minutes)"
+)
+_SIGNAL_WIDTH = 5 + 2 * len(EXCHANGES)  # ts, symbol, code, grade, flows, coverages, window_minutes
+_INSERT_WHALES = "INSERT OR IGNORE INTO whales(ts, exchange, symbol, side, price, amount, value, fills)"
+_INSERT_PAIRS = "INSERT OR IGNORE INTO pairs(exchange, symbol)"
+_ALL_PAIRS = "SELECT json_group_array(json_array(id, exchange, symbol)) FROM pairs"  # one row: one step
+_SIZES = (1, 4, 16, 64, 256, 1_024, 4_096)  # rows per INSERT statement, up to SQLite's variable limit
+_BY_KEY = itemgetter(0, 1)  # (pair, minute): the minutes table's key, so rows go in page after page
+_PAIRS_JSON = msgspec.json.Decoder(list[tuple[int, str, str]])
+
 
 class StoreError(Exception):
     """The store cannot be opened or used: a clear one-line reason, never a traceback."""
@@ -104,6 +127,7 @@ SqlValue = int | float | str | None
 """What a query parameter may be."""
 # Rows as the schema declares them (sqlite3 returns untyped rows; each reader names its shape).
 _MinuteRow = tuple[int, float, float, int, float | None, int]
+_MinuteInsertRow = tuple[int, int, float, float, int, float | None, int]  # pair id first
 _PairMinuteRow = tuple[str, str, int, float, float, int, float | None, int]
 _WhaleRow = tuple[int, str, str, Side, float, float, float, int]
 # One flow and one coverage column per exchange, NULL where the exchange did not participate:
@@ -135,9 +159,11 @@ class Store:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._pair_ids: dict[tuple[str, str], int] = {}
+        self._insert_sql: dict[tuple[str, int], str] = {}  # (head, rows) -> statement text
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._connect()
+            self._variable_limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
             self._migrate()
             self._reader = self._connect()
             self._reader.execute("PRAGMA query_only=1")
@@ -174,8 +200,9 @@ class Store:
                 raise
 
     def _load_pairs(self) -> None:
-        for pair_id, exchange, symbol in self._db.execute("SELECT id, exchange, symbol FROM pairs"):
-            self._pair_ids[(exchange, symbol)] = pair_id
+        """Every pair's id, read as one JSON row (a row per pair would be a GIL hand-off per pair)."""
+        text = self._db.execute(_ALL_PAIRS).fetchone()[0]
+        self._pair_ids = {(exchange, symbol): pair_id for pair_id, exchange, symbol in _PAIRS_JSON.decode(text)}
 
     def close(self) -> None:
         with self._write_lock, self._read_lock:
@@ -194,47 +221,68 @@ class Store:
         inserted once. Raises sqlite3.Error (the writer counts and logs it)."""
         if not (minutes or signals or whales):
             return
+        if any(len(row) != _SIGNAL_WIDTH for row in signals):  # rows are bound flat: a short one would shift the rest
+            raise sqlite3.ProgrammingError(f"a signals row must have {_SIGNAL_WIDTH} values")
         with self._write_lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
                 if minutes:
-                    ids = self._ids_for(minutes)
-                    db.executemany(
-                        "INSERT OR REPLACE INTO minutes(pair, minute, buy, sell, count, close, covered)"
-                        " VALUES (?,?,?,?,?,?,?)",
-                        [
-                            (ids[(b.exchange, b.symbol)], b.minute, b.buy, b.sell, b.count, b.close, int(b.covered))
-                            for b in minutes
-                        ],
-                    )
+                    rows = self._minute_rows(minutes)
+                    rows.sort(key=_BY_KEY)  # stable: of two rows of one minute, the later still wins
+                    self._insert(_INSERT_MINUTES, 7, rows)
                 if signals:
-                    db.executemany(
-                        f"INSERT OR REPLACE INTO signals(ts, symbol, code, grade, {_FLOW_COLUMNS}, {_COV_COLUMNS},"
-                        " window_minutes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        signals,
-                    )
+                    self._insert(_INSERT_SIGNALS, _SIGNAL_WIDTH, signals)
                 if whales:
-                    db.executemany(
-                        "INSERT OR IGNORE INTO whales(ts, exchange, symbol, side, price, amount, value, fills)"
-                        " VALUES (?,?,?,?,?,?,?,?)",
+                    self._insert(
+                        _INSERT_WHALES,
+                        8,
                         [(w.ts, w.exchange, w.symbol, w.side, w.price, w.amount, w.value, w.fills) for w in whales],
                     )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
-                self._pair_ids = {}  # ids inserted in the rolled-back transaction are gone
-                self._load_pairs()
+                self._load_pairs()  # ids inserted in the rolled-back transaction are gone
                 raise
 
-    def _ids_for(self, minutes: Iterable[MinuteBucket]) -> dict[tuple[str, str], int]:
+    def _minute_rows(self, minutes: Sequence[MinuteBucket]) -> list[_MinuteInsertRow]:
+        """Rows of the minutes table; pairs not seen before get their ids first (inside the
+        caller's transaction)."""
+        try:
+            return self._rows_with_ids(minutes)
+        except KeyError:  # a new pair: rare (a start, a new listing), so no lookup pass before
+            ids = self._pair_ids
+            new = list(dict.fromkeys(key for b in minutes if (key := (b.exchange, b.symbol)) not in ids))
+            self._insert(_INSERT_PAIRS, 2, new)
+            self._load_pairs()  # with the ids just given (and any another process gave)
+            return self._rows_with_ids(minutes)
+
+    def _rows_with_ids(self, minutes: Sequence[MinuteBucket]) -> list[_MinuteInsertRow]:
         ids = self._pair_ids
-        for bucket in minutes:
-            key = (bucket.exchange, bucket.symbol)
-            if key not in ids:
-                self._db.execute("INSERT OR IGNORE INTO pairs(exchange, symbol) VALUES (?, ?)", key)
-                ids[key] = self._db.execute("SELECT id FROM pairs WHERE exchange = ? AND symbol = ?", key).fetchone()[0]
-        return ids
+        return [
+            (ids[(b.exchange, b.symbol)], b.minute, b.buy, b.sell, b.count, b.close, int(b.covered)) for b in minutes
+        ]
+
+    def _insert(self, head: str, width: int, rows: Sequence[Sequence[SqlValue]]) -> None:
+        """`head VALUES (...),(...),...` over `rows`, in order, in as few statements as SQLite's
+        variable limit allows (a statement step is a GIL hand-off, see the module docstring).
+
+        Statements have one of a few sizes (`_SIZES`), so their texts stay in sqlite3's statement
+        cache; the last one is padded with copies of the last row. A copy changes nothing: with
+        OR REPLACE the last row of its key stays the last, with OR IGNORE a copy is ignored."""
+        sizes = [size for size in _SIZES if size * width <= self._variable_limit] or [1]
+        at, total = 0, len(rows)
+        while at < total:
+            left = total - at
+            size = next((size for size in sizes if size >= left), sizes[-1])
+            chunk = list(rows[at : at + size])
+            chunk += [chunk[-1]] * (size - len(chunk))
+            sql = self._insert_sql.get((head, size))
+            if sql is None:
+                one = "(" + ",".join("?" * width) + ")"
+                sql = self._insert_sql[(head, size)] = f"{head} VALUES {','.join([one] * size)}"
+            self._db.execute(sql, list(chain.from_iterable(chunk)))
+            at += size
 
     def prune(self, now_ms: int, *, bucket_days: float, history_days: float, chunk: int = 100) -> PruneResult:
         """Delete minutes that started more than `bucket_days` before `now_ms`, and signals and

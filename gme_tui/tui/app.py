@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.theme import ThemeProvider
 from textual.timer import Timer
 from textual.widgets import Input
 
@@ -31,17 +33,19 @@ from gme_tui import format as fmt
 from gme_tui.core.clock import wall_ms
 from gme_tui.core.mutes import Mutes
 from gme_tui.core.seams import AlertsView, EventConsumer, HistoryReader
+from gme_tui.i18n import Catalogue, ColourConvention, catalogue, convention_for, theme_variables_for
 from gme_tui.model import EXCHANGE_SHORT, EngineEvent, HealthUpdate
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings, save_changes, user_settings_path
 from gme_tui.tui.screens.main import MainScreen
-from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, Row, SortSpec, visible_rows
+from gme_tui.tui.theme import Colours, colours_from
+from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, Row, SortSpec, grade_filter_name, visible_rows
 from gme_tui.tui.widgets.cells import CellContext, table_columns
 from gme_tui.tui.widgets.feeds import SignalLogView, WhaleTicker
 from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar, StatusInfo
 
 if TYPE_CHECKING:  # the UI never imports the pipeline at runtime (layering contract)
-    from gme_tui.pipeline import Pipeline
+    from gme_tui.tui.feed import EventFeed  # a Pipeline, or a daemon's AttachedFeed
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,9 @@ class GmeApp(App[int]):
     TITLE = "gme-tui"
     # Declared here (Textual adds the same otherwise) so the help screen lists it with its meaning.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True, tooltip="command palette"),
+        Binding(
+            "ctrl+p", "command_palette", "palette", show=False, priority=True, tooltip=catalogue("en").tips.palette
+        ),
     ]
 
     grade_filter: reactive[int] = reactive(0, init=False)
@@ -85,7 +91,7 @@ class GmeApp(App[int]):
     def __init__(
         self,
         settings: Settings,
-        pipeline: Pipeline,
+        pipeline: EventFeed,
         *,
         alerts: AlertsView | None = None,
         mutes: Mutes | None = None,
@@ -97,6 +103,8 @@ class GmeApp(App[int]):
     ) -> None:
         """`mutes` is shared with the alert dispatcher (default: the settings' `alerts.muted`);
         `store` feeds the history and detail screens (None: they say it is off)."""
+        # before Textual's __init__, which asks get_css_variables for the semantic colours
+        self.convention: ColourConvention = convention_for(settings.colour_convention, settings.language)
         super().__init__()
         self.settings = settings
         self.pipeline = pipeline
@@ -118,11 +126,14 @@ class GmeApp(App[int]):
         self._shown_rows: Mapping[str, Row] = {}
         self._rows_shown = 0
         self._muted_shown: frozenset[str] = frozenset()
+        self._shown_scan_ts: int | None = None  # the scan the table shows (frozen while paused)
         self._coverage: dict[str, int] = {}
         self._timer: Timer | None = None
         self._started = False
-        self._columns = table_columns(settings.enabled_exchanges, settings.language)
         self.zone = fmt.zone(settings.timezone)
+        self.t: Catalogue = catalogue(settings.language)
+        self.colours: Colours = self._make_styles()
+        self._columns = table_columns(settings.enabled_exchanges, self.t)
 
     @property
     def store(self) -> HistoryReader | None:
@@ -135,6 +146,32 @@ class GmeApp(App[int]):
         self.main = MainScreen()
         return self.main
 
+    # ------------------------------------------------------------ colours
+
+    def get_css_variables(self) -> dict[str, str]:
+        """Textual's theme variables plus the semantic ones ($up, $down, $neutral-text, ...) of
+        the current theme in the colour convention in force (gme_tui.i18n.colours)."""
+        variables = super().get_css_variables()
+        dark = self.current_theme.dark
+        variables.update(theme_variables_for(variables, dark=dark, convention=self.convention))
+        return variables
+
+    def _make_styles(self) -> Colours:
+        return colours_from(self.get_css_variables(), self.convention)
+
+    def _restyle(self) -> None:
+        """The theme or the convention changed: new colours for CSS and for every drawn line."""
+        self.colours = self._make_styles()
+        self.refresh_css()
+        if self._started:
+            self.main.relabel()
+            self._configure_feeds()
+            self._show_table()
+            self._show_status(self.now_ms())
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
+
     def start(self) -> None:
         """Called once by the main screen when its widgets exist: start data and the tick."""
         main = self.main
@@ -145,6 +182,7 @@ class GmeApp(App[int]):
         self.status_bar = main.query_one(StatusBar)
         self.search_box = main.query_one("#search", Input)
         self._configure_feeds()
+        self._show_table()  # the empty state says what it waits for
         self.table.focus()
         if self.alerts is not None:
             self.run_worker(self.alerts.start(), name="alerts", group="alerts", exit_on_error=False)
@@ -194,6 +232,7 @@ class GmeApp(App[int]):
         """Hand the current market to the widgets (the only place their data changes)."""
         market = self.market
         self._shown_rows = market.rows
+        self._shown_scan_ts = market.scan.ts if market.scan is not None else None
         self._coverage = _fewest_covered(market.rows.values())
         self.whale_ticker.show(tuple(market.whales))
         self.signal_log.show(tuple(market.signals.entries))
@@ -216,29 +255,49 @@ class GmeApp(App[int]):
         }
         self._muted_shown = self.mutes.muted(self.now_ms())
         context = CellContext(
-            language=self.settings.language,
+            t=self.t,
+            colours=self.colours,
             pinned=frozenset(self.settings.ui.pinned),
             muted=self._muted_shown,
         )
         self.selected = table.show(
-            rows, columns=self._columns, context=context, sort=self.sort, selected=self.selected, header_note=notes
+            rows,
+            columns=self._columns,
+            context=context,
+            sort=self.sort,
+            selected=self.selected,
+            header_note=notes,
+            empty_text="" if rows else self._empty_text(),
         )
         self._rows_shown = len(rows)
+
+    def _empty_text(self) -> str:
+        """Why the table is empty: no scan yet, or the filters hide every row."""
+        main = self.t.main
+        if not self._shown_rows:
+            return main.table_waiting.format(minutes=self.settings.window.minutes)
+        grade = grade_filter_name(self.grade_filter, self.t)
+        text = self.search.strip()
+        if text and self.grade_filter:
+            return main.table_empty_both.format(grade=grade, text=text)
+        if text:
+            return main.table_empty_search.format(text=text)
+        return main.table_empty_any if self.grade_filter == 5 else main.table_empty_grade.format(grade=grade)
 
     def _show_status(self, now: int) -> None:
         """The latest heartbeat the pipeline handed over (before the first one: no exchanges yet,
         the source's mode), the robots' state, the view's filters."""
         update = self.inbox.health
         robots = tuple(self.alerts.status().values()) if self.alerts is not None else ()
-        scan = self.market.scan
+        enabled = set(self.settings.enabled_exchanges)  # an exchange switched off leaves the bar at once
         info = StatusInfo(
             mode=update.mode if update is not None else self.pipeline.source.mode,
-            health=update.exchanges if update is not None else (),
+            health=tuple(h for h in update.exchanges if h.exchange in enabled) if update is not None else (),
             coverage=self._coverage,
             window_minutes=self.settings.window.minutes,
             now_ms=now,
             zone=self.zone,
-            scan_ts=scan.ts if scan else None,
+            scan_ts=self._shown_scan_ts,
             rows_total=len(self._shown_rows),
             rows_shown=self._rows_shown,
             filter_text=self.filter_text,
@@ -248,15 +307,18 @@ class GmeApp(App[int]):
             finished=self.pipeline_finished,
             error=self.pipeline_error,
             robots=robots,
+            t=self.t,
+            colours=self.colours,
         )
         self.status_bar.show(info)
 
     @property
     def filter_text(self) -> str:
-        parts = [f"grade {GRADE_FILTERS[self.grade_filter]}"]
+        status = self.t.status
+        parts = [status.filter_grade.format(grade=grade_filter_name(self.grade_filter, self.t))]
         if self.search:
-            parts.append(f"search '{self.search}'")
-        return "filter: " + ", ".join(parts)
+            parts.append(status.filter_search.format(text=self.search))
+        return status.filter.format(parts=self.t.common.list_sep.join(parts))
 
     @property
     def sort_text(self) -> str:
@@ -332,7 +394,7 @@ class GmeApp(App[int]):
 
     def action_detail(self) -> None:
         if self.selected is None:
-            self.notify("no symbol selected", severity="warning")
+            self.notify(self.t.notices.no_symbol, severity="warning")
             return
         from gme_tui.tui.screens.detail import DetailScreen
 
@@ -376,16 +438,18 @@ class GmeApp(App[int]):
             return
         now = self.now_ms()
         until = self.mutes.until(symbol, now)
+        notices = self.t.notices
         if until == math.inf:
-            self.notify(f"{symbol}: muted in the settings file (alerts.muted)")
+            self.notify(notices.muted_in_file.format(symbol=symbol))
             return
         if until is not None:
             self.mutes.unmute(symbol)
-            self.notify(f"{symbol}: alerts on")
+            self.notify(notices.alerts_on.format(symbol=symbol))
         else:
             until_ms = now + int(self.settings.alerts.mute_minutes * 60_000)
             self.mutes.mute(symbol, until_ms)
-            self.notify(f"{symbol}: alerts muted until {fmt.clock(until_ms, self.zone, seconds=False)}")
+            time = fmt.clock(until_ms, self.zone, seconds=False)
+            self.notify(notices.muted_until.format(symbol=symbol, time=time))
         self._show_table()
 
     # ------------------------------------------------------------ settings
@@ -403,7 +467,7 @@ class GmeApp(App[int]):
             new = load_settings(path)
         except (SettingsError, OSError) as error:
             log.warning("settings not saved: %s", error)
-            self.notify(f"settings not saved: {error}", severity="error", timeout=8)
+            self.notify(self.t.notices.not_saved.format(error=error), severity="error", timeout=8)
             return False
         self.apply_settings(new)
         if self.on_settings_saved is not None:
@@ -411,45 +475,69 @@ class GmeApp(App[int]):
                 self.on_settings_saved(new)
             except Exception:
                 log.exception("applying the new settings failed")
-                self.notify("saved, but applying them failed: see the log", severity="error")
+                self.notify(self.t.notices.apply_failed, severity="error")
         return True
 
     def apply_settings(self, settings: Settings) -> None:
+        """Everything the screen shows follows at once: labels, colours, zone, columns, marks. The
+        figures follow with the engine's next scan under the new settings."""
         old = self.settings
         self.settings = settings
         self.zone = fmt.zone(settings.timezone)
+        self.t = catalogue(settings.language)
         self.mutes.set_configured(settings.alerts.muted)
-        self._columns = table_columns(settings.enabled_exchanges, settings.language)
+        self._columns = table_columns(settings.enabled_exchanges, self.t)
         if settings.ui.refresh_ms != old.ui.refresh_ms and self._timer is not None:
             self._timer.stop()
             self._timer = self.set_interval(settings.ui.refresh_ms / 1000, self.tick, name="ui-tick")
+        convention = convention_for(settings.colour_convention, settings.language)
+        if convention != self.convention:
+            self.convention = convention
+            self._restyle()
+        self.main.relabel()
         self._configure_feeds()
         self._show_table()
         self._show_status(self.now_ms())
 
     def _configure_feeds(self) -> None:
-        s = self.settings
-        self.whale_ticker.configure(self.zone, s.language, s.alerts.whale_notify_threshold)
-        self.signal_log.configure(self.zone, s.language)
+        self.whale_ticker.configure(self.zone, self.t, self.colours)
+        self.whale_ticker.set_threshold(self.settings.alerts.whale_notify_threshold)
+        self.signal_log.configure(self.zone, self.t, self.colours)
 
     # ------------------------------------------------------------ palette and crashes
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for number, name in GRADE_FILTERS.items():
+        """gme-tui's commands in the labels' language, and Textual's theme picker (its other
+        commands duplicate keys gme-tui has, in English only)."""
+        p = self.t.palette
+        for number in GRADE_FILTERS:
+            name = grade_filter_name(number, self.t)
             yield SystemCommand(
-                f"Filter: {name}", f"show {name} rows (key {number})", lambda n=number: self.action_grade(n)
+                p.filter.format(name=name),
+                p.filter_help.format(name=name, key=number),
+                lambda n=number: self.action_grade(n),
             )
-        yield SystemCommand("Search symbols", "filter rows by text (key /)", self.action_search)
-        yield SystemCommand("Sort by next column", "key s", self.action_sort_next)
-        yield SystemCommand("Reverse sort", "key S", self.action_sort_reverse)
-        yield SystemCommand("Symbol detail", "per-exchange chart of the selected symbol (enter)", self.action_detail)
-        yield SystemCommand("Signal history", "past signals from the store, with filters (key h)", self.action_history)
-        yield SystemCommand("Settings", "exchanges, window, thresholds, alerts (key o)", self.action_settings)
-        yield SystemCommand("Pin / unpin symbol", "keep the selected symbol on top (key f)", self.action_pin)
-        yield SystemCommand("Mute / unmute alerts", "of the selected symbol (key m)", self.action_mute)
-        yield SystemCommand("Pause / resume", "freeze the screen; data keeps flowing (key p)", self.action_pause)
-        yield SystemCommand("Keys", "help (key ?)", self.action_help)
+        yield SystemCommand(p.search, p.search_help, self.action_search)
+        yield SystemCommand(p.sort_next, p.key_help.format(key="s"), self.action_sort_next)
+        yield SystemCommand(p.sort_reverse, p.key_help.format(key="S"), self.action_sort_reverse)
+        yield SystemCommand(p.detail, p.detail_help, self.action_detail)
+        yield SystemCommand(p.history, p.history_help, self.action_history)
+        yield SystemCommand(p.settings, p.settings_help, self.action_settings)
+        yield SystemCommand(p.pin, p.pin_help, self.action_pin)
+        yield SystemCommand(p.mute, p.mute_help, self.action_mute)
+        yield SystemCommand(p.pause, p.pause_help, self.action_pause)
+        yield SystemCommand(p.keys, p.keys_help, self.action_help)
+        yield SystemCommand(p.theme, p.theme_help, self.action_change_theme)
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, its search field in the labels' language."""
+        if self.use_command_palette and not isinstance(self.screen, CommandPalette):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=self.t.palette.placeholder))
+
+    def action_change_theme(self) -> None:
+        """Textual's theme picker, its search field in the labels' language; the semantic colours
+        follow the chosen theme (theme_changed_signal -> _restyle)."""
+        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=self.t.palette.theme_placeholder))
 
     def _handle_exception(self, error: Exception) -> None:
         # the traceback goes to the log file; run_tui prints a one-line hint on the terminal
@@ -484,7 +572,7 @@ def _log_file() -> str | None:
 
 def run_tui(
     settings: Settings,
-    pipeline: Pipeline,
+    pipeline: EventFeed,
     *,
     alerts: AlertsView | None = None,
     mutes: Mutes | None = None,
@@ -514,7 +602,9 @@ def run_app(app: GmeApp, *, headless: bool = False) -> int:
         log.critical("gme-tui crashed", exc_info=error)
     if app.crash is not None:
         where = _log_file()
-        hint = f"details in {where}" if where else "details in the log file"
-        print(f"gme-tui crashed: {type(app.crash).__name__}: {app.crash} ({hint})", file=sys.stderr)
+        notices = app.t.notices
+        hint = notices.crash_details.format(path=where) if where else notices.crash_details_unknown
+        problem = f"{type(app.crash).__name__}: {app.crash}"
+        print(notices.crashed.format(error=problem, where=hint), file=sys.stderr)
         return 1
     return app.return_code or 0

@@ -10,9 +10,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gme_tui.engine.rules import GRADE_ORDER
+from gme_tui.i18n import Catalogue
 from gme_tui.model import EXCHANGES, EngineEvent, Grade, Level, Scan, Signal, SignalCode, SymbolScan, Whale
 
 GRADE_FILTERS: Mapping[int, str] = {0: "all", 1: "A+", 2: "A", 3: "B", 4: "C", 5: "any signal"}
+
+
+def grade_filter_name(number: int, t: Catalogue) -> str:
+    """The grade filter of key `number` as the user reads it: all / A+ / A / B / C / any signal."""
+    if number == 0:
+        return t.common.grade_all
+    if number == 5:
+        return t.common.grade_any
+    return GRADE_FILTERS[number]
+
+
 LEVEL_ORDER: Mapping[Level, int] = {
     Level.STRONG_BULLISH: 0,
     Level.LEAN_BULLISH: 1,
@@ -31,6 +43,7 @@ class Row:
     symbol: str
     scan: SymbolScan
     grades: tuple[Grade, ...]  # distinct grades of its signals, best first
+    codes: tuple[SignalCode, ...]  # per grade, the code of its first signal (for the badge's direction)
     total: float
     buy_sell: float | None  # all participating exchanges' buy / sell
     net_share: float | None  # total net as a share of window volume
@@ -66,11 +79,13 @@ def build_row(item: SymbolScan, window_minutes: int) -> Row:
             short.append(window.exchange)
     signals = item.signals
     grades = tuple(sorted({s.grade for s in signals}, key=GRADE_ORDER.__getitem__)) if signals else ()
+    codes = tuple(next(s.code for s in signals if s.grade == grade) for grade in grades)
     total = item.consensus.total
     return Row(
         symbol=item.consensus.symbol,
         scan=item,
         grades=grades,
+        codes=codes,
         total=total,
         buy_sell=buy / sell if sell > 0 else (float("inf") if buy > 0 else None),
         net_share=total / item.volume if item.volume > 0 else None,

@@ -40,6 +40,13 @@ def _no_lasting_redaction():
     uninstall_log_redaction()
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path, monkeypatch):
+    """The shared send ledger lives in the user data directory: each test gets its own (and so do
+    the processes it starts)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

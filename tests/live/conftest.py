@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 
 import pytest
 
-from gme_tui.core.clock import ScaledClock, SystemClock
+from gme_tui.core.clock import ScaledClock, SystemClock, wall_ms
 from gme_tui.engine import Engine, EngineConfig
-from gme_tui.model import EXCHANGES, Trade
+from gme_tui.model import EXCHANGES, MINUTE_MS, Trade
 from gme_tui.settings import ExchangeSettings, LiveSettings, Settings, SymbolSettings, WindowSettings
 from gme_tui.sources.live import LiveSource
 from tests.fakes.exchange import FakeExchange
@@ -85,9 +86,20 @@ class Drain:
         await self.source.close()
 
 
+def pinned_start_ms() -> int | None:
+    """`GME_TEST_PHASE=S` (seconds into a minute, e.g. 0.5, 30, 59.9) starts the fixtures' clocks
+    that far into the current minute, so a result that depends on where in the minute a run
+    starts shows at once (issue 10 "Also"); unset, they start at the real time."""
+    phase = os.environ.get("GME_TEST_PHASE")
+    if not phase:
+        return None
+    return wall_ms() // MINUTE_MS * MINUTE_MS + round(float(phase) * 1000)
+
+
 @pytest.fixture
 async def fake_real():
-    fake = await FakeExchange(SystemClock()).start()
+    start = pinned_start_ms()
+    fake = await FakeExchange(SystemClock() if start is None else ScaledClock(speed=1.0, start_ms=start)).start()
     yield fake
     await fake.stop()
 
@@ -95,6 +107,6 @@ async def fake_real():
 @pytest.fixture
 async def fake_fast():
     """A fake on a clock 60× faster than real time: one minute per second."""
-    fake = await FakeExchange(ScaledClock(speed=60.0)).start()
+    fake = await FakeExchange(ScaledClock(speed=60.0, start_ms=pinned_start_ms())).start()
     yield fake
     await fake.stop()

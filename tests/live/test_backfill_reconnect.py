@@ -44,7 +44,7 @@ def scan_at(engine, ts):
 
 
 def idle(source):
-    return all(not c.backfiller or not c.backfiller._heap for c in source.collectors.values())
+    return all(not c.backfiller or c.backfiller.idle for c in source.collectors.values())
 
 
 async def test_flows_equal_the_tape_across_a_disconnect_with_backfill(fake_fast):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 from gme_tui.model import MINUTE_MS
 from tests.fakes.exchange import make_tape
 from tests.fakes.harness import LiveRun, fake_exchange, pinned_clock
@@ -28,9 +26,6 @@ def requests(fake, kind: str) -> list[int]:
     return [i for i, (_, path) in enumerate(fake.rest_calls["binance"]) if path.endswith(kind)]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 item 9: the backfill is serial and each whale look-up blocks the next window"
-)
 async def test_windows_first_then_whales_concurrently_within_the_weight_budget():
     clock = pinned_clock(20.0, speed=1.0)
     async with fake_exchange(clock, BASES) as fake:

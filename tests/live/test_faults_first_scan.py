@@ -10,8 +10,6 @@ from M0+1 + 35 s; the run ends with the scan at M0+2.
 
 from __future__ import annotations
 
-import pytest
-
 from gme_tui.model import MINUTE_MS
 from tests.fakes.exchange import make_tape
 from tests.fakes.exchange_protocols import TapeTrade
@@ -28,7 +26,6 @@ def tape_totals(tape: list[TapeTrade], exchange: str, symbol: str, first: int, l
     return sum(t.value for t in rows if t.side == "buy"), sum(t.value for t in rows if t.side == "sell")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 7: the scan runs before the backfill of the partial minute")
 async def test_every_scan_after_a_start_and_a_reconnect_has_the_whole_window():
     clock = pinned_clock(20.0, speed=60.0)
     m0 = BASE_MINUTE

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from gme_tui.model import EXCHANGES
 from gme_tui.sources.live import LiveSource
 from tests.fakes.exchange import make_tape
@@ -46,7 +44,6 @@ async def others_stream_on(exchange: str) -> str:
     return ""
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 (scale): a rejected subscription costs its connection")
 async def test_a_rejected_subscription_costs_that_symbol_only():
     results = await asyncio.gather(*(others_stream_on(e) for e in EXCHANGES))
     assert not [r for r in results if r], "\n".join(r for r in results if r)

@@ -35,7 +35,7 @@ async def trade_every(fake, exchange: str, symbol: str, every_s: float) -> None:
 async def dead_subscription_found(exchange: str) -> str:
     """Trades flow on a liquid symbol, keep-alives every 2 s; then the subscription goes dead
     (the socket still answers). '' when it is reconnected in time and trades flow again."""
-    clock = pinned_clock(10.0, speed=10.0)
+    clock = pinned_clock(10.0, speed=8.0)
     async with fake_exchange(clock) as fake:
         fake.keepalive(exchange, KEEPALIVE_S)
         settings = make_settings(fake, (exchange,), ["BTC/USDT"], watchdog=WATCHDOG_S, backfill=False)
@@ -97,7 +97,7 @@ async def test_a_socket_with_only_quiet_symbols_is_not_reconnected_for_nothing()
 
 
 async def test_a_quiet_binance_symbol_with_server_pings_is_not_reconnected():
-    clock = pinned_clock(5.0, speed=90.0)
+    clock = pinned_clock(5.0, speed=60.0)  # the 30 s watchdog is half a second of real time
     async with fake_exchange(clock) as fake:
         fake.keepalive("binance", BINANCE_PING_S)  # Binance's server pings every 20 s
         settings = make_settings(fake, ("binance",), ["DOGE/USDT"], backfill=False)  # watchdog 30 s

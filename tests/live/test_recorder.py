@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import os
+import signal
 
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import MINUTE_MS, Listings, MinuteBucket, Scan, Trade
 from gme_tui.settings import Settings
 from gme_tui.sources.live import LiveSource
-from gme_tui.sources.recorder import record
+from gme_tui.sources.recorder import backfill_ready, record
 from tests.fakes.exchange import make_tape
 from tests.live.conftest import make_settings
 
@@ -25,16 +28,29 @@ async def test_a_live_recording_of_the_fake_replays_with_a_full_window(fake_fast
 
     async def publish_some() -> None:
         await fake.wait_subscribed("binance", 1)
-        for _ in range(20):
+        for _ in range(200):
             now = clock.wall_ms()
             await fake.publish(make_tape(fake, "binance", ["BTC/USDT"], 2, now - 10, now))
             await clock.sleep(3)
 
-    import asyncio
+    async def stop_when_recorded() -> None:
+        """SIGTERM (as a user would stop it) once the window is backfilled and trades followed:
+        on the test clock, so a loaded machine cannot cut the recording short."""
+        for _ in range(600):
+            await clock.sleep(1)
+            health = source.health()
+            if health and backfill_ready(health) and health[0].backfill_total and len(fake.history["binance"]) > 50:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
 
     market = asyncio.create_task(publish_some())
-    assert await record(settings, out, minutes=2.0 / 60, source=source) == 0  # two real seconds
-    market.cancel()
+    stopper = asyncio.create_task(stop_when_recorded())
+    try:
+        assert await asyncio.wait_for(record(settings, out, minutes=None, source=source), 30) == 0
+    finally:
+        market.cancel()
+        stopper.cancel()
+        await asyncio.gather(market, stopper, return_exceptions=True)
     # The recording's window is the one before the minute its stream came up in, which is not
     # the minute the test started in when it starts in the last seconds of one (issue 10 "Also").
     up_minute = fake.connect_times["binance"][0] // MINUTE_MS

@@ -135,7 +135,7 @@ TODAYS_LINES = (
     ("s / S", "sort by the next column / reverse (a click on a header too)"),
     ("↑ ↓ PgUp PgDn", "move the cursor"),
     ("enter", "detail of the selected symbol (escape returns)"),
-    ("o", "settings: exchanges, window, thresholds, alerts"),
+    ("o", "settings: exchanges, window, thresholds, alerts, language, colours"),  # issue 13: two more
     ("f", "pin / unpin the selected symbol (kept on top, saved)"),
     ("m", "mute / unmute the selected symbol's alerts for a while"),
     ("p", "pause / resume screen updates (data keeps flowing)"),

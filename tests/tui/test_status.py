@@ -41,3 +41,9 @@ def test_a_halted_robot_shows_its_error_hint_and_pending_alerts():
 def test_unconfigured_robots_are_not_shown():
     line = status_text(info([RobotStatus("wecom", "WeCom", False, 0, 0, 0, hint="set ENABLE_WECHAT")])).plain
     assert "WeCom" not in line
+
+
+def test_a_robot_sent_by_another_process_says_who_sends():
+    other = RobotStatus("dingtalk", "DingTalk", True, 0, 2, 0, sent_by="pid 1234 (gme-tui --headless)")
+    line = status_text(info([other])).plain
+    assert "DingTalk: sent by pid 1234 (gme-tui --headless)" in line and "✓" not in line

@@ -1,6 +1,9 @@
-"""Detail of one symbol: per-exchange net flow per minute as a chart, cumulative flow, buy/sell
-ratio and coverage per exchange, the last 24 h from the store (when one is open), and the
-symbol's recent whales and signals."""
+"""Detail of one symbol: the consensus and its figures, a per-exchange table (per-minute bars on a
+shared scale, net, buy/sell ratio, coverage), charts with axes and time labels (net flow per minute
+of all exchanges; cumulative flow per exchange), the last 24 h from the store (when one is open),
+and the symbol's recent whales and signals. Every word from the catalogue, every colour from the
+theme's semantic colours.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +11,30 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from itertools import accumulate
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from gme_tui import format as fmt
-from gme_tui.engine.rules import LEVELS, SIGNALS
-from gme_tui.model import EXCHANGE_SHORT, MINUTE_MS, Language, MinuteBucket
+from gme_tui.i18n import Catalogue
+from gme_tui.model import EXCHANGE_SHORT, EXCHANGES, MINUTE_MS, MinuteBucket
+from gme_tui.tui.theme import BOLD, Colours
 from gme_tui.tui.typed_app import gme_app
 from gme_tui.tui.view import Market, Row
-from gme_tui.tui.widgets.cells import DIM, DOWN, LEVEL_STYLES, SPARKS, UP, Piece
-from gme_tui.tui.widgets.feeds import SIDE_TEXT
+from gme_tui.tui.widgets.cells import SPARKS, Piece, fit
+from gme_tui.tui.widgets.charts import FlowChart, Series
+from gme_tui.tui.widgets.feeds import side_text
+from gme_tui.tui.widgets.keybar import KeyBar, KeyItem
 
 LABEL = 5  # "BIN  "
+FIGURES = 34  # net, B/S and coverage after the bars
 
 
-def bars(values: tuple[float, ...], width: int, peak: float) -> list[Piece]:
+def bars(values: tuple[float, ...], width: int, peak: float, colours: Colours) -> list[Piece]:
     """One bar per column on a scale shared by all rows, so exchanges compare at a glance."""
     if not values or width <= 0:
         return []
@@ -36,76 +44,74 @@ def bars(values: tuple[float, ...], width: int, peak: float) -> list[Piece]:
         chunk = values[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)]
         value = sum(chunk)
         if peak <= 0 or value == 0:
-            out.append(("·", DIM))
+            out.append(("·", colours.neutral))
         else:
             level = min(7, int(abs(value) / peak * 7.999))
-            out.append((SPARKS[level], UP if value > 0 else DOWN))
+            out.append((SPARKS[level], colours.up if value > 0 else colours.down))
     return out
 
 
-def line(values: tuple[float, ...], width: int, low: float, high: float) -> list[Piece]:
-    """A level line: height is the position between `low` and `high`, colour the sign."""
-    if not values or width <= 0:
-        return []
-    step = len(values) / width
-    span = high - low
-    out: list[Piece] = []
-    for i in range(min(width, len(values))):
-        value = values[min(len(values) - 1, int((i + 1) * step) - 1)]
-        level = 0 if span <= 0 else min(7, int((value - low) / span * 7.999))
-        out.append((SPARKS[level], UP if value > 0 else DOWN if value < 0 else DIM))
-    return out
-
-
-def detail_text(row: Row, language: Language, zone: tzinfo, width: int) -> Text:
-    scan = row.scan
-    windows = scan.exchanges
-    minutes = max((len(w.minute_nets) for w in windows.values()), default=0)
-    chart_width = max(10, min(minutes or 10, width - LABEL - 34))
+def header_text(row: Row, t: Catalogue, colours: Colours, zone: tzinfo) -> Text:
+    """Three short lines (each fits 80 columns in both languages): symbol, consensus and grades;
+    price, change and volume; net flow, its share, buy/sell ratio and the window."""
+    scan, d = row.scan, t.detail
+    consensus = scan.consensus
     text = Text(no_wrap=True, overflow="ellipsis")
-    window_minutes = scan.consensus.window_minutes
-    level = scan.consensus.level
-    text.append(f"{row.symbol}  ", style="bold")
-    text.append(LEVELS[level].text(language) if level in LEVELS else level, style=LEVEL_STYLES.get(level, ""))
-    text.append(f"   grades {' '.join(row.grades) or '-'}\n")
-    text.append(f"price {fmt.price(scan.price)} ")
-    text.append(fmt.percent(scan.price_change), style=_sign(scan.price_change))
-    text.append(f"   volume {fmt.money(scan.volume).lstrip('+')}   net ")
-    text.append(fmt.money(row.total), style=_sign(row.total))
-    share = f" ({row.net_share * 100:+.1f}% of volume)" if row.net_share is not None else ""
-    text.append(f"{share}   B/S {fmt.ratio(row.buy_sell)}   window {window_minutes}m to ")
-    text.append(fmt.clock(scan.consensus.ts, zone, seconds=False) + "\n\n")
+    text.append(row.symbol, style=BOLD)
+    text.append("   ")
+    text.append(t.common.levels.get(consensus.level, consensus.level), style=colours.level(consensus.level))
+    text.append("   ")
+    text.append(d.grades.format(grades=" ".join(row.grades) or "-"))
+    text.append("\n")
+    text.append(f"{d.price} {fmt.price(scan.price)} ")
+    text.append(fmt.percent(scan.price_change), style=colours.signed(scan.price_change))
+    text.append(f"   {d.volume} {fmt.money(scan.volume).lstrip('+')}\n")
+    text.append(f"{d.net} ")
+    text.append(fmt.money(row.total), style=colours.signed(row.total))
+    if row.net_share is not None:
+        text.append(" " + d.share_of_volume.format(share=f"{row.net_share * 100:+.1f}%"))
+    text.append(f"   {d.ratio} {fmt.ratio(row.buy_sell)}   ")
+    end = fmt.clock(consensus.ts, zone, seconds=False)
+    text.append(d.window.format(minutes=consensus.window_minutes, time=end), style=colours.neutral)
+    return text
 
+
+def exchange_table(row: Row, t: Catalogue, colours: Colours, width: int) -> Text:
+    """Per exchange: the minutes as bars on one shared scale, net, buy/sell ratio, coverage."""
+    d, windows = t.detail, row.scan.exchanges
+    window_minutes = row.scan.consensus.window_minutes
+    minutes = max((len(w.minute_nets) for w in windows.values()), default=0)
+    chart_width = max(10, min(minutes or 10, width - LABEL - FIGURES))
     peak = max((max(abs(v) for v in w.minute_nets) for w in windows.values() if w.minute_nets), default=0.0)
-    first_ms = scan.consensus.ts - window_minutes * MINUTE_MS
-    text.append(f"Net flow per minute (full bar = {fmt.money(peak).lstrip('+')})\n", style="bold")
-    axis = "one column per minute" if chart_width >= minutes else f"{minutes} minutes in {chart_width} columns"
-    text.append(f"{'':<{LABEL}}{axis:<{chart_width}} {'net':>9} {'B/S':>6} {'coverage':>9}\n", style="dim")
+    text = Text(no_wrap=True, overflow="ellipsis")
+    axis = (
+        d.axis_per_minute if chart_width >= minutes else d.axis_compressed.format(minutes=minutes, columns=chart_width)
+    )
+    text.append(d.net_per_minute.format(peak=fmt.money(peak).lstrip("+")) + "\n", style=BOLD)
+    text.append(" " * LABEL + fit(axis, chart_width, "left"), style=colours.neutral)
+    text.append(f" {fit(d.net, 9, 'right')} {fit(d.ratio, 6, 'right')} {fit(d.coverage, 9, 'right')}\n")
     for exchange, window in windows.items():
-        text.append(f"{EXCHANGE_SHORT[exchange]:<{LABEL}}", style="bold")
-        _pieces(text, bars(window.minute_nets, chart_width, peak), chart_width)
-        text.append(f" {fmt.money(window.net):>9}", style=_sign(window.net))
+        text.append(fit(EXCHANGE_SHORT[exchange], LABEL, "left"), style=BOLD)
+        pieces = bars(window.minute_nets, chart_width, peak, colours)
+        for piece, style in pieces:
+            text.append(piece, style=style)
+        text.append(" " * (chart_width - len(pieces)))
+        text.append(f" {fmt.money(window.net):>9}", style=colours.signed(window.net))
         text.append(f" {fmt.ratio(window.ratio):>6}")
         covered = window.covered_minutes
-        cover = "n/a" if covered is None else f"{covered}/{window_minutes}m"
-        text.append(f" {cover:>9}\n", style="yellow" if covered is not None and covered < window_minutes else "dim")
-    text.append(f"{'':<{LABEL}}{fmt.clock(first_ms, zone, seconds=False)}", style="dim")
-    end = fmt.clock(scan.consensus.ts, zone, seconds=False)
-    text.append(f"{end:>{max(6, chart_width - 5)}}\n\n", style="dim")
+        cover = t.common.not_available if covered is None else f"{covered}/{window_minutes}m"
+        short = covered is not None and covered < window_minutes
+        text.append(" " + fit(cover, 9, "right") + "\n", style=colours.warn if short else colours.neutral)
+    return text
 
-    cumulative = {e: tuple(accumulate(w.minute_nets)) for e, w in windows.items() if w.minute_nets}
-    total_cum = tuple(accumulate(row.trend))
-    all_values = [v for series in (*cumulative.values(), total_cum) for v in series] or [0.0]
-    low, high = min(all_values), max(all_values)
-    text.append(f"Cumulative net flow ({fmt.money(low)} … {fmt.money(high)})\n", style="bold")
-    for exchange, series in cumulative.items():
-        text.append(f"{EXCHANGE_SHORT[exchange]:<{LABEL}}", style="bold")
-        _pieces(text, line(series, chart_width, low, high), chart_width)
-        text.append(f" {fmt.money(series[-1]):>9}\n", style=_sign(series[-1]))
-    if total_cum:
-        text.append(f"{'ALL':<{LABEL}}", style="bold")
-        _pieces(text, line(total_cum, chart_width, low, high), chart_width)
-        text.append(f" {fmt.money(total_cum[-1]):>9}\n", style=_sign(total_cum[-1]))
+
+def legend(entries: Sequence[tuple[str, Style]]) -> Text:
+    """`── BIN   ── OKX ...`: each name after a dash, in its line's colour."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for number, (name, style) in enumerate(entries):
+        if number:
+            text.append("   ")
+        text.append("── " + name, style=style)
     return text
 
 
@@ -118,9 +124,18 @@ def column_sums(values: list[float], width: int) -> tuple[float, ...]:
     return tuple(sum(values[i * n // width : (i + 1) * n // width]) for i in range(width))
 
 
-def lookback_text(symbol: str, minutes: Sequence[MinuteBucket], end_minute: int, zone: tzinfo, width: int) -> Text:
+def lookback_text(
+    symbol: str,
+    minutes: Sequence[MinuteBucket],
+    end_minute: int,
+    zone: tzinfo,
+    width: int,
+    t: Catalogue,
+    colours: Colours,
+) -> Text:
     """Net flow per exchange over the LOOKBACK_MINUTES up to `end_minute` (inclusive), from the
     store's minutes. Missing minutes count as no flow and show in the coverage column."""
+    d = t.detail
     first = end_minute - LOOKBACK_MINUTES + 1
     series: dict[str, list[float]] = {}
     covered: dict[str, int] = {}
@@ -130,9 +145,9 @@ def lookback_text(symbol: str, minutes: Sequence[MinuteBucket], end_minute: int,
             nets[bucket.minute - first] = bucket.buy - bucket.sell
             covered[bucket.exchange] = covered.get(bucket.exchange, 0) + bucket.covered
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append("Last 24 h net flow (from the store)\n", style="bold")
+    text.append(d.lookback_title + "\n", style=BOLD)
     if not series:
-        text.append(f"  nothing stored for {symbol} in the last 24 h\n", style="dim")
+        text.append("  " + d.lookback_none.format(symbol=symbol) + "\n", style=colours.neutral)
         return text
     room = max(24, width - LABEL - 24)
     chart_width = max(
@@ -140,57 +155,57 @@ def lookback_text(symbol: str, minutes: Sequence[MinuteBucket], end_minute: int,
     )  # whole minutes a column
     columns = {e: column_sums(nets, chart_width) for e, nets in series.items()}
     peak = max((abs(v) for values in columns.values() for v in values), default=0.0)
-    axis = f"{LOOKBACK_MINUTES / chart_width:.0f} minutes a column"
-    text.append(f"{'':<{LABEL}}{axis:<{chart_width}} {'net 24h':>9} {'coverage':>10}\n", style="dim")
+    axis = d.lookback_axis.format(minutes=f"{LOOKBACK_MINUTES / chart_width:.0f}")
+    text.append(" " * LABEL + fit(axis, chart_width, "left"), style=colours.neutral)
+    text.append(f" {fit(d.net_24h, 9, 'right')} {fit(d.coverage, 10, 'right')}\n", style=colours.neutral)
     for exchange in (e for e in EXCHANGE_SHORT if e in series):
         total = sum(series[exchange])
-        text.append(f"{EXCHANGE_SHORT[exchange]:<{LABEL}}", style="bold")
-        _pieces(text, bars(columns[exchange], chart_width, peak), chart_width)
-        text.append(f" {fmt.money(total):>9}", style=_sign(total))
+        text.append(fit(EXCHANGE_SHORT[exchange], LABEL, "left"), style=BOLD)
+        for piece, style in bars(columns[exchange], chart_width, peak, colours):
+            text.append(piece, style=style)
+        text.append(f" {fmt.money(total):>9}", style=colours.signed(total))
         share = covered.get(exchange, 0)
-        text.append(f" {share:>5}/{LOOKBACK_MINUTES}\n", style="yellow" if share < LOOKBACK_MINUTES else "dim")
+        text.append(
+            f" {share:>5}/{LOOKBACK_MINUTES}\n", style=colours.warn if share < LOOKBACK_MINUTES else colours.neutral
+        )
     start = datetime.fromtimestamp(first * MINUTE_MS / 1000, zone).strftime("%m-%d %H:%M")
     end = datetime.fromtimestamp((end_minute + 1) * MINUTE_MS / 1000, zone).strftime("%m-%d %H:%M")
-    text.append(f"{'':<{LABEL}}{start}{end:>{max(12, chart_width - len(start))}}\n", style="dim")
+    text.append(" " * LABEL + f"{start}{end:>{max(12, chart_width - len(start))}}\n", style=colours.neutral)
     return text
 
 
-def whales_and_signals_text(symbol: str, market: Market, language: Language, zone: tzinfo) -> Text:
+def recent_text(symbol: str, market: Market, t: Catalogue, colours: Colours, zone: tzinfo) -> Text:
+    """The symbol's last whales and signals of this session."""
+    d, words = t.detail, t.common
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append("Recent whales\n", style="bold")
+    text.append(d.recent_whales + "\n", style=BOLD)
     whales = market.whales_of(symbol, 8)
     if not whales:
-        text.append("  none in this session\n", style="dim")
+        text.append("  " + d.none_in_session + "\n", style=colours.neutral)
     for whale in whales:
-        side = "green" if whale.side == "buy" else "red"
+        side = colours.up if whale.side == "buy" else colours.down
         text.append(f"  {fmt.clock(whale.ts, zone)} {EXCHANGE_SHORT.get(whale.exchange, whale.exchange)} ")
-        text.append(SIDE_TEXT[language][whale.side] + " ", style=side)
+        text.append(side_text(t, whale.side) + " ", style=side)
         text.append(f" {fmt.usd(whale.value):>12}", style=side)
-        text.append(f" @ {fmt.price(whale.price)}\n", style="dim")
-    text.append("\nSignals\n", style="bold")
+        text.append(f" @ {fmt.price(whale.price)}\n", style=colours.neutral)
+    text.append("\n" + d.recent_signals + "\n", style=BOLD)
     entries = market.signals.for_symbol(symbol)[:8]
     if not entries:
-        text.append("  none in this session\n", style="dim")
+        text.append("  " + d.none_in_session + "\n", style=colours.neutral)
     for entry in entries:
-        label = SIGNALS.get(entry.code)
-        name = label.text(language) if label else entry.code
-        meaning = (label.meaning_zh if language == "zh" else label.meaning_en) if label else ""
-        repeat = f" ×{entry.count} since {fmt.clock(entry.first_ts, zone, seconds=False)}" if entry.count > 1 else ""
-        text.append(f"  {fmt.clock(entry.last_ts, zone, seconds=False)} [{entry.grade}] {name}{repeat}")
-        text.append(f" - {meaning}\n", style="dim")
+        name = words.signals.get(entry.code, entry.code)
+        since = fmt.clock(entry.first_ts, zone, seconds=False)
+        repeat = " " + words.repeat.format(count=entry.count, time=since) if entry.count > 1 else ""
+        text.append(f"  {fmt.clock(entry.last_ts, zone, seconds=False)} ")
+        text.append(f" {entry.grade} ", style=colours.badge(entry.grade, entry.code))
+        text.append(f" {name}{repeat}")
+        meaning = words.signal_meanings.get(entry.code, "")
+        text.append(f" - {meaning}\n" if meaning else "\n", style=colours.neutral)
     return text
 
 
-def _pieces(text: Text, pieces: list[Piece], width: int) -> None:
-    for piece, style in pieces:
-        text.append(piece, style=style)
-    text.append(" " * (width - len(pieces)))
-
-
-def _sign(value: float | None) -> str:
-    if not value or value != value:
-        return "dim"
-    return "green" if value > 0 else "red"
+def detail_keys(t: Catalogue) -> list[KeyItem]:
+    return [KeyItem("escape", t.keys.back, "app.pop_screen"), KeyItem("?", t.keys.help, "app.help", drop=1)]
 
 
 class DetailScreen(Screen[None]):
@@ -201,7 +216,10 @@ class DetailScreen(Screen[None]):
         Binding("question_mark", "app.help", "Help"),
     ]
     DEFAULT_CSS = """
+    DetailScreen Static { text-wrap: nowrap; text-overflow: ellipsis; }
     DetailScreen #chart { padding: 0 1; }
+    DetailScreen .chart-title { padding: 1 1 0 1; }
+    DetailScreen FlowChart { margin: 0 1; }
     DetailScreen #recent { padding: 1 1 0 1; }
     DetailScreen #lookback { padding: 1 1 0 1; }
     """
@@ -215,9 +233,13 @@ class DetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="chart")
+            yield Static(id="net-title", classes="chart-title")
+            yield FlowChart(id="net-chart")
+            yield Static(id="cumulative-title", classes="chart-title")
+            yield FlowChart(id="cumulative-chart")
             yield Static(id="lookback")
             yield Static(id="recent")
-        yield Footer(compact=True)
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         self.title = self.symbol
@@ -229,15 +251,48 @@ class DetailScreen(Screen[None]):
 
     def redraw(self, *_: object) -> None:
         app = gme_app(self)
+        t, colours, zone = app.t, app.colours, app.zone
+        width = max(60, self.size.width - 2)
+        self.query_one(KeyBar).show(detail_keys(t), colours=colours)
         row = app.market.rows.get(self.symbol)
-        language = app.settings.language
         chart = self.query_one("#chart", Static)
+        charts = [
+            self.query_one(f"#{name}") for name in ("net-title", "net-chart", "cumulative-title", "cumulative-chart")
+        ]
+        for widget in charts:
+            widget.display = row is not None
         if row is None:
-            chart.update(Text(f"{self.symbol}: not in the latest scan", style="yellow"))
+            chart.update(Text(t.detail.not_in_scan.format(symbol=self.symbol), style=colours.warn))
         else:
-            chart.update(detail_text(row, language, app.zone, max(60, self.size.width - 2)))
-        self._draw_lookback(max(60, self.size.width - 2))
-        self.query_one("#recent", Static).update(whales_and_signals_text(self.symbol, app.market, language, app.zone))
+            text = header_text(row, t, colours, zone)
+            text.append("\n\n")
+            text.append_text(exchange_table(row, t, colours, width))
+            chart.update(text)
+            self._draw_charts(row, t, colours, zone)
+        self._draw_lookback(width)
+        self.query_one("#recent", Static).update(recent_text(self.symbol, app.market, t, colours, zone))
+
+    def _draw_charts(self, row: Row, t: Catalogue, colours: Colours, zone: tzinfo) -> None:
+        consensus = row.scan.consensus
+        first_ms = consensus.ts - consensus.window_minutes * MINUTE_MS
+        d = t.detail
+        self.query_one("#net-title", Static).update(Text(d.chart_net, style=BOLD))
+        self.query_one("#net-chart", FlowChart).show_bars(first_ms, row.trend, colours, zone)
+        windows = row.scan.exchanges
+        lines = [
+            Series(tuple(accumulate(w.minute_nets)), colours.series[EXCHANGES.index(e)])
+            for e, w in windows.items()
+            if w.minute_nets and e in EXCHANGES
+        ]
+        title = Text(d.chart_cumulative + "   ", style=BOLD)
+        entries = [
+            (EXCHANGE_SHORT[e], colours.series[EXCHANGES.index(e)])
+            for e, w in windows.items()
+            if w.minute_nets and e in EXCHANGES
+        ]
+        title.append_text(legend(entries))
+        self.query_one("#cumulative-title", Static).update(title)
+        self.query_one("#cumulative-chart", FlowChart).show_lines(first_ms, lines, colours, zone)
 
     def _draw_lookback(self, width: int) -> None:
         """The last 24 h from the store, read once per scan (not per UI tick); hidden without a store."""
@@ -252,7 +307,7 @@ class DetailScreen(Screen[None]):
             try:
                 self._lookback_minutes = store.minutes(self.symbol, end_minute - LOOKBACK_MINUTES + 1, end_minute)
             except Exception as error:  # a sick store must not take the screen down
-                box.update(Text(f"Last 24 h: the store cannot be read ({error})", style="yellow"))
+                box.update(Text(app.t.detail.lookback_unreadable.format(error=error), style=app.colours.warn))
                 return
             self._lookback_end = end_minute
-        box.update(lookback_text(self.symbol, self._lookback_minutes, end_minute, app.zone, width))
+        box.update(lookback_text(self.symbol, self._lookback_minutes, end_minute, app.zone, width, app.t, app.colours))

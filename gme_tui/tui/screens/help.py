@@ -9,9 +9,10 @@ focus, ctrl+q, ctrl+c) are not listed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,7 +21,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from gme_tui.i18n import Catalogue, catalogue
+from gme_tui.i18n.catalogue import Tips
 from gme_tui.tui.screens.main import MainScreen
+from gme_tui.tui.theme import BOLD
 from gme_tui.tui.typed_app import gme_app
 from gme_tui.tui.widgets.flow_table import FlowTable
 
@@ -62,6 +66,28 @@ KEY_NAMES = {
 }
 
 
+# What each action means, in the labels' language; a binding not named here says its own tooltip.
+MEANINGS: Mapping[str, Callable[[Tips], str]] = {
+    "grade": lambda tips: tips.grade,
+    "search": lambda tips: tips.search,
+    "clear_search": lambda tips: tips.clear_search,
+    "sort_next": lambda tips: tips.sort,
+    "sort_reverse": lambda tips: tips.sort,
+    "cursor": lambda tips: tips.move,
+    "page": lambda tips: tips.move,
+    "edge": lambda tips: tips.edge,
+    "detail": lambda tips: tips.detail,
+    "settings": lambda tips: tips.settings,
+    "pin": lambda tips: tips.pin,
+    "mute": lambda tips: tips.mute,
+    "pause": lambda tips: tips.pause,
+    "history": lambda tips: tips.history,
+    "help": lambda tips: tips.help,
+    "command_palette": lambda tips: tips.palette,
+    "quit": lambda tips: tips.quit,
+}
+
+
 def action_name(action: str) -> str:
     """`app.grade(3)` -> `grade`: the bindings of one action share a line."""
     return action.removeprefix("app.").split("(", 1)[0]
@@ -71,8 +97,10 @@ def key_name(binding: Binding) -> str:
     return binding.key_display or KEY_NAMES.get(binding.key, binding.key)
 
 
-def key_lines(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
-    """(keys, meaning) per line of the key table: LAYOUT's lines, then one per action it misses."""
+def key_lines(bindings: Iterable[BindingType], t: Catalogue | None = None) -> list[tuple[str, str]]:
+    """(keys, meaning) per line of the key table: LAYOUT's lines, then one per action it misses.
+    Meanings in `t`'s language (default English)."""
+    tips = (t or catalogue("en")).tips
     by_action: dict[str, list[Binding]] = {}
     for binding in Binding.make_bindings(bindings):  # "up,k" becomes two bindings
         if not binding.system:
@@ -86,7 +114,8 @@ def key_lines(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
             continue
         keys = line.sep.join(" ".join(dict.fromkeys(key_name(b) for b in group)) for group in groups)
         first = groups[0][0]
-        out.append((keys, first.tooltip or first.description))
+        meaning = MEANINGS.get(action_name(first.action))
+        out.append((keys, meaning(tips) if meaning else first.tooltip or first.description))
     return out
 
 
@@ -95,27 +124,34 @@ def main_bindings(app_bindings: Sequence[BindingType]) -> list[BindingType]:
     return [*app_bindings, *MainScreen.BINDINGS, *FlowTable.BINDINGS]
 
 
-MARKS = (
-    ("*", "pinned symbol"),
-    ("m", "alerts muted for this symbol"),
-    ("+500k~", "this exchange covered less than the window (header: BYB~12m)"),
-    ("A+ A B C", "signal grades that hold at the last scan"),
-    ("FLOW/WIN", "net flow per minute across the window, green in, red out"),
-    ("NET%", "net flow as a share of the window's volume"),
-)
+def marks(t: Catalogue, red_up: bool) -> list[tuple[str, str]]:
+    """What the table's marks mean; the trend's colours as the convention in force draws them."""
+    h, words = t.help, t.common
+    up, down = (words.red, words.green) if red_up else (words.green, words.red)
+    return [
+        ("*", h.mark_pinned),
+        ("m", h.mark_muted),
+        ("+500k~", h.mark_partial.format(example="BYB~12m")),
+        ("A+ A B C", h.mark_grades),
+        (t.columns.trend, h.mark_trend.format(up=up, down=down)),
+        (t.columns.share, h.mark_share),
+    ]
 
 
-def help_table(keys: Sequence[tuple[str, str]]) -> Table:
+def help_table(
+    keys: Sequence[tuple[str, str]], t: Catalogue | None = None, *, red_up: bool = False, key_style: Style = BOLD
+) -> Table:
     """The key lines (from `key_lines`), then the marks."""
+    t = t or catalogue("en")
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(no_wrap=True)
     table.add_column()
     for key, meaning in keys:
-        table.add_row(key, meaning)
+        table.add_row(Text(key, style=key_style), meaning)
     table.add_row("", "")
-    table.add_row(Text("mark", style="bold"), Text("meaning", style="bold"))
-    for mark, meaning in MARKS:
-        table.add_row(mark, meaning)
+    table.add_row(Text(t.help.mark, style=BOLD), Text(t.help.meaning, style=BOLD))
+    for mark, meaning in marks(t, red_up):
+        table.add_row(Text(mark, style=key_style), meaning)
     return table
 
 
@@ -126,18 +162,20 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 86; max-width: 100%; height: 26; max-height: 100%;
+        width: 100; max-width: 100%; height: 28; max-height: 100%;
         border: round $primary; padding: 0 1; background: $surface;
     }
     HelpScreen Static { width: 100%; height: auto; }
     """
 
     def compose(self) -> ComposeResult:
+        app = gme_app(self)
+        t = app.t
         with VerticalScroll() as box:
-            box.border_title = "gme-tui keys"
-            box.border_subtitle = "escape closes"
-            app_bindings = type(gme_app(self)).BINDINGS
-            yield Static(help_table(key_lines(main_bindings(app_bindings))))
+            box.border_title = t.help.title
+            box.border_subtitle = t.help.closes
+            lines = key_lines(main_bindings(type(app).BINDINGS), t)
+            yield Static(help_table(lines, t, red_up=app.convention == "red-up", key_style=app.colours.key))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -8,7 +8,7 @@ consumer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -17,24 +17,36 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from gme_tui import format as fmt
 from gme_tui.core.seams import HistoryReader
-from gme_tui.engine.rules import SIGNALS
+from gme_tui.i18n import Catalogue
+from gme_tui.i18n.catalogue import History
 from gme_tui.model import EXCHANGE_SHORT, EXCHANGES, MINUTE_MS, Grade, SignalCode, StoredSignal
 from gme_tui.tui.typed_app import gme_app
-from gme_tui.tui.widgets.cells import GRADE_STYLES, PLAIN
+from gme_tui.tui.widgets.keybar import KeyBar, KeyItem
 
 GRADES: Mapping[int, Grade | None] = {0: None, 1: Grade.A_PLUS, 2: Grade.A, 3: Grade.B, 4: Grade.C}
-PERIODS: tuple[tuple[int, str], ...] = ((60, "1 h"), (24 * 60, "24 h"), (7 * 24 * 60, "7 d"), (90 * 24 * 60, "90 d"))
-ROW_LIMIT = 2_000
-OFF_TEXT = (
-    "Signal history is off: no store is open.\n\n"
-    "Live mode keeps one by default (\\[store] enabled = true in settings.toml; an empty path means "
-    "the user data directory). For a replay or the demo, start with --store PATH.\n\n"
-    "escape returns"
+PERIODS: tuple[tuple[int, Callable[[History], str]], ...] = (
+    (60, lambda h: h.period_1h),
+    (24 * 60, lambda h: h.period_24h),
+    (7 * 24 * 60, lambda h: h.period_7d),
+    (90 * 24 * 60, lambda h: h.period_90d),
 )
+"""(minutes, its name) of the periods `t` cycles through."""
+ROW_LIMIT = 2_000
+
+
+def history_keys(t: Catalogue, *, store: bool) -> list[KeyItem]:
+    """Without a store only leaving (and help) means anything."""
+    k = t.keys
+    filters = [
+        KeyItem("0-4", k.grades, "grade(0)", drop=2),
+        KeyItem("/", k.symbol, "search", drop=1),
+        KeyItem("t", k.period, "period", drop=1),
+    ]
+    return [KeyItem("escape", k.back, "back"), *(filters if store else []), KeyItem("?", k.help, "app.help", drop=3)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +131,7 @@ class HistoryScreen(Screen[None]):
     HistoryScreen #history-off { padding: 1 2; }
     HistoryScreen #history-search { display: none; }
     HistoryScreen #history-table { height: 1fr; }
+    HistoryScreen #history-empty { padding: 0 1; height: auto; }
     """
 
     def __init__(self) -> None:
@@ -131,23 +144,35 @@ class HistoryScreen(Screen[None]):
         self._anchor: int | None = None
 
     def compose(self) -> ComposeResult:
+        t = gme_app(self).t
         yield Static(id="history-head")
-        yield Input(placeholder="symbol contains… (enter keeps, escape clears)", id="history-search", compact=True)
+        yield Input(placeholder=t.history.search_placeholder, id="history-search", compact=True)
         yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
-        yield Static(OFF_TEXT, id="history-off")
-        yield Footer(compact=True)
+        yield Static(t.history.off, id="history-off")
+        yield Static(id="history-empty")
+        yield KeyBar(id="keys")
 
     @property
     def store(self) -> HistoryReader | None:
         return gme_app(self).store
 
     def on_mount(self) -> None:
-        self.title = "Signal history"
+        app = gme_app(self)
+        h = app.t.history
+        self.title = h.title
+        self.query_one(KeyBar).show(history_keys(app.t, store=self.store is not None), colours=app.colours)
         table = self.query_one(DataTable)
         table.add_columns(
-            "time", "grade", "symbol", "signal", "held", *(EXCHANGE_SHORT[e] for e in EXCHANGES), "coverage"
+            h.col_time,
+            h.col_grade,
+            h.col_symbol,
+            h.col_signal,
+            h.col_held,
+            *(EXCHANGE_SHORT[e] for e in EXCHANGES),
+            h.col_coverage,
         )
         off = self.store is None
+        self.query_one("#history-empty").display = False
         self.query_one("#history-off").display = off
         table.display = not off
         self.query_one("#history-head").display = not off
@@ -179,7 +204,9 @@ class HistoryScreen(Screen[None]):
                 now - minutes * MINUTE_MS, GRADES[self.grade], text=self.text, until_ms=now + 1, limit=ROW_LIMIT
             )
         except Exception as error:  # a sick store must not take the screen down
-            self.query_one("#history-head", Static).update(Text(f"the store cannot be read: {error}", style="yellow"))
+            app = gme_app(self)
+            unreadable = app.t.history.unreadable.format(error=error)
+            self.query_one("#history-head", Static).update(Text(unreadable, style=app.colours.warn))
             return
         self.fetched = len(rows)
         self.entries = fold_runs(rows)
@@ -187,44 +214,46 @@ class HistoryScreen(Screen[None]):
 
     def _show(self) -> None:
         app = gme_app(self)
-        zone, language = app.zone, app.settings.language
+        zone, words, colours = app.zone, app.t.common, app.colours
         table = self.query_one(DataTable)
         table.clear()
         for entry in self.entries:
-            label = SIGNALS.get(entry.code)
-            held = f"×{entry.count} since {fmt.clock(entry.first_ts, zone, seconds=False)}" if entry.count > 1 else ""
+            since = fmt.clock(entry.first_ts, zone, seconds=False)
+            held = words.repeat.format(count=entry.count, time=since) if entry.count > 1 else ""
             flows = [
-                Text(
-                    fmt.money(entry.flows[e]),
-                    style="green" if entry.flows[e] > 0 else "red" if entry.flows[e] < 0 else "dim",
-                )
+                Text(fmt.money(entry.flows[e]), style=colours.signed(entry.flows[e]))
                 if e in entry.flows
-                else Text("-", style="dim")
+                else Text("-", style=colours.neutral)
                 for e in EXCHANGES
             ]
             table.add_row(
                 _when(entry.last_ts, zone),
-                Text(f" {entry.grade} ", style=GRADE_STYLES.get(entry.grade, PLAIN)),
-                entry.symbol,
-                label.text(language) if label else entry.code,
+                Text(f" {entry.grade} ", style=colours.badge(entry.grade, entry.code)),
+                Text(entry.symbol),  # exchange text: never parsed as markup
+                words.signals.get(entry.code, entry.code),
                 held,
                 *flows,
-                Text(_short_coverage(entry), style="yellow"),
+                Text(_short_coverage(entry), style=colours.warn),
             )
+        empty = self.query_one("#history-empty", Static)
+        empty.display = not self.entries
+        empty.update(Text(app.t.history.empty, style=colours.neutral))
         self._show_head()
 
     def _show_head(self) -> None:
+        app = gme_app(self)
+        h = app.t.history
         _, period = PERIODS[self.period]
-        parts = [f"last {period}", f"grade {GRADES[self.grade] or 'all'}"]
+        grade = GRADES[self.grade] or app.t.common.grade_all
+        parts = [h.last.format(period=period(h)), h.grade.format(grade=grade)]
         if self.text:
-            parts.append(f"symbol '{self.text}'")
-        count = f"{len(self.entries)} entries from {self.fetched} signals"
+            parts.append(h.symbol.format(text=self.text))
+        count = h.count.format(entries=len(self.entries), signals=self.fetched)
         if self.fetched >= ROW_LIMIT:
-            count += f" (the newest {ROW_LIMIT}: narrow the filters to see older ones)"
+            count += " " + h.limit.format(limit=ROW_LIMIT)
         head = Text()
-        head.append("Signal history  ", style="bold")
-        head.append(" · ".join(parts) + f"   {count}\n", style="")
-        head.append("0-4 grade  / symbol  t period  escape back", style="dim")
+        head.append(h.title + "  ", style="bold")
+        head.append(" · ".join(parts) + f"   {count}")
         self.query_one("#history-head", Static).update(head)
 
     # ------------------------------------------------------------ actions

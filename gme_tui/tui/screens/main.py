@@ -1,67 +1,66 @@
 """The main screen's layout and keys (SPEC §12); the actions live on the app, which owns the state.
 
-Each binding's tooltip is its line in the help screen (and shows when the footer key is hovered).
+Each binding's tooltip is its English meaning (Textual shows it on hover); the help screen and the
+key bar show the catalogue's words in the labels' language.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
+from gme_tui.i18n import Catalogue, catalogue
 from gme_tui.tui.typed_app import gme_app
 from gme_tui.tui.view import GRADE_FILTERS
 from gme_tui.tui.widgets.feeds import SignalLogView, WhaleTicker
 from gme_tui.tui.widgets.flow_table import FlowTable
+from gme_tui.tui.widgets.keybar import KeyBar, KeyItem
 from gme_tui.tui.widgets.status import StatusBar
 
-WIDE_FOOTER = 120  # columns from which every footer key and the palette hint fit on one line
+TIPS = catalogue("en").tips
+KEYS = catalogue("en").keys
 
-GRADE_GROUP = Binding.Group("grade", compact=True)
-SORT_HELP = "sort by the next column / reverse (a click on a header too)"
+
+def main_keys(t: Catalogue) -> list[KeyItem]:
+    """The key bar of the main screen; on a narrow terminal Rev, Mute, Pin, Detail, ... go first."""
+    k = t.keys
+    return [
+        KeyItem("q", k.quit, "app.quit"),
+        KeyItem("?", k.help, "app.help"),
+        KeyItem("/", k.search, "app.search", drop=3),
+        KeyItem("0-5", k.grades, "app.grade(0)", drop=2),
+        KeyItem("s", k.sort, "app.sort_next", drop=2),
+        KeyItem("S", k.reverse, "app.sort_reverse", drop=9),
+        KeyItem("enter", k.detail, "app.detail", drop=6),
+        KeyItem("o", k.settings, "app.settings", drop=1),
+        KeyItem("f", k.pin, "app.pin", drop=7),
+        KeyItem("m", k.mute, "app.mute", drop=8),
+        KeyItem("p", k.pause, "app.pause", drop=5),
+        KeyItem("h", k.history, "app.history", drop=4),
+    ]
 
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "app.quit", "Quit", tooltip="quit"),
-        Binding("question_mark", "app.help", "Help", tooltip="this help"),
-        Binding("slash", "app.search", "Search", tooltip="filter symbols by text; escape clears"),
-        *[
-            Binding(
-                str(n),
-                f"app.grade({n})",
-                GRADE_FILTERS[n],
-                group=GRADE_GROUP,
-                tooltip="grade filter: all rows, A+, A, B, C, any signal",
-            )
-            for n in range(6)
-        ],
-        Binding("s", "app.sort_next", "Sort", tooltip=SORT_HELP),
-        Binding("S", "app.sort_reverse", "Rev", key_display="S", tooltip=SORT_HELP),
+        Binding("q", "app.quit", KEYS.quit, tooltip=TIPS.quit),
+        Binding("question_mark", "app.help", KEYS.help, tooltip=TIPS.help),
+        Binding("slash", "app.search", KEYS.search, tooltip=TIPS.search),
+        *[Binding(str(n), f"app.grade({n})", GRADE_FILTERS[n], tooltip=TIPS.grade) for n in range(6)],
+        Binding("s", "app.sort_next", KEYS.sort, tooltip=TIPS.sort),
+        Binding("S", "app.sort_reverse", KEYS.reverse, key_display="S", tooltip=TIPS.sort),
         # ⏎ is ambiguous-width in terminals
-        Binding(
-            "enter",
-            "app.detail",
-            "Detail",
-            key_display="enter",
-            tooltip="detail of the selected symbol (escape returns)",
-        ),
-        Binding("o", "app.settings", "Settings", tooltip="settings: exchanges, window, thresholds, alerts"),
-        Binding("f", "app.pin", "Pin", tooltip="pin / unpin the selected symbol (kept on top, saved)"),
-        Binding("m", "app.mute", "Mute", tooltip="mute / unmute the selected symbol's alerts for a while"),
-        Binding("p", "app.pause", "Pause", tooltip="pause / resume screen updates (data keeps flowing)"),
-        Binding(
-            "h",
-            "app.history",
-            "History",
-            tooltip="signal history: past signals from the store, filtered by grade and symbol",
-        ),
-        Binding("escape", "app.clear_search", "Clear search", show=False, tooltip="clear the search"),
+        Binding("enter", "app.detail", KEYS.detail, key_display="enter", tooltip=TIPS.detail),
+        Binding("o", "app.settings", KEYS.settings, tooltip=TIPS.settings),
+        Binding("f", "app.pin", KEYS.pin, tooltip=TIPS.pin),
+        Binding("m", "app.mute", KEYS.mute, tooltip=TIPS.mute),
+        Binding("p", "app.pause", KEYS.pause, tooltip=TIPS.pause),
+        Binding("h", "app.history", KEYS.history, tooltip=TIPS.history),
+        Binding("escape", "app.clear_search", KEYS.clear_search, show=False, tooltip=TIPS.clear_search),
     ]
 
     def compose(self) -> ComposeResult:
@@ -69,20 +68,19 @@ class MainScreen(Screen[None]):
         with Horizontal(id="feeds"):
             yield WhaleTicker(id="whales")
             yield SignalLogView(id="signals")
-        yield Input(placeholder="filter symbols (enter keeps, escape clears)", id="search", compact=True)
+        yield Input(id="search", compact=True)
         yield StatusBar(id="status")
-        yield Footer(compact=True, show_command_palette=False)
-
-    def on_resize(self, event: events.Resize) -> None:
-        # The docked "^p palette" hint only where every key fits: over keys that overflow a narrow
-        # terminal it leaves a stray letter in the last column.
-        footer = self.query_one(Footer)
-        wide = event.size.width >= WIDE_FOOTER
-        if footer.show_command_palette != wide:
-            footer.show_command_palette = wide
-            footer.refresh(recompose=True)  # the reactive alone does not redraw a mounted footer
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        self.query_one("#whales").border_title = "WHALES"
-        self.query_one("#signals").border_title = "SIGNALS"
+        self.relabel()
         gme_app(self).start()
+
+    def relabel(self) -> None:
+        """Titles, placeholder and key bar in the app's current language and colours."""
+        app = gme_app(self)
+        t = app.t
+        self.query_one("#whales").border_title = t.main.whales_title
+        self.query_one("#signals").border_title = t.main.signals_title
+        self.query_one("#search", Input).placeholder = t.main.search_placeholder
+        self.query_one(KeyBar).show(main_keys(t), colours=app.colours, palette=f"^p {t.keys.palette}")

@@ -6,56 +6,80 @@ comments, order and other keys). Secrets are shown masked and never written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from gme_tui.model import EXCHANGES, Grade
+from gme_tui.i18n import CONVENTION_SETTINGS, Catalogue, ConventionSetting
+from gme_tui.i18n.catalogue import SettingsText
+from gme_tui.model import EXCHANGES, ExchangeId, Grade
 from gme_tui.settings import LANGUAGES, Settings
 from gme_tui.tui.typed_app import gme_app
+from gme_tui.tui.widgets.cells import fit
+from gme_tui.tui.widgets.keybar import KeyBar, KeyItem
 
 if TYPE_CHECKING:
     from gme_tui.tui.app import SettingValue
 
 SENDABLE_GRADES = tuple(g for g in Grade if g != Grade.C)  # SPEC §10: C signals are never pushed
+EXCHANGE_NAMES: Mapping[ExchangeId, str] = {
+    "binance": "Binance",
+    "okx": "OKX",
+    "bybit": "Bybit",
+    "coinbase": "Coinbase",
+}
 
 
 @dataclass(frozen=True)
 class NumberField:
     key: str  # dotted settings key
-    label: str
+    label: Callable[[SettingsText], str]
     kind: type[int] | type[float]
     read: Callable[[Settings], float]
 
 
 NUMBERS = (
-    NumberField("window.minutes", "window (minutes)", int, lambda s: s.window.minutes),
+    NumberField("window.minutes", lambda t: t.window_minutes, int, lambda s: s.window.minutes),
+    NumberField("consensus.strong_flow", lambda t: t.strong_flow, float, lambda s: s.consensus.strong_flow),
+    NumberField("consensus.lean_total", lambda t: t.lean_total, float, lambda s: s.consensus.lean_total),
+    NumberField("consensus.min_exchanges", lambda t: t.min_exchanges, int, lambda s: s.consensus.min_exchanges),
+    NumberField("signals.aplus_ratio", lambda t: t.aplus_ratio, float, lambda s: s.signals.aplus_ratio),
+    NumberField("signals.a_min_flow", lambda t: t.a_min_flow, float, lambda s: s.signals.a_min_flow),
+    NumberField("signals.a_multiple", lambda t: t.a_multiple, float, lambda s: s.signals.a_multiple),
+    NumberField("whales.threshold", lambda t: t.whale_threshold, float, lambda s: s.whales.threshold),
     NumberField(
-        "consensus.strong_flow", "strong level: every exchange beyond", float, lambda s: s.consensus.strong_flow
+        "alerts.whale_notify_threshold", lambda t: t.whale_notify, float, lambda s: s.alerts.whale_notify_threshold
     ),
-    NumberField("consensus.lean_total", "lean level: total beyond", float, lambda s: s.consensus.lean_total),
-    NumberField("consensus.min_exchanges", "quorum (0 = all enabled)", int, lambda s: s.consensus.min_exchanges),
-    NumberField("signals.aplus_ratio", "A+: buy/sell ratio above", float, lambda s: s.signals.aplus_ratio),
-    NumberField("signals.a_min_flow", "A: Coinbase flow above", float, lambda s: s.signals.a_min_flow),
-    NumberField("signals.a_multiple", "A: times the others' mean", float, lambda s: s.signals.a_multiple),
-    NumberField("whales.threshold", "whale: order value from", float, lambda s: s.whales.threshold),
-    NumberField(
-        "alerts.whale_notify_threshold", "whale alert: value from", float, lambda s: s.alerts.whale_notify_threshold
-    ),
-    NumberField("alerts.cooldown_minutes", "alert cooldown (minutes)", float, lambda s: s.alerts.cooldown_minutes),
+    NumberField("alerts.cooldown_minutes", lambda t: t.cooldown, float, lambda s: s.alerts.cooldown_minutes),
 )
 
 
-def mask(secret: str) -> str:
+def settings_keys(t: Catalogue) -> list[KeyItem]:
+    return [
+        KeyItem("ctrl+s", t.keys.save, "save"),
+        KeyItem("escape", t.keys.cancel, "cancel"),
+    ]
+
+
+def convention_label(text: SettingsText, choice: ConventionSetting) -> str:
+    if choice == "red-up":
+        return text.convention_red_up
+    if choice == "green-up":
+        return text.convention_green_up
+    return text.convention_auto
+
+
+def mask(secret: str, not_set: str = "(not set)") -> str:
     """Enough to recognise which robot it is, never enough to use it."""
     if not secret:
-        return "(not set)"
+        return not_set
     if len(secret) <= 12:
         return "•" * 8
     return secret[:8] + "…" + "•" * 6 + secret[-2:]
@@ -90,7 +114,7 @@ class SettingsScreen(Screen[bool]):
     SettingsScreen .row Label { width: 38; }
     SettingsScreen .row Input { width: 20; }
     SettingsScreen Checkbox { margin-right: 2; }
-    SettingsScreen Select { width: 20; }
+    SettingsScreen Select { width: 1fr; max-width: 46; }
     SettingsScreen #errors { color: $error; height: auto; }
     SettingsScreen #buttons { margin-top: 1; height: 1; }
     SettingsScreen Button { margin-right: 2; }
@@ -99,49 +123,66 @@ class SettingsScreen(Screen[bool]):
 
     def compose(self) -> ComposeResult:
         app = gme_app(self)
-        settings = app.settings
+        settings, t = app.settings, app.t
+        text = t.settings
         with VerticalScroll():
-            yield Static(f"Settings: {app.settings_path}", classes="section")
-            yield Static(
-                "Exchanges (off: out of the figures at once; on: live streams start at the next launch)",
-                classes="section",
-            )
+            yield Static(text.title.format(path=app.settings_path), classes="section")
+            yield Static(text.exchanges, classes="section")
             with Horizontal():
                 for name in EXCHANGES:
-                    yield Checkbox(name, settings.exchanges[name].enabled, id=f"ex-{name}", compact=True)
-            yield Static("Window and thresholds", classes="section")
+                    yield Checkbox(
+                        EXCHANGE_NAMES[name], settings.exchanges[name].enabled, id=f"ex-{name}", compact=True
+                    )
+            yield Static(text.thresholds, classes="section")
             for field in NUMBERS:
                 with Horizontal(classes="row"):
-                    yield Label(field.label)
+                    yield Label(field.label(text))
                     yield Input(_show_number(field.read(settings)), id=_number_id(field.key), compact=True)
-            yield Static("Alerts: grades sent to the robots (C signals are log only)", classes="section")
+            yield Static(text.alerts, classes="section")
             with Horizontal():
                 for grade in SENDABLE_GRADES:
                     yield Checkbox(
                         grade, grade in settings.alerts.notify_grades, id=f"grade-{_grade_id(grade)}", compact=True
                     )
-                yield Checkbox("whale alerts", settings.alerts.enable_whale_notify, id="whale-notify", compact=True)
+                yield Checkbox(text.whale_alerts, settings.alerts.enable_whale_notify, id="whale-notify", compact=True)
+            yield Static(text.display, classes="section")
             with Horizontal(classes="row"):
-                yield Label("labels language")
+                yield Label(text.language)
                 yield Select(
-                    [(code, code) for code in LANGUAGES],
+                    [(t.common.languages[code], code) for code in LANGUAGES],
                     value=settings.language,
                     allow_blank=False,
                     id="language",
                     compact=True,
                 )
-            yield Static("Robots (from the environment or .env; never saved here)", classes="section")
+            with Horizontal(classes="row"):
+                yield Label(text.convention)
+                yield Select(
+                    [(convention_label(text, choice), choice) for choice in CONVENTION_SETTINGS],
+                    value=settings.colour_convention,
+                    allow_blank=False,
+                    id="convention",
+                    compact=True,
+                )
+            yield Static(text.robots, classes="section")
             secrets = app.secrets
-            yield Static(f"DingTalk webhook: {mask(secrets.dingtalk_webhook if secrets else '')}", classes="secret")
-            yield Static(f"DingTalk secret:  {mask(secrets.dingtalk_secret if secrets else '')}", classes="secret")
-            yield Static(f"WeCom webhook:    {mask(secrets.wechat_webhook if secrets else '')}", classes="secret")
+            rows = (
+                (text.dingtalk_webhook, secrets.dingtalk_webhook if secrets else ""),
+                (text.dingtalk_secret, secrets.dingtalk_secret if secrets else ""),
+                (text.wecom_webhook, secrets.wechat_webhook if secrets else ""),
+            )
+            label_width = max(cell_len(label) for label, _ in rows) + 2
+            for label, secret in rows:
+                yield Static(fit(label + ":", label_width, "left") + mask(secret, text.not_set), classes="secret")
             yield Static("", id="errors")
             with Horizontal(id="buttons"):
-                yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
-                yield Button("Cancel (escape)", id="cancel", compact=True)
-        yield Footer(compact=True)
+                yield Button(text.save_button, id="save", variant="primary", compact=True)
+                yield Button(text.cancel_button, id="cancel", compact=True)
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
+        app = gme_app(self)
+        self.query_one(KeyBar).show(settings_keys(app.t), colours=app.colours)
         self.query_one("#ex-binance", Checkbox).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -155,7 +196,8 @@ class SettingsScreen(Screen[bool]):
 
     def collect(self) -> tuple[dict[str, SettingValue], list[str]]:
         """The changed keys and their new values, and the fields that do not parse."""
-        settings = gme_app(self).settings
+        app = gme_app(self)
+        settings, text = app.settings, app.t.settings
         changes: dict[str, SettingValue] = {}
         errors: list[str] = []
         for name in EXCHANGES:
@@ -163,11 +205,12 @@ class SettingsScreen(Screen[bool]):
             if enabled != settings.exchanges[name].enabled:
                 changes[f"exchanges.{name}.enabled"] = enabled
         for field in NUMBERS:
-            text = self.query_one(f"#{_number_id(field.key)}", Input).value
+            typed = self.query_one(f"#{_number_id(field.key)}", Input).value
             try:
-                value = parse_number(text, field.kind)
+                value = parse_number(typed, field.kind)
             except ValueError:
-                errors.append(f"{field.label}: {text!r} is not a {'whole ' if field.kind is int else ''}number")
+                wrong = text.not_a_whole_number if field.kind is int else text.not_a_number
+                errors.append(wrong.format(label=field.label(text), text=repr(typed)))
                 continue
             if value != field.read(settings):
                 changes[field.key] = value
@@ -181,6 +224,9 @@ class SettingsScreen(Screen[bool]):
         language = select.value
         if isinstance(language, str) and language != settings.language:  # never blank: allow_blank=False
             changes["language"] = language
+        convention: Select[str] = self.query_one("#convention", Select)
+        if isinstance(convention.value, str) and convention.value != settings.colour_convention:
+            changes["colour_convention"] = convention.value
         return changes, errors
 
     def action_save(self) -> None:
@@ -190,15 +236,16 @@ class SettingsScreen(Screen[bool]):
         if errors:
             box.update("\n".join(errors))
             return
+        notices = app.t.notices
         if not changes:
-            app.notify("nothing changed")
+            app.notify(notices.nothing_changed)
             self.dismiss(False)
             return
         if app.save_settings(changes):
-            app.notify(f"saved {len(changes)} setting(s) to {app.settings_path}")
+            app.notify(app.t.notices.saved.format(count=len(changes), path=app.settings_path))  # the new language
             self.dismiss(True)
         else:
-            box.update("not saved: see the message above; the file is unchanged")
+            box.update(app.t.settings.not_saved_unchanged)
 
 
 def _grade_id(grade: Grade) -> str:

@@ -1,49 +1,38 @@
-"""How each consensus-table column turns a Row into styled text pieces (no Textual here)."""
+"""How each consensus-table column turns a Row into styled text pieces (no Textual here).
+
+Labels come from the catalogue and colours from `Colours` (gme_tui.tui.theme), both held by the
+`CellContext` the table is given: a cell reads attributes, it never builds a dict.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len, get_character_cell_size
 from rich.style import Style
 
 from gme_tui import format as fmt
-from gme_tui.engine.rules import LEVELS
-from gme_tui.model import EXCHANGE_SHORT, Grade, Language, Level
+from gme_tui.i18n import Catalogue, catalogue
+from gme_tui.model import EXCHANGE_SHORT
+from gme_tui.tui.theme import BOLD, PLAIN, Colours, default_colours
 from gme_tui.tui.view import Row
 
 Piece = tuple[str, Style]
 
-UP = Style(color="green")
-UP_BOLD = Style(color="bright_green", bold=True)
-DOWN = Style(color="red")
-DOWN_BOLD = Style(color="bright_red", bold=True)
-DIM = Style(dim=True)
-PLAIN = Style()
-WARN = Style(color="yellow")
-PIN = Style(color="yellow", bold=True)
-LEVEL_STYLES: Mapping[Level, Style] = {
-    Level.STRONG_BULLISH: UP_BOLD,
-    Level.LEAN_BULLISH: UP,
-    Level.MIXED: Style(color="bright_black"),
-    Level.LEAN_BEARISH: DOWN,
-    Level.STRONG_BEARISH: DOWN_BOLD,
-}
-GRADE_STYLES: Mapping[Grade, Style] = {
-    Grade.A_PLUS: Style(color="black", bgcolor="bright_green", bold=True),
-    Grade.A: Style(color="black", bgcolor="green"),
-    Grade.B: Style(color="black", bgcolor="yellow"),
-    Grade.C: Style(color="black", bgcolor="magenta"),
-}
 SPARKS = "▁▂▃▄▅▆▇█"
+ELLIPSIS = "…"
+EN = catalogue("en")
+DEFAULT_COLOURS = default_colours()
+"""What a widget draws with before the app configures it (and what pure renderers default to)."""
 
 
 @dataclass(frozen=True, slots=True)
 class CellContext:
-    language: Language = "zh"
+    t: Catalogue = EN
+    colours: Colours = DEFAULT_COLOURS
     pinned: frozenset[str] = frozenset()
     muted: frozenset[str] = frozenset()
 
@@ -52,77 +41,97 @@ class CellContext:
 class Column:
     key: str  # also the sort key
     title: str
-    width: int
+    width: int  # at least the title, its indent and the sort arrow: a sorted title is never cut
     priority: int  # columns are dropped from the highest priority number down when narrow
     align: Literal["left", "right"]
     cell: Callable[[Row, CellContext], list[Piece]]
-
-
-def signed_style(value: float | None) -> Style:
-    if value is None or value == 0 or value != value:
-        return DIM
-    return UP if value > 0 else DOWN
+    indent: int = 0  # the title starts over the cell's text, not over its marks
 
 
 def fit(text: str, width: int, align: str) -> str:
-    """Pad or cut to exactly `width` terminal cells, CJK-aware."""
+    """Pad or cut to exactly `width` terminal cells, CJK-aware. A cut text ends in "…" right after
+    its last whole character; when a wide character did not fit, the spare cell goes after the
+    ellipsis (never a gap before it)."""
+    if width <= 0:
+        return ""
     size = cell_len(text)
     if size > width:
-        return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+        if width == 1:
+            return ELLIPSIS
+        kept = _cut(text, width - 1)
+        return kept + ELLIPSIS + " " * (width - 1 - cell_len(kept))
     pad = " " * (width - size)
     return pad + text if align == "right" else text + pad
+
+
+def _cut(text: str, cells: int) -> str:
+    """The longest start of `text` that fits in `cells` (a wide character is never halved)."""
+    if text.isascii():
+        return text[:cells]
+    used = 0
+    for index, char in enumerate(text):
+        used += get_character_cell_size(char)
+        if used > cells:
+            return text[:index]
+    return text
+
+
+def title_text(column: Column, arrow: str = "") -> str:
+    """The header cell: the title (indented), the sort arrow right after it, fitted."""
+    room = column.width - column.indent - len(arrow)
+    title = fit(column.title, room, "left").rstrip() if cell_len(column.title) > room else column.title
+    return fit(" " * column.indent + title + arrow, column.width, column.align)
 
 
 # ---------------------------------------------------------------- cells
 
 
 def symbol_cell(row: Row, ctx: CellContext) -> list[Piece]:
-    pin = ("*", PIN) if row.symbol in ctx.pinned else (" ", PLAIN)
-    mute = ("m", DIM) if row.symbol in ctx.muted else (" ", PLAIN)
-    return [pin, mute, (row.symbol, Style(bold=True))]
+    pin = ("*", ctx.colours.pin) if row.symbol in ctx.pinned else (" ", PLAIN)
+    mute = ("m", ctx.colours.neutral) if row.symbol in ctx.muted else (" ", PLAIN)
+    return [pin, mute, (row.symbol, BOLD)]
 
 
 def consensus_cell(row: Row, ctx: CellContext) -> list[Piece]:
     level = row.scan.consensus.level
-    label = LEVELS[level].text(ctx.language) if level in LEVELS else level
-    return [(label, LEVEL_STYLES.get(level, PLAIN))]
+    return [(ctx.t.common.levels.get(level, level), ctx.colours.level(level))]
 
 
 def exchange_cell(exchange: str) -> Callable[[Row, CellContext], list[Piece]]:
     def cell(row: Row, ctx: CellContext) -> list[Piece]:
         window = row.scan.exchanges.get(exchange)
         if window is None:
-            return [("·", DIM)]
-        pieces: list[Piece] = [(fmt.money(window.net), signed_style(window.net))]
+            return [("·", ctx.colours.neutral)]
+        pieces: list[Piece] = [(fmt.money(window.net), ctx.colours.signed(window.net))]
         # a partial window is marked, never passed off as a full one (SPEC §2 coverage)
-        pieces.append(("~" if exchange in row.short_coverage else " ", WARN))
+        pieces.append(("~" if exchange in row.short_coverage else " ", ctx.colours.warn))
         return pieces
 
     return cell
 
 
 def total_cell(row: Row, ctx: CellContext) -> list[Piece]:
-    style = UP_BOLD if row.total > 0 else DOWN_BOLD if row.total < 0 else DIM
-    return [(fmt.money(row.total), style)]
+    return [(fmt.money(row.total), ctx.colours.signed_bold(row.total))]
 
 
 def ratio_cell(row: Row, ctx: CellContext) -> list[Piece]:
     value = row.buy_sell
-    style = DIM if value is None else UP if value > 1 else DOWN if value < 1 else DIM
-    return [(fmt.ratio(value), style)]
+    centred = None if value is None else value - 1
+    return [(fmt.ratio(value), ctx.colours.signed(centred))]
 
 
 def signals_cell(row: Row, ctx: CellContext) -> list[Piece]:
     pieces: list[Piece] = []
-    for grade in row.grades:
+    for grade, code in zip(row.grades, row.codes):
         if pieces:
             pieces.append((" ", PLAIN))
-        pieces.append((grade, GRADE_STYLES[grade]))
+        pieces.append((grade, ctx.colours.badge(grade, code)))
     return pieces
 
 
-def sparkline(values: tuple[float, ...], width: int) -> list[Piece]:
-    """Net flow per minute as bars, height by size, green in / red out; `width` buckets of minutes."""
+def sparkline(values: tuple[float, ...], width: int, colours: Colours) -> list[Piece]:
+    """Net flow per minute as bars, height by size, in the up colour for inflow and the down
+    colour for outflow; `width` buckets of minutes."""
     if not values or width <= 0:
         return []
     step = len(values) / width
@@ -131,15 +140,15 @@ def sparkline(values: tuple[float, ...], width: int) -> list[Piece]:
     pieces: list[Piece] = []
     for value in sums:
         if peak == 0 or value == 0:
-            pieces.append((" ", DIM))
+            pieces.append((" ", colours.neutral))
             continue
         level = min(7, int(abs(value) / peak * 7.999))
-        pieces.append((SPARKS[level], UP if value > 0 else DOWN))
+        pieces.append((SPARKS[level], colours.up if value > 0 else colours.down))
     return pieces
 
 
 def trend_cell(row: Row, ctx: CellContext) -> list[Piece]:
-    return sparkline(row.trend, TREND_WIDTH)
+    return sparkline(row.trend, TREND_WIDTH, ctx.colours)
 
 
 def price_cell(row: Row, ctx: CellContext) -> list[Piece]:
@@ -148,7 +157,7 @@ def price_cell(row: Row, ctx: CellContext) -> list[Piece]:
 
 def change_cell(row: Row, ctx: CellContext) -> list[Piece]:
     change = row.scan.price_change
-    return [(fmt.percent(change), signed_style(change))]
+    return [(fmt.percent(change), ctx.colours.signed(change))]
 
 
 def volume_cell(row: Row, ctx: CellContext) -> list[Piece]:
@@ -158,33 +167,46 @@ def volume_cell(row: Row, ctx: CellContext) -> list[Piece]:
 def share_cell(row: Row, ctx: CellContext) -> list[Piece]:
     share = row.net_share
     if share is None or math.isinf(share):
-        return [("-", DIM)]
-    return [(f"{share * 100:+.1f}%", signed_style(share))]
+        return [("-", ctx.colours.neutral)]
+    return [(f"{share * 100:+.1f}%", ctx.colours.signed(share))]
 
 
 TREND_WIDTH = 10
+SYMBOL_MARKS = 2  # the pin and mute marks before a symbol
 
 
-def table_columns(exchanges: tuple[str, ...], language: Language) -> list[Column]:
+def table_columns(exchanges: tuple[str, ...], t: Catalogue) -> list[Column]:
     """Display order; priorities decide what stays on a narrow terminal (80 columns keeps the
-    symbol, consensus, every exchange, total and signals)."""
+    symbol, consensus, every exchange, total and signals in both languages). Each width is the
+    widest of its figures and of its title with the sort arrow."""
+    c = t.columns
+    level_width = max(cell_len(name) for name in t.common.levels.values())
+
+    def column(
+        key: str, title: str, data: int, priority: int, align: Literal["left", "right"], cell: _Cell, indent: int = 0
+    ) -> Column:
+        return Column(key, title, max(data, indent + cell_len(title) + 1), priority, align, cell, indent)
+
     columns = [
-        Column("symbol", "SYMBOL", 12, 0, "left", symbol_cell),
-        Column("consensus", "CONSENSUS", 10 if language == "zh" else 14, 1, "left", consensus_cell),
+        column("symbol", c.symbol, 12, 0, "left", symbol_cell, indent=SYMBOL_MARKS),
+        column("consensus", c.consensus, level_width, 1, "left", consensus_cell),
     ]
     for rank, exchange in enumerate(exchanges):
-        columns.append(Column(exchange, EXCHANGE_SHORT[exchange], 8, 3 + rank, "right", exchange_cell(exchange)))
+        columns.append(column(exchange, EXCHANGE_SHORT[exchange], 8, 3 + rank, "right", exchange_cell(exchange)))
     columns += [
-        Column("total", "TOTAL", 8, 1, "right", total_cell),
-        Column("ratio", "B/S", 5, 11, "right", ratio_cell),
-        Column("signals", "SIGNAL", 6, 2, "left", signals_cell),
-        Column("trend", "FLOW/WIN", TREND_WIDTH, 13, "left", trend_cell),
-        Column("price", "PRICE", 10, 8, "right", price_cell),
-        Column("change", "CHG", 8, 9, "right", change_cell),
-        Column("volume", "VOLUME", 7, 12, "right", volume_cell),
-        Column("share", "NET%", 7, 10, "right", share_cell),
+        column("total", c.total, 8, 1, "right", total_cell),
+        column("ratio", c.ratio, 5, 11, "right", ratio_cell),
+        column("signals", c.signals, 6, 2, "left", signals_cell),
+        column("trend", c.trend, TREND_WIDTH, 13, "left", trend_cell),
+        column("price", c.price, 10, 8, "right", price_cell),
+        column("change", c.change, 8, 9, "right", change_cell),
+        column("volume", c.volume, 7, 12, "right", volume_cell),
+        column("share", c.share, 7, 10, "right", share_cell),
     ]
     return columns
+
+
+_Cell = Callable[[Row, CellContext], list[Piece]]
 
 
 def fit_columns(columns: list[Column], width: int) -> list[Column]:

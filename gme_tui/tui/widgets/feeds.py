@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, tzinfo
 from typing import Generic, TypeVar
 
@@ -15,15 +15,19 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gme_tui import format as fmt
-from gme_tui.engine.rules import SIGNALS
-from gme_tui.model import EXCHANGE_SHORT, Language, Side, Whale
+from gme_tui.i18n import Catalogue, catalogue
+from gme_tui.model import EXCHANGE_SHORT, Whale
+from gme_tui.tui.theme import BOLD, PLAIN, Colours, default_colours
 from gme_tui.tui.view import SignalEntry
-from gme_tui.tui.widgets.cells import DIM, DOWN, GRADE_STYLES, PLAIN, UP, Piece, fit
+from gme_tui.tui.widgets.cells import Piece, fit
 
-SIDE_TEXT: Mapping[Language, Mapping[Side, str]] = {
-    "zh": {"buy": "买入", "sell": "卖出"},
-    "en": {"buy": "BUY ", "sell": "SELL"},
-}
+
+def side_text(t: Catalogue, side: str) -> str:
+    """BUY / SELL (买入 / 卖出), padded to one width so the figures after it line up."""
+    words = t.common
+    width = max(cell_len(words.buy), cell_len(words.sell))
+    return fit(words.buy if side == "buy" else words.sell, width, "left")
+
 
 ItemT = TypeVar("ItemT")
 
@@ -34,12 +38,26 @@ class LineList(ScrollView, Generic[ItemT]):
     DEFAULT_CSS = """
     LineList { overflow-x: hidden; scrollbar-size-vertical: 1; }
     """
-    EMPTY = ""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.items: Sequence[ItemT] = ()
         self._strips: dict[tuple[Hashable, int], Strip] = {}
+        self.zone: tzinfo = UTC  # until the app configures it, before anything is shown
+        self.t: Catalogue = catalogue("en")
+        self.colours: Colours = default_colours()
+
+    @property
+    def empty_text(self) -> str:
+        """What the list says while it holds nothing."""
+        return ""
+
+    def configure(self, zone: tzinfo, t: Catalogue, colours: Colours) -> None:
+        """The zone, labels and colours lines are drawn in; a change redraws every line."""
+        if (zone, t, colours) != (self.zone, self.t, self.colours):
+            self.zone, self.t, self.colours = zone, t, colours
+            self._strips.clear()
+            self.refresh()
 
     def show(self, items: Sequence[ItemT]) -> None:
         self.items = items
@@ -68,8 +86,8 @@ class LineList(ScrollView, Generic[ItemT]):
         base = self.rich_style
         index = round(self.scroll_offset.y) + y
         if index >= len(self.items):
-            if index == 0 and self.EMPTY:
-                return Strip([Segment(fit(self.EMPTY, width, "left"), base + DIM)])
+            if index == 0 and self.empty_text:
+                return Strip([Segment(fit(self.empty_text, width, "left"), base + self.colours.neutral)])
             return Strip.blank(width, base)
         item = self.items[index]
         key = (self.cache_key(item), width)
@@ -83,22 +101,24 @@ class LineList(ScrollView, Generic[ItemT]):
 
 
 class WhaleTicker(LineList[Whale]):
-    EMPTY = "no whale orders yet"
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.zone: tzinfo = UTC  # until the app configures it, before anything is shown
-        self.language: Language = "zh"
         self.notify_threshold = 500_000.0
 
-    def configure(self, zone: tzinfo, language: Language, notify_threshold: float) -> None:
-        if (zone, language, notify_threshold) != (self.zone, self.language, self.notify_threshold):
-            self.zone, self.language, self.notify_threshold = zone, language, notify_threshold
+    @property
+    def empty_text(self) -> str:
+        return self.t.main.whales_empty
+
+    def set_threshold(self, notify_threshold: float) -> None:
+        """Whales from this value are drawn bold, from four times it inverted."""
+        if notify_threshold != self.notify_threshold:
+            self.notify_threshold = notify_threshold
             self._strips.clear()
             self.refresh()
 
     def pieces(self, whale: Whale, width: int) -> list[Piece]:
-        side_style = UP if whale.side == "buy" else DOWN
+        colours = self.colours
+        side_style = colours.up if whale.side == "buy" else colours.down
         # tiers: at or above the notify threshold bold, four times it inverted
         if whale.value >= 4 * self.notify_threshold:
             value_style = side_style + Style(bold=True, reverse=True)
@@ -108,52 +128,43 @@ class WhaleTicker(LineList[Whale]):
             value_style = side_style
         value = fmt.usd(whale.value) if width >= 46 else fmt.money(whale.value).lstrip("+")
         pieces: list[Piece] = [
-            (fmt.clock(whale.ts, self.zone) + " ", DIM),
+            (fmt.clock(whale.ts, self.zone) + " ", colours.neutral),
             (EXCHANGE_SHORT.get(whale.exchange, whale.exchange[:3].upper()) + " ", PLAIN),
-            (fit(whale.symbol, 10, "left") + " ", Style(bold=True)),
-            (SIDE_TEXT[self.language][whale.side] + " ", side_style),
+            (fit(whale.symbol, 10, "left") + " ", BOLD),
+            (side_text(self.t, whale.side) + " ", side_style),
             (fit(value, 11 if width >= 46 else 6, "right"), value_style),
         ]
         price = " @ " + fmt.price(whale.price)
         if sum(cell_len(text) for text, _ in pieces) + len(price) <= width:  # whole or not at all
-            pieces.append((price, DIM))
+            pieces.append((price, colours.neutral))
         return _clip(pieces, width)
 
 
 class SignalLogView(LineList[SignalEntry]):
-    EMPTY = "no signals yet"
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.zone: tzinfo = UTC  # until the app configures it, before anything is shown
-        self.language: Language = "zh"
-
-    def configure(self, zone: tzinfo, language: Language) -> None:
-        if (zone, language) != (self.zone, self.language):
-            self.zone, self.language = zone, language
-            self._strips.clear()
-            self.refresh()
+    @property
+    def empty_text(self) -> str:
+        return self.t.main.signals_empty
 
     def cache_key(self, entry: SignalEntry) -> Hashable:
         return (id(entry), entry.count, entry.last_ts)
 
     def pieces(self, entry: SignalEntry, width: int) -> list[Piece]:
-        label = SIGNALS.get(entry.code)
-        name = label.text(self.language) if label else entry.code
-        meaning = (label.meaning_zh if self.language == "zh" else label.meaning_en) if label else ""
+        words, colours = self.t.common, self.colours
+        name = words.signals.get(entry.code, entry.code)
+        meaning = words.signal_meanings.get(entry.code, "")
         pieces: list[Piece] = [
-            ("🚨" if width >= 60 else "", PLAIN),
-            (fmt.clock(entry.last_ts, self.zone, seconds=False) + " ", DIM),
-            (f"{entry.grade:<2}", GRADE_STYLES.get(entry.grade, PLAIN)),
+            ("🚨 " if width >= 60 else "", PLAIN),
+            (fmt.clock(entry.last_ts, self.zone, seconds=False) + " ", colours.neutral),
+            (f"{entry.grade:<2}", colours.badge(entry.grade, entry.code)),
             (" ", PLAIN),
-            (entry.symbol + " ", Style(bold=True)),
+            (entry.symbol + " ", BOLD),
             (name, PLAIN),
         ]
         if entry.count > 1:
             since = fmt.clock(entry.first_ts, self.zone, seconds=False)
-            pieces.append((f" ×{entry.count} since {since}", Style(color="yellow")))
+            pieces.append((" " + words.repeat.format(count=entry.count, time=since), colours.warn))
         if meaning:
-            pieces.append((" - " + meaning, DIM))
+            pieces.append((" - " + meaning, colours.neutral))
         return _clip(pieces, width)
 
 

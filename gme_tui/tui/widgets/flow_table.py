@@ -8,6 +8,7 @@ pre-styled segments instead. The table holds no market logic: it is given rows a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -19,10 +20,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from gme_tui.i18n import catalogue
 from gme_tui.tui.view import Row, SortSpec
-from gme_tui.tui.widgets.cells import CellContext, Column, fit, fit_columns
+from gme_tui.tui.widgets.cells import CellContext, Column, fit, fit_columns, title_text
 
-MOVE_HELP = "move the cursor"
+TIPS = catalogue("en").tips  # Textual's tooltips; the help screen shows the catalogue's, in the language
 
 
 class FlowTable(ScrollView, can_focus=True):
@@ -31,16 +33,16 @@ class FlowTable(ScrollView, can_focus=True):
     FlowTable { overflow-x: hidden; scrollbar-size-vertical: 1; }
     FlowTable > .flow-table--header { text-style: bold; background: $panel; }
     FlowTable > .flow-table--sorted { text-style: bold reverse; }
-    FlowTable > .flow-table--cursor { background: $accent 40%; }
-    FlowTable:focus > .flow-table--cursor { background: $accent 60%; }
+    FlowTable > .flow-table--cursor { background: $row-cursor; }
+    FlowTable:focus > .flow-table--cursor { background: $row-cursor; text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, tooltip=MOVE_HELP),
-        Binding("down,j", "cursor(1)", "Down", show=False, tooltip=MOVE_HELP),
-        Binding("pageup", "page(-1)", "Page up", show=False, tooltip=MOVE_HELP),
-        Binding("pagedown", "page(1)", "Page down", show=False, tooltip=MOVE_HELP),
-        Binding("home", "edge(0)", "Top", show=False, tooltip="cursor to the first / last row"),
-        Binding("end", "edge(1)", "Bottom", show=False, tooltip="cursor to the first / last row"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, tooltip=TIPS.move),
+        Binding("down,j", "cursor(1)", "Down", show=False, tooltip=TIPS.move),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip=TIPS.move),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip=TIPS.move),
+        Binding("home", "edge(0)", "Top", show=False, tooltip=TIPS.edge),
+        Binding("end", "edge(1)", "Bottom", show=False, tooltip=TIPS.edge),
     ]
 
     class HeaderClicked(Message):
@@ -64,6 +66,7 @@ class FlowTable(ScrollView, can_focus=True):
         self.sort = SortSpec()
         self.cursor = 0
         self.header_note: dict[str, str] = {}  # column key -> title override (coverage marks)
+        self.empty_text = ""  # said under the header when no row is shown
         self._strips: dict[tuple[int, bool], Strip] = {}
         self._header: Strip | None = None
         self._fitted_width = -1
@@ -79,15 +82,17 @@ class FlowTable(ScrollView, can_focus=True):
         sort: SortSpec,
         selected: str | None,
         header_note: dict[str, str] | None = None,
+        empty_text: str = "",
     ) -> str | None:
         """Replace what is shown; the cursor follows `selected` when it is still there, else keeps
-        its index. Returns the symbol now under the cursor."""
+        its index; `empty_text` is said when there is no row. Returns the symbol now under the cursor."""
         if columns is not self.all_columns or context != self.context:
             self.all_columns = columns
             self._fitted_width = -1
         self.context = context
         self.sort = sort
         self.header_note = header_note or {}
+        self.empty_text = empty_text
         self.rows = list(rows)
         self._strips.clear()
         self._header = None
@@ -181,6 +186,8 @@ class FlowTable(ScrollView, can_focus=True):
             return self._header
         index = round(self.scroll_offset.y) + y - 1
         if index >= len(self.rows):
+            if index == 0 and self.empty_text:
+                return _finish([Segment(" " + self.empty_text, base + self.context.colours.neutral)], width, base)
             return Strip.blank(width, base)
         key = (index, index == self.cursor)
         strip = self._strips.get(key)
@@ -193,11 +200,10 @@ class FlowTable(ScrollView, can_focus=True):
         sorted_style = style + self.get_component_rich_style("flow-table--sorted", partial=True)
         segments: list[Segment] = []
         for column in self._fitted():
-            title = self.header_note.get(column.key, column.title)
-            if column.key == self.sort.column:
-                title = title + ("↓" if self.sort.descending else "↑")
-            text = fit(title, column.width, column.align)
-            segments.append(Segment(text, sorted_style if column.key == self.sort.column else style))
+            shown = replace(column, title=self.header_note.get(column.key, column.title))
+            is_sorted = column.key == self.sort.column
+            arrow = ("↓" if self.sort.descending else "↑") if is_sorted else ""
+            segments.append(Segment(title_text(shown, arrow), sorted_style if is_sorted else style))
             segments.append(Segment(" ", style))
         return _finish(segments, width, style)
 

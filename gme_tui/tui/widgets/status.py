@@ -1,5 +1,8 @@
-"""The status bar: per-exchange state, rates, message age and coverage; backfill progress; filter,
-sort, pause and the clock. Built as a pure function of its inputs, shown by a plain Static."""
+"""The status bar: per-exchange state, rates, message age and coverage; backfill progress; robots;
+filter, sort, pause and the clock. Two lines, each fitted to the width: on a narrow terminal the
+least useful pieces go first (whole, never cut mid-word), so neither line wraps and the
+scan / filter line never disappears behind a long robot error.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import Static
+from textual.app import RenderResult
+from textual.widget import Widget
 
 from gme_tui import format as fmt
+from gme_tui.i18n import Catalogue
 from gme_tui.model import EXCHANGE_SHORT, ExchangeHealth, HealthState, RobotStatus, SourceMode
+from gme_tui.tui.theme import BOLD, PLAIN, Colours
+from gme_tui.tui.widgets.cells import DEFAULT_COLOURS, EN, fit
 
-STATE_STYLE: Mapping[HealthState, str] = {
-    HealthState.LIVE: "green",
-    HealthState.SIMULATED: "cyan",
-    HealthState.REPLAY: "cyan",
-    HealthState.DONE: "cyan",
-    HealthState.BACKFILLING: "yellow",
-    HealthState.CONNECTING: "yellow",
-    HealthState.RECONNECTING: "yellow",
-    HealthState.DOWN: "bold red",
-}
 # States that need no word beside their dot; states that come with a reason worth showing.
 _QUIET_STATES = frozenset({HealthState.LIVE, HealthState.SIMULATED, HealthState.REPLAY})
 _TROUBLE_STATES = frozenset({HealthState.DOWN, HealthState.RECONNECTING})
@@ -36,7 +35,7 @@ class StatusInfo:
     window_minutes: int
     now_ms: int
     zone: tzinfo
-    scan_ts: int | None
+    scan_ts: int | None  # the scan the table shows (while paused: the frozen one)
     rows_total: int
     rows_shown: int
     filter_text: str
@@ -46,6 +45,47 @@ class StatusInfo:
     finished: bool
     error: str = ""
     robots: Sequence[RobotStatus] = ()  # one per robot, configured or not
+    t: Catalogue = EN
+    colours: Colours = DEFAULT_COLOURS
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of a status line. Pieces go from the highest `drop` first when the line is too
+    long (0: never); a `shrink` piece is cut with an ellipsis before anything essential goes."""
+
+    text: str
+    style: Style = PLAIN
+    drop: int = 0
+    shrink: bool = False
+    least: int = 8  # cells a shrunk piece keeps
+
+
+def fit_parts(parts: Sequence[Part], width: int) -> Text:
+    """One line of `parts` in at most `width` cells (see Part)."""
+    kept = list(parts)
+
+    def size() -> int:
+        return sum(cell_len(p.text) for p in kept)
+
+    for part in sorted((p for p in kept if p.drop), key=lambda p: -p.drop):
+        if size() <= width:
+            break
+        kept.remove(part)
+    for index in sorted((i for i, p in enumerate(kept) if p.shrink), key=lambda i: -cell_len(kept[i].text)):
+        excess = size() - width
+        if excess <= 0:
+            break
+        part = kept[index]
+        room = max(part.least, cell_len(part.text) - excess)
+        if room < cell_len(part.text):
+            kept[index] = Part(fit(part.text, room - 1, "left").rstrip() + " ", part.style, part.drop)
+    line = Text(no_wrap=True, overflow="ellipsis", end="")
+    for part in kept:
+        line.append(part.text, part.style)
+    if line.cell_len > width:
+        line.truncate(width, overflow="ellipsis")
+    return line
 
 
 def rate(per_second: float) -> str:
@@ -72,70 +112,111 @@ def progress_bar(done: int, total: int, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def status_text(info: StatusInfo) -> Text:
-    text = Text(no_wrap=True, overflow="ellipsis")
+def exchange_parts(info: StatusInfo) -> list[Part]:
+    """Line 1: each exchange's dot, state, rate, message age, coverage and trouble; backfill."""
+    t, colours = info.t, info.colours
+    parts: list[Part] = []
     for number, health in enumerate(info.health):
         if number:
-            text.append(" │ ", style="dim")
-        text.append(EXCHANGE_SHORT.get(health.exchange, health.exchange) + " ", style="bold")
-        style = STATE_STYLE.get(health.state, "white")
-        text.append("●", style=style)
+            parts.append(Part(" │ ", colours.neutral))
+        state_style = colours.state(health.state)
+        parts.append(Part(EXCHANGE_SHORT.get(health.exchange, health.exchange) + " ", BOLD))
+        parts.append(Part("●", state_style))
         if health.state not in _QUIET_STATES:
-            text.append(" " + health.state, style=style)
-        text.append(" " + rate(health.trades_per_s))
+            parts.append(Part(" " + t.status.states.get(health.state, health.state), state_style))
+        parts.append(Part(" " + rate(health.trades_per_s), drop=4))
         if health.last_message_ms is not None and info.mode == SourceMode.LIVE:
-            text.append(" " + age(info.now_ms - health.last_message_ms), style="dim")
+            parts.append(Part(" " + age(info.now_ms - health.last_message_ms), colours.neutral, drop=5))
         covered = info.coverage.get(health.exchange)
         if covered is not None and covered < info.window_minutes:
-            text.append(f" {covered}/{info.window_minutes}m", style="yellow")
+            parts.append(Part(f" {covered}/{info.window_minutes}m", colours.warn, drop=3))
         if health.reason and health.state in _TROUBLE_STATES:
-            text.append(f" ({health.reason})", style="red")
-    text.append("\n")
+            parts.append(Part(f" ({health.reason})", colours.error, drop=2, shrink=True))
     backfill = [h for h in info.health if h.state == HealthState.BACKFILLING and h.backfill_total]
     if backfill:
         done = sum(h.backfill_done for h in backfill)
         total = sum(h.backfill_total for h in backfill)
-        text.append("backfill ", style="yellow")
-        text.append(progress_bar(done, total), style="yellow")
-        text.append(f" {done}/{total}  ", style="yellow")
-    append_robots(text, info.robots)
-    if info.error:
-        text.append(f"source error: {info.error}  ", style="bold red")
-    elif info.finished:
-        text.append("replay finished  " if info.mode == SourceMode.REPLAY else "source ended  ", style="bold cyan")
-    if info.paused:
-        text.append(f"PAUSED (+{info.pending}) ", style="bold reverse yellow")
-        text.append(" ")
-    if info.scan_ts is not None:
-        text.append(f"scan {fmt.clock(info.scan_ts, info.zone, seconds=False)}  ", style="dim")
-    elif not info.error:
-        text.append(f"waiting for the first {info.window_minutes}m window  ", style="dim")
-    text.append(f"{info.rows_shown}/{info.rows_total} ", style="bold")
-    text.append(info.filter_text + " ", style="cyan")
-    text.append(f"  sort {info.sort_text}", style="cyan")
-    text.append(f"  {fmt.clock(info.now_ms, info.zone)} {zone_short(info.zone, info.now_ms)}".rstrip())
-    text.append(f" [{info.mode}]", style="dim")
-    return text
+        parts.append(Part(f"  {t.status.backfill} ", colours.warn))
+        parts.append(Part(progress_bar(done, total), colours.warn, drop=1))
+        parts.append(Part(f" {done}/{total}", colours.warn))
+    return parts
 
 
-def append_robots(text: Text, robots: Sequence[RobotStatus]) -> None:
-    """One short mark per configured robot: green when delivering, its error and hint when not."""
+def robot_parts(robots: Sequence[RobotStatus], t: Catalogue, colours: Colours) -> list[Part]:
+    """One short mark per configured robot: a tick when delivering, its error and hint when not."""
+    parts: list[Part] = []
     for robot in robots:
         if not robot.configured:
             continue
-        label, pending = robot.label, robot.pending
+        label = t.common.robots.get(robot.name, robot.label)
+        pending = t.status.robot_pending.format(count=robot.pending)
         if robot.halted or robot.last_error:
-            problem = robot.last_error or "stopped"
-            hint = f" ({robot.hint})" if robot.hint else ""
-            text.append(f"{label}: {problem}{hint}, {pending} pending  ", style="bold red")
+            problem = robot.last_error or t.status.robot_stopped
+            error = colours.error + BOLD
+            # a failing robot stays on the line (cut if need be): alerts are not going out
+            parts.append(Part(t.status.robot_error.format(robot=label, problem=problem), error, shrink=True, least=24))
+            if robot.hint:
+                parts.append(Part(f" ({robot.hint})", error, drop=6, shrink=True))
+            parts.append(Part(f"{t.common.list_sep}{pending}  ", error, drop=4))
+        elif robot.sent_by:  # another gme-tui sends this robot's alerts: this one only queues them
+            sent_by = t.status.robot_sent_by.format(robot=label, who=robot.sent_by)
+            parts.append(Part(sent_by + "  ", colours.neutral, drop=7, shrink=True, least=16))
         else:
-            text.append(f"{label} ✓" + (f" {pending} pending" if pending else "") + "  ", style="green")
+            parts.append(Part(f"{label} ✓" + (f" {pending}" if robot.pending else "") + "  ", colours.ok, drop=8))
+    return parts
 
 
-class StatusBar(Static):
+def view_parts(info: StatusInfo) -> list[Part]:
+    """Line 2: robots, source end or error, pause, the scan shown, rows, filter, sort, clock."""
+    t, colours, status = info.t, info.colours, info.t.status
+    parts = robot_parts(info.robots, t, colours)
+    if info.error:
+        parts.append(Part(status.source_error.format(error=info.error) + "  ", colours.error + BOLD, shrink=True))
+    elif info.finished:
+        ended = status.replay_finished if info.mode == SourceMode.REPLAY else status.source_ended
+        parts.append(Part(ended + "  ", colours.info + BOLD, drop=2))
+    if info.paused:
+        parts.append(Part(status.paused.format(pending=info.pending), colours.warn + Style(bold=True, reverse=True)))
+        parts.append(Part("  "))
+    if info.scan_ts is not None:
+        scan = fmt.clock(info.scan_ts, info.zone, seconds=False)
+        parts.append(Part(status.scan.format(time=scan) + "  ", colours.neutral))
+    elif not info.error:
+        parts.append(Part(status.waiting.format(minutes=info.window_minutes) + "  ", colours.neutral, shrink=True))
+    parts.append(Part(f"{info.rows_shown}/{info.rows_total} ", BOLD))
+    parts.append(Part(info.filter_text, colours.info, shrink=True))
+    parts.append(Part("  " + status.sort.format(column=info.sort_text), colours.info, drop=5))
+    parts.append(Part("  " + fmt.clock(info.now_ms, info.zone), drop=6))
+    zone = zone_short(info.zone, info.now_ms)
+    if zone:
+        parts.append(Part(" " + zone, drop=7))
+    parts.append(Part(f" [{status.modes.get(info.mode, info.mode)}]", colours.neutral, drop=9))
+    return parts
+
+
+def status_text(info: StatusInfo, width: int = 1_000) -> Text:
+    """Both lines, each fitted to `width` cells."""
+    text = fit_parts(exchange_parts(info), width)
+    text.append("\n")
+    text.append_text(fit_parts(view_parts(info), width))
+    return text
+
+
+class StatusBar(Widget):
     DEFAULT_CSS = """
     StatusBar { height: 2; background: $panel; padding: 0 1; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.info: StatusInfo | None = None
+
     def show(self, info: StatusInfo) -> None:
-        self.update(status_text(info))
+        if info != self.info:
+            self.info = info
+            self.refresh()
+
+    def render(self) -> RenderResult:
+        if self.info is None:
+            return Text("")
+        return status_text(self.info, max(1, self.content_size.width))
