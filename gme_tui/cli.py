@@ -23,11 +23,13 @@ from gme_tui.format import zone
 from gme_tui.logs import set_log_timezone, setup_logging
 from gme_tui.model import SourceMode
 from gme_tui.pipeline import Pipeline
+from gme_tui.scorecard.command import add_arguments as add_scorecard_arguments
+from gme_tui.scorecard.command import run_scorecard
 from gme_tui.serve.protocol import TOKEN_ENV, Address, AddressError, Hello, default_socket, parse_address
 from gme_tui.serve.server import DaemonFacts, ServeConfig, ServeError, StateServer
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings
-from gme_tui.sources.recorder import record
-from gme_tui.sources.replay import ReplayError, ReplaySource
+from gme_tui.sources.recorder import OutputPathError, record, require_parent_dir
+from gme_tui.sources.replay import ReplayError, ReplaySource, finished_line
 from gme_tui.store import StoreError, StoreRun, known_by_pair, restore_window, store_path_for
 
 if TYPE_CHECKING:
@@ -49,7 +51,7 @@ KnownMinutes = Mapping[tuple[str, str], frozenset[int]]
 class Arguments(argparse.Namespace):
     """The parsed command line, typed: `build_parser()` sets every one of these attributes."""
 
-    command: Literal["record", "notify-test", "attach"] | None
+    command: Literal["record", "notify-test", "attach", "scorecard"] | None
     config: str | None
     demo: bool
     replay: str | None
@@ -66,20 +68,22 @@ class Arguments(argparse.Namespace):
     serve_tcp: int | None
     no_serve: bool
     address: str | None  # attach only
+    since: str | None  # scorecard only
 
 
 def build_parser() -> argparse.ArgumentParser:
+    config_help = "settings file (default: ./settings.toml, then the user config dir)"
+    # `--config` is taken before or after a subcommand. The subcommands' copy has no default, so
+    # it sets the attribute only when given there and never hides one given before the subcommand.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", metavar="PATH", help="settings file (default: ./settings.toml, then the user config dir)"
-    )
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=config_help)
 
     parser = argparse.ArgumentParser(
         prog="gme-tui",
-        parents=[common],
         description="Terminal monitor of taker fund flow on Binance, OKX, Bybit and Coinbase.",
         epilog="With no mode, gme-tui watches the live exchanges in the terminal UI.",
     )
+    parser.add_argument("--config", metavar="PATH", help=config_help)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--demo", action="store_true", help="run on the built-in simulated market (no network)")
     mode.add_argument("--replay", metavar="FILE", help="run on a recorded file (.jsonl or .jsonl.gz)")
@@ -111,13 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-serve", action="store_true", help="with --headless: serve no socket")
     parser.add_argument("--version", action="version", version=f"gme-tui {__version__}")
     # The subcommands' own arguments, so every Arguments field exists whichever runs.
-    parser.set_defaults(out="", minutes=None, address=None)
+    parser.set_defaults(out="", minutes=None, address=None, since=None)
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     record = commands.add_parser("record", parents=[common], help="record the live market to a replay file")
     record.add_argument("--out", required=True, metavar="FILE", help="output file (.jsonl, or .jsonl.gz to compress)")
     record.add_argument("--minutes", type=float, metavar="N", help="stop after N minutes (default: until Ctrl+C)")
     commands.add_parser("notify-test", parents=[common], help="send a test message to every configured robot")
+    scorecard = commands.add_parser(
+        "scorecard", parents=[common], help="how each signal did on your data: hit rates and returns (SPEC §13)"
+    )
+    add_scorecard_arguments(scorecard)  # --replay FILE, --since WHEN, --json, --store PATH
     attach = commands.add_parser("attach", parents=[common], help="open the TUI on a running daemon")
     attach.add_argument(
         "address",
@@ -161,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _notify_test(settings, secrets)
     if args.command == "attach":
         return _attach_command(args, settings)
+    if args.command == "scorecard":
+        return _scorecard(args, settings)
     return _monitor(args, settings, secrets)
 
 
@@ -174,7 +184,13 @@ def _mode(args: Arguments) -> SourceMode:
 def _make_source(args: Arguments, settings: Settings, mode: SourceMode, known: KnownMinutes) -> Source:
     if mode == SourceMode.REPLAY and args.replay:
         speed = args.speed if args.speed is not None else (0.0 if args.headless else 1.0)
-        source = ReplaySource(Path(args.replay), speed=speed, exchanges=settings.enabled_exchanges)
+        source = ReplaySource(
+            Path(args.replay),
+            speed=speed,
+            exchanges=settings.enabled_exchanges,
+            window_minutes=settings.window.minutes,  # exact late and duplicate checks, warm-up progress
+            keep_extra_minutes=settings.window.keep_extra_minutes,
+        )
         source.check()
         return source
     if mode == SourceMode.DEMO:
@@ -212,7 +228,7 @@ def _monitor(args: Arguments, settings: Settings, secrets: Secrets) -> int:
             return attached
     try:
         store_run = _open_store(args, settings, mode)
-    except StoreError as problem:
+    except (StoreError, OutputPathError) as problem:
         print(f"gme-tui: {problem}", file=sys.stderr)
         return EXIT_UNUSABLE
     try:
@@ -282,6 +298,8 @@ def _open_store(args: Arguments, settings: Settings, mode: SourceMode) -> StoreR
     path = store_path_for(mode, settings, args.store)
     if path is None:
         return None
+    if args.store:
+        require_parent_dir(path, "--store")  # a typo must not become a new folder
     try:
         return StoreRun.open(path, settings, live=mode == SourceMode.LIVE)
     except StoreError as problem:
@@ -351,8 +369,7 @@ async def _headless(
         await task
     except asyncio.CancelledError:
         log.info("stopping on signal")
-    except ReplayError as problem:
-        log.error("%s", problem)
+    except ReplayError as problem:  # NothingToReplay included: one line, the summary says no more
         print(f"gme-tui: {problem}", file=sys.stderr)
         code = EXIT_UNUSABLE
     finally:
@@ -370,27 +387,7 @@ def _summarize(pipeline: Pipeline) -> None:
     stats = pipeline.engine.stats
     source = pipeline.source
     if isinstance(source, ReplaySource):
-        summary = source.summary()
-        if summary.items == 0 and summary.bad_total == 0:
-            log.warning("%s holds no valid lines: nothing to replay", source.path)
-        elif summary.items == 0:
-            log.warning("%s holds no valid lines (%d bad lines skipped)", source.path, summary.bad_total)
-        parts = [
-            f"{summary.lines} lines",
-            f"{stats.trades} trades",
-            f"{stats.buckets} buckets",
-            f"{stats.scans} scans reported",
-        ]
-        if summary.bad_total:
-            reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(summary.bad.items()))
-            parts.append(f"{summary.bad_total} bad lines skipped ({reasons})")
-        if summary.ignored:
-            parts.append(f"{summary.ignored} lines of disabled exchanges ignored")
-        if stats.duplicates:
-            parts.append(f"{stats.duplicates} duplicates skipped")
-        if stats.late:
-            parts.append(f"{stats.late} late trades dropped")
-        log.info("replay finished: %s", ", ".join(parts))
+        log.info("%s", finished_line(source.summary(), stats))
     else:
         log.info("stopped: %d trades, %d scans, %d whales", stats.trades, stats.scans, stats.whales)
 
@@ -402,6 +399,18 @@ def _record(args: Arguments, settings: Settings, secrets: Secrets) -> int:
     setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=True, timezone=settings.timezone)
     install_log_redaction(secrets)
     return asyncio.run(record(settings, Path(args.out), args.minutes))
+
+
+def _scorecard(args: Arguments, settings: Settings) -> int:
+    setup_logging(level=settings.log.level, directory=settings.log.dir, to_stderr=True, timezone=settings.timezone)
+    return run_scorecard(
+        settings,
+        replay=args.replay,
+        since=args.since,
+        as_json=args.json,
+        store=args.store,
+        horizons=settings.scorecard.horizons,
+    )
 
 
 def _notify_test(settings: Settings, secrets: Secrets) -> int:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,14 +14,19 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """An environment that isolates a gme-tui subprocess from the user's config, logs and robots."""
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An environment that isolates a gme-tui subprocess from the user's config, logs, robots and
+    daemon sockets. The runtime dir is short (a Unix socket path is limited to ~107 bytes) and
+    user-only, as a real XDG_RUNTIME_DIR is."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK", "WECHAT", "ENABLE_"))}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    runtime = tempfile.mkdtemp(prefix="gme-rt-")
+    env["XDG_RUNTIME_DIR"] = runtime
     env["PYTHONPATH"] = str(REPO)
-    return env
+    yield env
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture

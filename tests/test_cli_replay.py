@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import orjson
-import pytest
 
 from gme_tui.sources.replay import BOM as BOM_BYTES
 
@@ -389,13 +388,9 @@ def test_far_past_trade_and_a_duplicate_ahead(tmp_path, run_cli):
     assert "1 duplicates skipped" in stderr
 
 
-# ---------------------------------------------------------------- behaviour that needs the cli's wiring
-# (replay-wiring.md: the lead wires it, then removes these marks; strict, so a pass shows up)
-
-WIRING = pytest.mark.xfail(strict=True, reason="needs the cli wiring of /work/helpers/replay-wiring.md")
+# ---------------------------------------------------------------- short files, late trades, the scorecard
 
 
-@WIRING
 def test_a_file_shorter_than_a_window_says_so(tmp_path, run_cli):
     replay = tmp_path / "short.jsonl"
     replay.write_text(json.dumps(_trade(TS0 + 1_000, "binance", "buy", 10.0, 1.0, "1")) + "\n", encoding="utf-8")
@@ -407,7 +402,6 @@ def test_a_file_shorter_than_a_window_says_so(tmp_path, run_cli):
     )
 
 
-@WIRING
 def test_late_trades_dropped_by_the_source_are_in_the_summary(tmp_path, run_cli):
     replay = tmp_path / "late.jsonl"
     rows = [_trade(TS0 + 1_000, "binance", "buy", 10.0, 1.0, "1"), _trade(0, "binance", "buy", 10.0, 1.0, "2")]
@@ -417,7 +411,6 @@ def test_late_trades_dropped_by_the_source_are_in_the_summary(tmp_path, run_cli)
     assert "1 late trades dropped" in done.stderr.decode()
 
 
-@WIRING
 def test_the_scorecard_subcommand(tmp_path, run_cli):
     replay = tmp_path / "tape.jsonl"
     replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
@@ -425,3 +418,20 @@ def test_the_scorecard_subcommand(tmp_path, run_cli):
     assert done.returncode == 0, done.stderr
     card = orjson.loads(done.stdout)
     assert card["horizons"] == [15, 60, 240] and "global_sync_bullish" in card["codes"]
+
+
+def test_config_is_honoured_before_and_after_a_subcommand(tmp_path, run_cli):
+    """`--config` before the subcommand used to be dropped by the subparser's default."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[window]\nminutes = 0\n", encoding="utf-8")
+    replay = tmp_path / "tape.jsonl"
+    replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
+    for args in (
+        ("--config", str(bad), "scorecard", "--replay", str(replay)),
+        ("scorecard", "--config", str(bad), "--replay", str(replay)),
+        ("--config", str(bad), "notify-test"),
+        ("notify-test", "--config", str(bad)),
+    ):
+        result = run_cli(*args)
+        assert result.returncode == 2, args
+        assert "window.minutes (line 2)" in result.stderr.decode(), args

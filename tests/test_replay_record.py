@@ -90,10 +90,6 @@ def test_record_with_a_missing_folder_through_the_cli(tmp_path, run_cli):
     assert not out.parent.exists()
 
 
-WIRING = "needs the cli wiring of /work/helpers/replay-wiring.md (lead): then remove this mark"
-
-
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_a_store_in_a_missing_folder_is_exit_2(tmp_path, run_cli):
     replay = tmp_path / "t.jsonl"
     replay.write_text(json.dumps({**TRADE._asdict(), "ts": 120_000}) + "\n", encoding="utf-8")

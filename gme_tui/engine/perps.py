@@ -149,6 +149,19 @@ class PerpSide:
             for minute in [m for m in minutes if m < keep_from]:
                 del minutes[minute]
 
+    def stats(self) -> dict[str, int]:
+        """The counters under EngineStats' names."""
+        c = self.counts
+        return {
+            "perp_trades": c["trades"],
+            "perp_buckets": c["buckets"],
+            "perp_duplicates": c["duplicates"],
+            "perp_late": c["late"],
+            "perp_ignored": c["ignored"],
+            "oi_samples": c["oi"],
+            "liquidations": c["liquidations"],
+        }
+
     # ------------------------------------------------------------ output
 
     def scan_symbol(

@@ -7,12 +7,14 @@ batches, one transaction each (see writer.py); reads use their own connection, s
 waits behind a write. The schema version is `PRAGMA user_version`; `_MIGRATIONS[n]` upgrades
 version n to n + 1.
 
-Rows go in as multi-row INSERTs of up to 4,096 rows, never one statement step per row:
-sqlite3 releases the GIL around every step, and each release hands the GIL to the busy pipeline
-thread, which may keep it up to the switch interval (5 ms). With `executemany` a 2,400-row minute
-cost 2,400 such hand-offs and a replay at full speed starved the writer (measured: a transaction
-of 20 ms of CPU took over a second; issue 12 item 7). Parameters are bound as they are, so every
-float round-trips exactly.
+Writes are cheap for the writer thread however busy the pipeline thread is (issue 12 item 7):
+- rows go in as multi-row INSERTs of up to 4,096 rows, never a statement step per row: sqlite3
+  releases the GIL around every step, and under a busy pipeline thread each release may cost the
+  writer a switch interval (5 ms) to get it back. With `executemany`, measured during a full-speed
+  replay: 3,051 rows of 38 ms of CPU took 1.1 s. Values are bound as they are (exact floats);
+- minute rows go in in key order (pair, minute), so a transaction of many minutes touches each
+  pair's page once instead of hopping across the table for every minute;
+- pair ids come back as one JSON row, not one row (one step) per pair.
 
 Data model, kept small and honest:
 - `pairs(id, exchange, symbol)`: a 2-byte id instead of two strings on each of the ~3.5 M minute
@@ -99,7 +101,7 @@ _SIGNAL_WIDTH = 5 + 2 * len(EXCHANGES)  # ts, symbol, code, grade, flows, covera
 _INSERT_WHALES = "INSERT OR IGNORE INTO whales(ts, exchange, symbol, side, price, amount, value, fills)"
 _INSERT_PAIRS = "INSERT OR IGNORE INTO pairs(exchange, symbol)"
 _ALL_PAIRS = "SELECT json_group_array(json_array(id, exchange, symbol)) FROM pairs"  # one row: one step
-_SIZES = (1, 4, 16, 64, 256, 1_024, 4_096)  # rows per INSERT statement, up to SQLite's variable limit
+_MAX_ROWS_PER_INSERT = 4_096  # a power of two; fewer when SQLite allows fewer variables per statement
 _BY_KEY = itemgetter(0, 1)  # (pair, minute): the minutes table's key, so rows go in page after page
 _PAIRS_JSON = msgspec.json.Decoder(list[tuple[int, str, str]])
 
@@ -221,8 +223,6 @@ class Store:
         inserted once. Raises sqlite3.Error (the writer counts and logs it)."""
         if not (minutes or signals or whales):
             return
-        if any(len(row) != _SIGNAL_WIDTH for row in signals):  # rows are bound flat: a short one would shift the rest
-            raise sqlite3.ProgrammingError(f"a signals row must have {_SIGNAL_WIDTH} values")
         with self._write_lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -232,6 +232,8 @@ class Store:
                     rows.sort(key=_BY_KEY)  # stable: of two rows of one minute, the later still wins
                     self._insert(_INSERT_MINUTES, 7, rows)
                 if signals:
+                    if any(len(row) != _SIGNAL_WIDTH for row in signals):  # bound flat: a short row shifts the rest
+                        raise sqlite3.ProgrammingError(f"a signals row must have {_SIGNAL_WIDTH} values")
                     self._insert(_INSERT_SIGNALS, _SIGNAL_WIDTH, signals)
                 if whales:
                     self._insert(
@@ -264,17 +266,16 @@ class Store:
         ]
 
     def _insert(self, head: str, width: int, rows: Sequence[Sequence[SqlValue]]) -> None:
-        """`head VALUES (...),(...),...` over `rows`, in order, in as few statements as SQLite's
-        variable limit allows (a statement step is a GIL hand-off, see the module docstring).
-
-        Statements have one of a few sizes (`_SIZES`), so their texts stay in sqlite3's statement
-        cache; the last one is padded with copies of the last row. A copy changes nothing: with
-        OR REPLACE the last row of its key stays the last, with OR IGNORE a copy is ignored."""
-        sizes = [size for size in _SIZES if size * width <= self._variable_limit] or [1]
-        at, total = 0, len(rows)
-        while at < total:
-            left = total - at
-            size = next((size for size in sizes if size >= left), sizes[-1])
+        """`head VALUES (...),(...),...` over `rows`, in order, in few statements (a statement
+        step is a GIL hand-off, see the module docstring). Statement sizes are powers of two, so
+        their texts stay in sqlite3's statement cache; the last statement is padded with copies of
+        the last row, which change nothing: with OR REPLACE the last row of its key stays the
+        last, with OR IGNORE a copy is ignored."""
+        largest = _MAX_ROWS_PER_INSERT
+        while largest > 1 and largest * width > self._variable_limit:
+            largest //= 2
+        at = 0
+        for size in _statement_sizes(len(rows), largest):
             chunk = list(rows[at : at + size])
             chunk += [chunk[-1]] * (size - len(chunk))
             sql = self._insert_sql.get((head, size))
@@ -466,6 +467,20 @@ class Store:
             rows: list[tuple[int]] = self._query(f"SELECT count(*) FROM {table}")
             out[table] = rows[0][0]
         return out
+
+
+def _statement_sizes(total: int, largest: int) -> list[int]:
+    """Rows per INSERT for `total` rows (`largest` a power of two): as many `largest` as fit, then
+    the largest power of two left, then what remains padded up to a power of two (less padding
+    than rows). 2,400 rows: 2,048 + 512 (352 rows and 160 copies)."""
+    sizes = [largest] * (total // largest)
+    rest = total % largest
+    if rest:
+        exact = 1 << (rest.bit_length() - 1)
+        sizes.append(exact)
+        if rest > exact:
+            sizes.append(1 << (rest - exact - 1).bit_length())
+    return sizes
 
 
 def _float(value: float | None) -> float | None:

@@ -3,13 +3,13 @@ SQLite); a writer thread commits what is queued in ONE transaction per batch: in
 the closed minute of every pair plus the scan's signals (they arrive in one events list), and the
 odd whale in between. Never a transaction per trade, and an events list is never split.
 
-Commits follow wall time, never data time (issue 12 item 7): the first list after a quiet spell is
-committed at once (live: each minute as it closes); while lists keep coming (a replay at full speed)
-the writer commits at most every `commit_every` seconds, each transaction holding every minute that
-came in between, or sooner when `max_rows` rows are pending or `flush`/`close` asks. A commit costs
-about one page per pair however many minutes it holds (rows go in in key order), so grouping keeps
-the writer far ahead of a full-speed replay while what was handed out is committed within about
-`commit_every` plus one transaction.
+Commits follow wall time, never data time (issue 12 item 7). The first list after a quiet spell
+is committed at once (live: each minute as it closes). While lists keep coming (a replay at full
+speed) the writer commits at most every `commit_every` seconds, each transaction holding every
+list that came meanwhile; a flush or close commits at once, and a backlog of more than `max_rows`
+rows (after a stall) is written `max_rows` at a time without waiting. Grouping is what keeps up:
+a commit writes about one page per pair however many minutes it holds, so committing each minute
+of a full-speed replay on its own kept the writer busy all the time and seconds behind.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 COMMIT_EVERY_SECONDS = 0.5
 """While lists keep coming: the shortest wall time between two commits."""
 MAX_ROWS = 200_000
-"""Rows that commit at once, before `commit_every` is up: bounds one transaction after a stall."""
+"""Rows of one transaction at most (unless one events list alone holds more): bounds it after a stall."""
 
 
 class _Stop:

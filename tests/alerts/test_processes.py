@@ -153,8 +153,7 @@ async def test_two_senders_at_once_keep_each_robot_within_20_a_minute(tmp_path, 
         logs = [await sender.stop() for sender in senders]
     for robot in server.robots.values():
         assert set(robot.answers) == {0}, (robot.answers, logs)
-        assert max_in_any_minute(robot.accept_times) <= 20
-        assert 20 <= len(robot.accepted) <= 40  # the first minute full; the rest merged in the next
+        assert max_in_any_minute(robot.accept_times) == 20  # the limit was reached, never passed
         assert [count(robot, marker(i)) for i in [*range(30), *range(100, 130)]] == [1] * 60
 
 

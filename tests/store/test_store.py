@@ -138,3 +138,51 @@ def test_a_failed_write_rolls_back_entirely(store):
     assert store.counts()["minutes"] == 0
     store.write([good])  # the pair id cache survived the rollback
     assert store.minutes("BTC/USDT", M0, M0) == [good]
+
+
+def test_a_large_write_takes_few_statements_keeps_row_order_and_every_value(store):
+    """Rows go in as multi-row INSERTs (a statement step per row was a GIL hand-off per row):
+    5,001 minutes in three statements (4,096 + 512 + 512 of which 119 copies of the last row); a
+    minute given twice keeps its later version."""
+    from gme_tui.model import EXCHANGES
+
+    inserts: list[str] = []
+    store._db.set_trace_callback(
+        lambda sql: inserts.append(sql) if sql.startswith("INSERT OR REPLACE INTO minutes") else None
+    )
+    symbols = [f"S{i:03d}/USDT" for i in range(125)]
+    rows = [bucket(e, s, M0 + k) for k in range(10) for s in symbols for e in EXCHANGES]  # 5,000, minute-major
+    again = bucket("okx", symbols[7], M0 + 3, covered=False, scale=3.0)  # a re-emitted minute, later in the list
+    store.write([*rows, again])
+    assert len(inserts) == 3
+    assert store.counts()["minutes"] == 5_000
+    assert store.minutes(symbols[7], M0, M0 + 9, exchange="okx") == [
+        again if k == 3 else bucket("okx", symbols[7], M0 + k) for k in range(10)
+    ]
+    assert store.minutes(symbols[124], M0, M0 + 9) == [
+        bucket(e, symbols[124], M0 + k) for e in EXCHANGES for k in range(10)
+    ]
+
+
+def test_new_pairs_among_known_ones_get_ids_another_connection_agrees_with(store, store_path):
+    store.write([bucket("binance", "BTC/USDT", M0)])
+    store.write(
+        [bucket("binance", "BTC/USDT", M0 + 1), bucket("okx", "ETH/USDT", M0 + 1), bucket("okx", "SOL/USDT", M0 + 1)]
+    )
+    other = Store(store_path)
+    try:
+        assert other.minutes("ETH/USDT", M0, M0 + 1) == [bucket("okx", "ETH/USDT", M0 + 1)]
+        assert other.minutes("BTC/USDT", M0, M0 + 1) == [bucket("binance", "BTC/USDT", M0 + k) for k in range(2)]
+        other.write([bucket("bybit", "XRP/USDT", M0 + 2)])  # a pair the first connection has not seen
+    finally:
+        other.close()
+    store.write([bucket("bybit", "XRP/USDT", M0 + 3), bucket("okx", "SOL/USDT", M0 + 3)])
+    assert store.minutes("XRP/USDT", M0, M0 + 3) == [bucket("bybit", "XRP/USDT", M0 + k) for k in (2, 3)]
+    assert store.minutes("SOL/USDT", M0, M0 + 3) == [bucket("okx", "SOL/USDT", M0 + k) for k in (1, 3)]
+
+
+def test_whales_given_twice_in_one_write_are_stored_once(store):
+    ts = (M0 + 1) * MINUTE_MS
+    whales = [whale(ts + k, "okx" if k % 2 else "binance") for k in range(6)]
+    store.write(whales=[*whales, whales[0]])  # 7 rows: statements of 4 and 4, the last padded with a copy
+    assert store.whales(ts) == list(reversed(whales))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from gme_tui.model import EXCHANGES, MINUTE_MS
@@ -98,4 +99,53 @@ def test_a_failing_write_is_counted_and_the_writer_goes_on(store, caplog):
     writer.on_events([whale(M0 * MINUTE_MS + 1)])
     assert writer.flush()
     assert store.counts()["whales"] == 1
+    writer.close()
+
+
+def watch_commits(store) -> threading.Semaphore:
+    """Released once per transaction the store has committed (on the writer thread)."""
+    committed = threading.Semaphore(0)
+    write = store.write
+
+    def counted(*args, **kwargs):
+        write(*args, **kwargs)
+        committed.release()
+
+    store.write = counted  # the instance's, for this test only
+    return committed
+
+
+def three_pairs(minute: int) -> list:
+    return [minutes_event(minute + 1, [bucket(e, "BTC/USDT", minute) for e in ("binance", "okx", "bybit")])]
+
+
+def test_the_first_list_after_a_quiet_spell_commits_at_once_and_the_next_ones_are_grouped(store):
+    committed = watch_commits(store)
+    writer = StoreWriter(store, commit_every=60.0)  # the next commit is a minute away unless flushed
+    writer.on_events(three_pairs(M0))
+    assert committed.acquire(timeout=10)  # at once: neither a flush nor data time was waited for
+    for k in range(1, 5):
+        writer.on_events(three_pairs(M0 + k))
+    assert writer.flush()
+    assert committed.acquire(timeout=0)  # the four lists that came while the writer gathered: one commit
+    assert not committed.acquire(timeout=0)
+    assert store.counts()["minutes"] == 15
+    assert writer.stats.transactions == 2
+    writer.close()
+
+
+def test_max_rows_pending_commit_without_waiting_for_the_cadence_and_a_list_is_never_split(store):
+    committed = watch_commits(store)
+    writer = StoreWriter(store, commit_every=60.0, max_rows=5, start=False)
+    for k in range(4):
+        writer.on_events(three_pairs(M0 + k))  # 3 rows each: two lists reach max_rows
+    writer.start()
+    assert committed.acquire(timeout=10)
+    assert committed.acquire(timeout=10)  # the backlog's second half did not wait 60 s
+    assert store.counts()["minutes"] == 12
+    big = [minutes_event(M0 + 11, [bucket(e, f"S{i:03d}/USDT", M0 + 10) for i in range(5) for e in EXCHANGES])]
+    writer.on_events(big)  # 20 rows, more than max_rows: still one transaction
+    assert writer.flush()
+    assert committed.acquire(timeout=0) and not committed.acquire(timeout=0)
+    assert store.counts()["minutes"] == 32
     writer.close()

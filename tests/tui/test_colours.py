@@ -97,3 +97,24 @@ async def test_the_convention_setting_overrides_the_language_and_applies_live(ma
         assert red > green
         up = app.get_css_variables()["up"]  # the CSS variable too, for widgets styled in CSS
         assert int(up[1:3], 16) > int(up[3:5], 16)
+
+
+async def test_a_theme_picked_over_the_detail_screen_recolours_it(make_app):
+    from rich.style import Style
+    from rich.text import Text
+
+    def colours_in(app: GmeApp) -> set[Color]:
+        content = app.screen.query_one("#chart").content
+        assert isinstance(content, Text)
+        return {span.style.color for span in content.spans if isinstance(span.style, Style) and span.style.color}
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "enter")
+        dark_up = app.colours.up.color
+        assert dark_up in colours_in(app)
+        app.theme = "textual-light"
+        await pilot.pause()
+        light_up = app.colours.up.color
+        assert light_up != dark_up and light_up in colours_in(app) and dark_up not in colours_in(app)

@@ -244,6 +244,8 @@ class DetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = self.symbol
         self.watch(self.app, "market_version", self.redraw, init=False)
+        # a theme picked from the palette over this screen: the app restyles first, then this
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw())
         self.redraw()
 
     def on_resize(self) -> None:

@@ -178,6 +178,7 @@ class HistoryScreen(Screen[None]):
         self.query_one("#history-head").display = not off
         if not off:
             self.watch(self.app, "market_version", self._on_market, init=False)
+            self.app.theme_changed_signal.subscribe(self, lambda _theme: self._show())
             self.reload()
             table.focus()
 
