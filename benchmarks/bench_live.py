@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gme_tui.core.clock import ScaledClock, SystemClock
 from gme_tui.engine import Engine, EngineConfig
-from gme_tui.pipeline import Pipeline
 from gme_tui.model import EXCHANGES
+from gme_tui.pipeline import Pipeline
 from gme_tui.sources.ccxt_common import _decode_frame
 from gme_tui.sources.live import LiveSource, load_adapter
 from tests.fakes.exchange import FakeExchange, make_tape

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from gme_tui import __version__
 from gme_tui.alerts import AlertDispatcher, install_log_redaction, notify_test
+from gme_tui.config_command import CONFIG_ACTIONS, ConfigAction, run_config
 from gme_tui.core.clock import wall_ms
 from gme_tui.core.mutes import Mutes
 from gme_tui.core.seams import Source
@@ -51,7 +52,7 @@ KnownMinutes = Mapping[tuple[str, str], frozenset[int]]
 class Arguments(argparse.Namespace):
     """The parsed command line, typed: `build_parser()` sets every one of these attributes."""
 
-    command: Literal["record", "notify-test", "attach", "scorecard"] | None
+    command: Literal["record", "notify-test", "attach", "scorecard", "config"] | None
     config: str | None
     demo: bool
     replay: str | None
@@ -69,6 +70,8 @@ class Arguments(argparse.Namespace):
     no_serve: bool
     address: str | None  # attach only
     since: str | None  # scorecard only
+    action: ConfigAction  # config only
+    force: bool  # config init only
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-serve", action="store_true", help="with --headless: serve no socket")
     parser.add_argument("--version", action="version", version=f"gme-tui {__version__}")
     # The subcommands' own arguments, so every Arguments field exists whichever runs.
-    parser.set_defaults(out="", minutes=None, address=None, since=None)
+    parser.set_defaults(out="", minutes=None, address=None, since=None, action="path", force=False)
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     record = commands.add_parser("record", parents=[common], help="record the live market to a replay file")
@@ -126,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
         "scorecard", parents=[common], help="how each signal did on your data: hit rates and returns (SPEC §13)"
     )
     add_scorecard_arguments(scorecard)  # --replay FILE, --since WHEN, --json, --store PATH
+    config = commands.add_parser(
+        "config", parents=[common], help="where settings and data live, the settings in effect, a commented file"
+    )
+    config.add_argument(
+        "action",
+        choices=CONFIG_ACTIONS,
+        help="path: where gme-tui reads and keeps things; show: the settings in effect; "
+        "init: write a commented settings file to the user config dir",
+    )
+    config.add_argument("--force", action="store_true", help="with init: replace an existing file")
     attach = commands.add_parser("attach", parents=[common], help="open the TUI on a running daemon")
     attach.add_argument(
         "address",
@@ -171,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _attach_command(args, settings)
     if args.command == "scorecard":
         return _scorecard(args, settings)
+    if args.command == "config":
+        return run_config(args.action, settings, force=args.force)
     return _monitor(args, settings, secrets)
 
 

@@ -16,37 +16,26 @@ MAX_BODY_BYTES = 20_000
 SAFETY_BYTES = 500  # stay clear of the limit: the service may count differently
 THROTTLE_MS = 10 * 60_000
 
-_SECURITY_HINT = (
-    "check DINGTALK_SECRET (加签), that the robot's keyword is 资金流监控 or gme-tui, "
-    "the robot's IP whitelist, and this computer's clock"
-)
-_TOKEN_HINT = "check the access_token in DINGTALK_WEBHOOK (the robot may have been deleted)"
-
 ERRCODES: Mapping[int, ErrcodeRule] = {
-    310000: ErrcodeRule(
-        OutcomeKind.ROBOT_ERROR, "security check failed: keyword, sign, timestamp or IP", _SECURITY_HINT
-    ),
-    130101: ErrcodeRule(
-        OutcomeKind.THROTTLED, "sending too fast: throttled for 10 minutes", "waiting it out", THROTTLE_MS
-    ),
-    410100: ErrcodeRule(
-        OutcomeKind.THROTTLED, "sending too fast: throttled for 10 minutes", "waiting it out", THROTTLE_MS
-    ),
-    300001: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
-    300005: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
-    400101: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token does not exist", _TOKEN_HINT),
-    400013: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "the group has been dissolved", "add a robot to an existing group"),
-    400102: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "the robot is disabled", "enable the robot in the group settings"),
-    400106: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "the robot is not in the group", "add the robot to the group again"),
-    400105: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "unsupported message type", "a gme-tui bug: please report it"),
-    430101: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
-    430102: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
-    430103: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
-    430104: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content judged unsafe", "this message was refused"),
-    460101: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
-    101002: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "message over 20,000 bytes", "a gme-tui bug: please report it"),
-    -1: ErrcodeRule(OutcomeKind.RETRY, "system busy", "temporary (alerts are retried)"),
+    310000: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "security_check", "dingtalk_security"),
+    130101: ErrcodeRule(OutcomeKind.THROTTLED, "throttled_10_minutes", "wait_10_minutes", THROTTLE_MS),
+    410100: ErrcodeRule(OutcomeKind.THROTTLED, "throttled_10_minutes", "wait_10_minutes", THROTTLE_MS),
+    300001: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token_missing", "dingtalk_token"),
+    300005: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token_missing", "dingtalk_token"),
+    400101: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "token_missing", "dingtalk_token"),
+    400013: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "group_dissolved", "new_group"),
+    400102: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "robot_disabled", "enable_robot"),
+    400106: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "not_in_group", "add_to_group"),
+    400105: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "unsupported_type", "report_bug"),
+    430101: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content_unsafe", "refused"),
+    430102: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content_unsafe", "refused"),
+    430103: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content_unsafe", "refused"),
+    430104: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content_unsafe", "refused"),
+    460101: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "too_large", "report_bug"),
+    101002: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "too_large", "report_bug"),
+    -1: ErrcodeRule(OutcomeKind.RETRY, "busy", "temporary"),
 }
+"""Each errcode's kind, meaning and advice (the words: the catalogue's notify_test section)."""
 
 
 def sign(secret: str, timestamp_ms: int) -> str:

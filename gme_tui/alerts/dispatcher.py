@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
 
@@ -34,6 +34,7 @@ from gme_tui.alerts.limiter import RollingLimiter
 from gme_tui.alerts.messages import AlertMessage, MessageRenderer, split_digest
 from gme_tui.alerts.outbox import Backlog, LevelMemory, NewAlert, Outbox, OutboxThread, PendingAlert, outbox_path_for
 from gme_tui.alerts.policy import AlertPolicy, Decision, Route
+from gme_tui.alerts.problems import hint_text, problem_text
 from gme_tui.alerts.redact import secret_values
 from gme_tui.alerts.robots import JsonBody, Outcome, OutcomeKind, RobotClient
 from gme_tui.alerts.sender import SenderInfo, SenderLock, lock_path_for
@@ -41,7 +42,9 @@ from gme_tui.alerts.wecom import WeComRobot
 from gme_tui.core.backoff import backoff_seconds
 from gme_tui.core.clock import wall_ms
 from gme_tui.core.mutes import Mutes
-from gme_tui.model import EngineEvent, HealthUpdate, RobotName, RobotStatus, SourceMode
+from gme_tui.i18n import catalogue
+from gme_tui.i18n.catalogue import NotifyTest
+from gme_tui.model import EngineEvent, HealthUpdate, Language, RobotName, RobotStatus, SourceMode
 from gme_tui.settings import Secrets, Settings
 
 if TYPE_CHECKING:
@@ -66,14 +69,28 @@ class Lane:
     wait_until_ms: int = 0  # throttle or backoff
     failures: int = 0  # consecutive retryable failures, for the backoff
     halted: bool = False
-    last_error: str = ""
+    last_error: str = ""  # English, for the logs and the outbox
     hint: str = ""
+    failure: Outcome | None = None  # the last failed request (None after a success): the status bar's words
     delivered: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def name(self) -> RobotName:
         return self.client.name
+
+
+@dataclass(frozen=True)
+class _Note:
+    """A file the dispatcher could not open: the status bar says so while no robot error does."""
+
+    kind: Literal["outbox", "ledger"]
+    path: str
+    error: str
+
+    def text(self, t: NotifyTest) -> str:
+        template = t.outbox_unusable if self.kind == "outbox" else t.ledger_unusable
+        return template.format(path=self.path, error=self.error)
 
 
 @dataclass(frozen=True)
@@ -121,12 +138,14 @@ class AlertDispatcher:
         except ValueError:
             raise ValueError(f"mode must be one of {', '.join(m.value for m in SourceMode)}, not {mode!r}") from None
         self.alerts = settings.alerts
+        self.language: Language = settings.language  # of the status texts; switched by update_settings
         self.clock = clock
         self.mutes = mutes if mutes is not None else Mutes(settings.alerts.muted)
         self.renderer = MessageRenderer(settings, self.mode)
         self.random = random.Random()
         self.lanes = build_lanes(settings, secrets, clock)
-        self.outbox_note = ""
+        self.outbox_note = ""  # English, logged
+        self._note: _Note | None = None
         # Opened and read once here, before the loop runs; from now on only its thread touches them.
         outbox = self._open_outbox(outbox_path) if self.lanes else None
         self.ledger = self._open_ledger(ledger_path) if self.lanes else None
@@ -157,7 +176,8 @@ class AlertDispatcher:
         try:
             return Outbox(path)
         except Exception as exc:  # unwritable directory, corrupt file: alert anyway, say so
-            self.outbox_note = f"outbox {path} unusable ({exc}); pending alerts will not survive a restart"
+            self._note = _Note("outbox", str(path), str(exc))
+            self.outbox_note = self._note.text(catalogue("en").notify_test)
             log.error("%s", self.outbox_note)
             return Outbox(":memory:")
 
@@ -166,7 +186,9 @@ class AlertDispatcher:
         try:
             return SendLedger(path)
         except Exception as exc:  # as for the outbox: alert anyway, say what is missing
-            note = f"send ledger {path} unusable ({exc}); other gme-tui processes' sends are not counted"
+            ledger_note = _Note("ledger", str(path), str(exc))
+            note = ledger_note.text(catalogue("en").notify_test)
+            self._note = self._note or ledger_note
             self.outbox_note = self.outbox_note or note
             log.error("%s", note)
             return SendLedger(":memory:")
@@ -225,8 +247,10 @@ class AlertDispatcher:
 
     def update_settings(self, settings: Settings) -> None:
         """The settings screen saved: new grades, thresholds, cooldown and mutes apply from the
-        next event. Robots, secrets and the outbox stay as they were started."""
+        next event, the language to the next `status()`. Robots, secrets and the outbox stay as
+        they were started."""
         self.alerts = settings.alerts
+        self.language = settings.language
         self.policy.reconfigure(settings.alerts)
         self.mutes.set_configured(settings.alerts.muted)
         self.outages.down_after_ms = int(settings.alerts.exchange_down_minutes * 60_000)
@@ -306,17 +330,20 @@ class AlertDispatcher:
 
     def status(self) -> Mapping[str, RobotStatus]:
         """Per robot, configured or not (a robot left unconfigured says how to configure it).
-        Never waits on the disk: the outbox's counts are those of its last change."""
+        `last_error` and `hint` in the words of the settings' language. Never waits on the disk:
+        the outbox's counts are those of its last change."""
+        t = catalogue(self.language)
         backlog = self.outbox.backlog if self.outbox is not None else {}
         sent_by = "" if self.sending else self.sender().describe()
         out: dict[str, RobotStatus] = {}
         for name, label, env in ROBOTS:
             lane = self.lanes.get(name)
             if lane is None:
-                hint = f"set ENABLE_{env}=true and {env}_WEBHOOK in the environment or .env"
+                hint = t.notify_test.hint_configure.format(env=env)
                 out[name] = RobotStatus(name, label, False, 0, 0, 0, hint=hint)
                 continue
             counts = backlog.get(name, Backlog())
+            error, hint = self._problem_words(lane, t.notify_test, t.common.robots[name])
             out[name] = RobotStatus(
                 name,
                 label,
@@ -324,13 +351,25 @@ class AlertDispatcher:
                 lane.delivered,
                 counts.pending,
                 counts.failed,
-                lane.last_error or self.outbox_note,
-                lane.hint,
+                error,
+                hint,
                 lane.halted,
                 lane.wait_until_ms,
                 sent_by=sent_by,
             )
         return out
+
+    def _problem_words(self, lane: Lane, t: NotifyTest, robot: str) -> tuple[str, str]:
+        """(last error, hint) of a lane for the status bar; a file note when the robot is fine."""
+        failure = lane.failure
+        if failure is None or failure.problem is None:
+            return (self._note.text(t) if self._note is not None else lane.last_error), lane.hint
+        hint = (
+            ""
+            if failure.advice is None
+            else hint_text(failure.advice, robot, t, retryable=failure.retryable, notify_test=False)
+        )
+        return problem_text(failure.problem, t), hint
 
     # ------------------------------------------------------------ delivery
 
@@ -578,9 +617,9 @@ class AlertDispatcher:
 
     def _after(self, lane: Lane, outcome: Outcome, now: int) -> None:
         if outcome.kind == OutcomeKind.OK:
-            lane.failures, lane.last_error, lane.hint = 0, "", ""
+            lane.failures, lane.last_error, lane.hint, lane.failure = 0, "", "", None
         else:
-            lane.last_error, lane.hint = outcome.describe(), outcome.hint
+            lane.last_error, lane.hint, lane.failure = outcome.describe(), outcome.hint, outcome
         if outcome.kind == OutcomeKind.RETRY:
             lane.failures += 1
             delay_s = backoff_seconds(lane.failures - 1, BACKOFF_CAP_S, self.random.random, base=BACKOFF_BASE_S)

@@ -16,8 +16,21 @@ from typing import ClassVar
 import aiohttp
 import yarl
 
+from gme_tui.alerts.problems import (
+    HintCode,
+    Problem,
+    hint_text,
+    host_of,
+    network_problem,
+    problem_text,
+    robot_refused,
+)
 from gme_tui.alerts.redact import redact, safe_error
+from gme_tui.i18n import catalogue
+from gme_tui.i18n.catalogue import RobotAdvice, RobotMeaning
 from gme_tui.model import RobotName
+
+_EN = catalogue("en").notify_test  # the logs' words
 
 JsonBody = Mapping[str, object]
 """A robot request body, as JSON-ready data."""
@@ -35,15 +48,26 @@ class OutcomeKind(StrEnum):
 
 @dataclass(frozen=True)
 class Outcome:
+    """One request's result. `reason`/`hint`: English, for the logs (a network error's reason is
+    the redacted exception text); `problem`/`advice`: the same as data, for the words the user
+    reads in the settings' language (`problems.problem_text`, `hint_text`); None when ok."""
+
     kind: OutcomeKind
     errcode: int | None = None
     reason: str = ""
     hint: str = ""
     retry_after_ms: int = 0
+    problem: Problem | None = None
+    advice: HintCode | None = None
 
     @property
     def ok(self) -> bool:
         return self.kind == OutcomeKind.OK
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same message may go later (the dispatcher retries it; notify-test does not)."""
+        return self.kind in (OutcomeKind.RETRY, OutcomeKind.THROTTLED)
 
     def describe(self) -> str:
         code = f"errcode {self.errcode}: " if self.errcode is not None else ""
@@ -53,18 +77,41 @@ class Outcome:
 @dataclass(frozen=True)
 class ErrcodeRule:
     kind: OutcomeKind
-    reason: str
-    hint: str = ""
+    meaning: RobotMeaning
+    advice: RobotAdvice
     retry_after_ms: int = 0
 
 
-def classify(errcode: int, errmsg: str, table: Mapping[int, ErrcodeRule]) -> Outcome:
+def failure(
+    kind: OutcomeKind, problem: Problem, advice: HintCode, robot: str, *, reason: str = "", retry_after_ms: int = 0
+) -> Outcome:
+    """A failed Outcome whose English `reason` (unless given) and `hint` come from the catalogue."""
+    retryable = kind in (OutcomeKind.RETRY, OutcomeKind.THROTTLED)
+    hint = hint_text(advice, robot, _EN, retryable=retryable, notify_test=False)
+    return Outcome(
+        kind,
+        problem.errcode,
+        reason or problem_text(problem, _EN),
+        hint,
+        retry_after_ms,
+        problem=problem,
+        advice=advice,
+    )
+
+
+def classify(errcode: int, errmsg: str, table: Mapping[int, ErrcodeRule], robot: str = "") -> Outcome:
+    """The Outcome of a robot's answer (errcode 0: ok). English reason: the meaning alone (the
+    logs print the errcode beside it, `Outcome.describe`)."""
     if errcode == 0:
         return Outcome(OutcomeKind.OK, 0, "ok")
     rule = table.get(errcode)
     if rule is None:  # unknown: assume transient; the age limit bounds the retries
-        return Outcome(OutcomeKind.RETRY, errcode, f"unknown error ({errmsg[:120]})", "alerts are retried with backoff")
-    return Outcome(rule.kind, errcode, rule.reason, rule.hint, rule.retry_after_ms)
+        problem = robot_refused(errcode, None, errmsg)
+        reason = _EN.unknown_errcode.format(errmsg=problem.errmsg)
+        return failure(OutcomeKind.RETRY, problem, "unknown_errcode", robot, reason=reason)
+    problem = robot_refused(errcode, rule.meaning, errmsg)
+    reason = _EN.meanings[rule.meaning]
+    return failure(rule.kind, problem, rule.advice, robot, reason=reason, retry_after_ms=rule.retry_after_ms)
 
 
 def json_bytes(body: JsonBody) -> bytes:
@@ -103,15 +150,20 @@ class RobotClient(ABC):
     @abstractmethod
     def errcodes(self) -> Mapping[int, ErrcodeRule]: ...
 
-    def config_problem(self) -> str:
-        """Why this webhook cannot work at all ('' when it looks usable)."""
+    def webhook_problem(self) -> Problem | None:
+        """Why this webhook cannot work at all (None when it looks usable)."""
         try:
             url = yarl.URL(self.webhook)
         except (ValueError, TypeError):
-            return "the webhook is not a URL"
+            return Problem("not_a_url")
         if url.scheme not in ("http", "https") or not url.host:
-            return "the webhook is not an http(s) URL"
-        return ""
+            return Problem("not_http_url")
+        return None
+
+    def config_problem(self) -> str:
+        """`webhook_problem` in English ('' when the webhook looks usable)."""
+        problem = self.webhook_problem()
+        return problem_text(problem, _EN) if problem else ""
 
     # -------------------------------------------------------- sending
 
@@ -123,11 +175,11 @@ class RobotClient(ABC):
 
     async def post(self, session: aiohttp.ClientSession, body: JsonBody) -> Outcome:
         """One HTTP POST. Never raises for network trouble: it becomes a redacted Outcome."""
-        problem = self.config_problem()
-        if problem:
-            return Outcome(
-                OutcomeKind.ROBOT_ERROR, None, problem, f"check {self.label}'s webhook in the environment or .env"
-            )
+        reason = self.config_problem()
+        if reason:
+            problem = self.webhook_problem() or Problem("not_a_url")
+            return failure(OutcomeKind.ROBOT_ERROR, problem, "webhook", self.label, reason=reason)
+        host = host_of(self.webhook)
         try:
             async with session.post(
                 self.url(),
@@ -139,25 +191,21 @@ class RobotClient(ABC):
                 raw = await response.read()
                 status = response.status
         except TimeoutError:
-            return Outcome(
-                OutcomeKind.RETRY, None, f"no answer within {self.timeout.total:g} s", "network or robot slow"
+            return failure(
+                OutcomeKind.RETRY, Problem("timeout", host=host, seconds=self.timeout.total or 0), "network", ""
             )
         except (aiohttp.ClientError, OSError, ValueError) as exc:  # aiohttp texts hold the full URL
-            return Outcome(
-                OutcomeKind.RETRY,
-                None,
-                safe_error(exc, self._secret_values),
-                "network problem or robot unreachable (alerts are retried)",
-            )
+            problem = network_problem(exc, host)
+            advice: HintCode = "webhook" if problem.code == "not_a_url" else "network"
+            reason = safe_error(exc, self._secret_values)
+            return failure(OutcomeKind.RETRY, problem, advice, self.label, reason=reason)
         return self._read_answer(status, raw)
 
     def _read_answer(self, status: int, raw: bytes) -> Outcome:
         if status in (408, 425, 429) or status >= 500:
-            return Outcome(
-                OutcomeKind.RETRY, None, f"HTTP {status}", "the service is having trouble (alerts are retried)"
-            )
+            return failure(OutcomeKind.RETRY, Problem("http_status", status=status), "service", "")
         if status != 200:
-            return Outcome(OutcomeKind.ROBOT_ERROR, None, f"HTTP {status}", f"check the {self.label} webhook URL")
+            return failure(OutcomeKind.ROBOT_ERROR, Problem("http_status", status=status), "webhook", self.label)
         try:
             answer: object = json.loads(raw)
             if not isinstance(answer, dict):
@@ -165,7 +213,5 @@ class RobotClient(ABC):
             errcode = int(answer["errcode"])
             errmsg = str(answer.get("errmsg", ""))
         except (ValueError, KeyError, TypeError):
-            return Outcome(
-                OutcomeKind.RETRY, None, "answer is not the robot's JSON", "a proxy in the way? (alerts are retried)"
-            )
-        return classify(errcode, self.redact(errmsg), self.errcodes())
+            return failure(OutcomeKind.RETRY, Problem("not_robot_json"), "network", "")
+        return classify(errcode, self.redact(errmsg), self.errcodes(), self.label)

@@ -16,18 +16,13 @@ SAFETY_BYTES = 96
 RATE_LIMIT_WAIT_MS = 60_000
 
 ERRCODES: Mapping[int, ErrcodeRule] = {
-    45009: ErrcodeRule(
-        OutcomeKind.THROTTLED, "rate limited (over 20 messages per minute)", "waiting a minute", RATE_LIMIT_WAIT_MS
-    ),
-    93000: ErrcodeRule(
-        OutcomeKind.ROBOT_ERROR,
-        "invalid webhook key",
-        "check the key in WECHAT_WEBHOOK (the robot may have been removed)",
-    ),
-    40058: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "content too long", "a gme-tui bug: please report it"),
-    40008: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "invalid message type", "a gme-tui bug: please report it"),
-    -1: ErrcodeRule(OutcomeKind.RETRY, "system busy", "temporary (alerts are retried)"),
+    45009: ErrcodeRule(OutcomeKind.THROTTLED, "rate_limited", "wait_a_minute", RATE_LIMIT_WAIT_MS),
+    93000: ErrcodeRule(OutcomeKind.ROBOT_ERROR, "invalid_key", "wecom_key"),
+    40058: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "too_long", "report_bug"),
+    40008: ErrcodeRule(OutcomeKind.MESSAGE_ERROR, "invalid_type", "report_bug"),
+    -1: ErrcodeRule(OutcomeKind.RETRY, "busy", "temporary"),
 }
+"""Each errcode's kind, meaning and advice (the words: the catalogue's notify_test section)."""
 
 
 class WeComRobot(RobotClient):

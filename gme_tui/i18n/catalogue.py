@@ -9,13 +9,15 @@ same names in each template.
 Sections follow where the words appear: `common` (shared words), `columns` (the consensus table),
 `main` (panels, empty states), `status` (the status bar), `keys` (footer), `tips` (help lines and
 tooltips), `palette` (command palette), `notices` (notifications), `detail`, `help`, `settings`,
-`history`, `notify_test` (`gme-tui notify-test`), `summary` (headless and replay summaries, log lines).
+`history`, `notify_test` (`gme-tui notify-test`, the robots' problems), `summary` (headless and replay summaries,
+log lines), `attach` (the attached TUI's bar), `daemon` (gme_tui/serve: attach failures, the daemon's own lines).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from gme_tui.model import Direction, HealthState, Language, Level, RobotName, SignalCode, SourceMode
 
@@ -302,8 +304,47 @@ class History:
     empty: str
 
 
+RobotMeaning = Literal[
+    "security_check",
+    "throttled_10_minutes",
+    "token_missing",
+    "group_dissolved",
+    "robot_disabled",
+    "not_in_group",
+    "unsupported_type",
+    "content_unsafe",
+    "too_large",
+    "busy",
+    "rate_limited",
+    "invalid_key",
+    "too_long",
+    "invalid_type",
+]
+"""What a robot's own error code means (the errcode tables of gme_tui/alerts/dingtalk.py, wecom.py)."""
+
+RobotAdvice = Literal[
+    "network",
+    "service",
+    "unknown_errcode",
+    "dingtalk_security",
+    "dingtalk_token",
+    "new_group",
+    "enable_robot",
+    "add_to_group",
+    "report_bug",
+    "refused",
+    "wait_10_minutes",
+    "wait_a_minute",
+    "temporary",
+    "wecom_key",
+]
+"""What to do about a robot's failure (besides `hint_webhook`, which names the robot)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NotifyTest:
+    """`gme-tui notify-test`, and the robots' problems the status bar shows (gme_tui/alerts)."""
+
     no_robot: str
     enabled_without_webhook: str  # {robot} {env}
     webhook_not_enabled: str  # {robot} {env}
@@ -318,6 +359,24 @@ class NotifyTest:
     not_robot_json: str
     hint_network: str
     hint_webhook: str  # {robot}
+    connection_lost: str  # {host}: the connection closed before an answer
+    network_error: str  # {host} {error}: any other network failure (error: the exception's type)
+    not_a_url: str  # the webhook setting
+    not_http_url: str
+    robot_refused: str  # {errcode} {meaning}: the robot's own error code
+    unknown_errcode: str  # {errmsg}: the meaning of an error code gme-tui does not know
+    meanings: Mapping[RobotMeaning, str]
+    advice: Mapping[RobotAdvice, str]  # {keyword}: the DingTalk keyword gme-tui's messages carry
+    retried: str  # {hint}: the status bar's hint for a failure alerts retry
+    again: str  # {hint}: notify-test's hint for a failure that may pass later
+    hint_configure: str  # {env}: the status bar's hint for a robot not configured
+    not_sent: str  # {robot} {reason}: the shared send ledger had no free slot
+    throttled_for: str  # {seconds}
+    no_free_slot: str
+    minute_full: str  # {robot} {seconds}
+    ledger_note: str  # {error}: notify-test goes on without the ledger
+    outbox_unusable: str  # {path} {error}: the status bar's note
+    ledger_unusable: str  # {path} {error}: the status bar's note
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +396,18 @@ class Summary:
     state_change: str  # {exchange} {state} {reason}
     backfill_progress: str  # {exchange} {done} {total}
     retrying: str  # {exchange} {attempt} {seconds} {reason}
+    state_reason: str  # {reason}: the `reason` of state_change when there is one
+    derivatives: str  # {n}
+    line_one: str  # {n}: counts in the short-file lines
+    lines_many: str  # {n}
+    minute_one: str  # {n}
+    minutes_many: str  # {n}
+    derivatives_line_one: str  # {n}
+    derivatives_lines_many: str  # {n}
+    short_no_spot: str  # {lines}: a replay of derivatives lines only
+    short_disabled_only: str  # {lines}: a replay of disabled exchanges only
+    short_nothing: str
+    short_window: str  # {minutes} {window}: the data ended before a full window
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +431,66 @@ class Attach:
 
 
 @dataclass(frozen=True, slots=True)
+class Daemon:
+    """The daemon's words (gme_tui/serve): why an attaching TUI is not attached (client side,
+    in the TUI's language), how the daemon sends alerts, and what the daemon itself says on
+    stderr and to a refused client (in the daemon's language)."""
+
+    attaching: str
+    no_answer: str  # {address} {seconds}
+    unreadable_frame: str  # {address} {error}
+    closed: str  # {reason}
+    reason_code: str  # {code}: a close without a reason
+    reason_too_slow: str
+    connection_closed: str
+    connection_failed: str  # {address} {error}
+    foreign_frame: str  # {address} {kind}
+    no_socket: str  # {path}
+    path_error: str  # {path} {error}
+    not_a_socket: str  # {path}
+    socket_of_other_user: str  # {path} {uid}
+    stale_socket: str  # {address}
+    no_daemon_tcp: str  # {address}
+    permission_denied: str  # {address}
+    cannot_reach: str  # {address} {error}
+    token_refused: str  # {address}
+    user_refused: str  # {address}
+    other_version: str  # {address} {version} {protocol} {ours} {our_protocol}
+    not_a_daemon_http: str  # {address} {status}
+    no_hello: str  # {address} {seconds}
+    bad_greeting: str  # {address} {kind}
+    not_a_hello: str  # {address}
+    unreadable_hello: str  # {address} {error}
+    hello_first: str  # {address}
+    no_snapshot: str  # {address}
+    stopped: str  # {reason}
+    stopped_plain: str
+    alerts_off: str
+    alerts_no_robot: str
+    alerts_sending: str
+    alerts_queued: str  # {sender}
+    refused_protocol: str  # {version} {protocol} {theirs}
+    protocol_none: str
+    refused_user: str  # {uid}
+    refused_token: str
+    refused_log: str  # {reason}
+    serving: str  # {mode} {address}
+    dropped: str  # {frames}
+    stale_replaced: str  # {path}
+    tcp_needs_token: str
+    path_too_long: str  # {path}
+    not_a_socket_here: str  # {path}
+    others_socket_file: str  # {path} {uid}
+    cannot_serve_here: str  # {path} {error}
+    cannot_open_lock: str  # {lock} {error}
+    already_served: str  # {path} {holder}
+    holder_pid: str  # {pid}
+    cannot_create_dir: str  # {directory} {error}
+    others_dir: str  # {directory} {uid}
+    cannot_serve_tcp: str  # {port} {error}
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     """Every label of one language."""
 
@@ -379,3 +510,4 @@ class Catalogue:
     notify_test: NotifyTest
     summary: Summary
     attach: Attach
+    daemon: Daemon

@@ -7,10 +7,12 @@ lately; majors come first in universe order) from the exchange's public recent-t
   to the check is proven;
 - the exchange has no trade at all for the symbol, or the same newest trade as at the previous
   check: nothing happened that the stream could have missed: alive;
-- a trade the stream has not delivered, still missing after a short grace (frames in flight):
-  dead when it is newer than a trade of that symbol the stream delivered on this connection, or
-  when the previous check already knew an older newest trade (so it came since, and never
-  arrived); else unknown (it may predate the connection), checked again soon.
+- a trade the stream has not delivered, still missing after a short grace (frames in flight),
+  while no trade frame at all came during the check (a stream that is only behind, in a busy
+  process, still delivers): dead when it is newer than a trade of that symbol the stream
+  delivered on this connection, or when the previous check already knew an older newest trade
+  (so it came since, and never arrived); else unknown (it may predate the connection), checked
+  again soon.
 A failed request (network, rate limit) is unknown: the session is neither reconnected nor proven.
 """
 
@@ -83,6 +85,8 @@ async def _judge(collector: Collector, session: Session, symbol: str, newest: tu
     await collector.clock.sleep(CHECK_GRACE_SECONDS)
     if streamed(collector.ledger, symbol, trade_id, ts):
         return Verdict.ALIVE
+    if session.last_trade_frame >= session.last_check:
+        return Verdict.UNKNOWN  # trades are flowing, just behind: they prove it themselves
     ours = newest_streamed_ts(collector.ledger, symbol)
     if (ours is not None and ours >= session.up_ts) or (previous is not None and previous[0] == symbol):
         log.warning(

@@ -185,8 +185,8 @@ class StoreWriter:
             if drained and not batch.urgent and delay > 0:
                 self._wake.wait(delay)  # gather what comes meanwhile: one transaction for all of it
                 self._take(batch, block=False)
-            self._write(batch)
-            last_commit = time.monotonic()
+            if self._write(batch):
+                last_commit = time.monotonic()
             for done in batch.waiters:
                 done.set()
             if batch.stop:
@@ -206,16 +206,17 @@ class StoreWriter:
                 return True
         return False
 
-    def _write(self, batch: _Batch) -> None:
+    def _write(self, batch: _Batch) -> bool:
+        """One transaction for the batch; False if there was nothing to write or it failed."""
         if not batch.rows:
-            return
+            return False
         started = time.perf_counter()
         try:
             self.store.write(batch.minutes, batch.signals, batch.whales)
         except (sqlite3.Error, OSError) as error:  # disk full, file removed, locked too long
             self._counts["errors"] += 1
             self._warn(f"store write failed, {len(batch.minutes)} minutes lost: {type(error).__name__}: {error}")
-            return
+            return False
         self._last_write_seconds = time.perf_counter() - started
         if batch.oldest is not None:
             self._max_lag_seconds = max(self._max_lag_seconds, time.monotonic() - batch.oldest)
@@ -224,6 +225,7 @@ class StoreWriter:
         c["minutes"] += len(batch.minutes)
         c["signals"] += len(batch.signals)
         c["whales"] += len(batch.whales)
+        return True
 
     def _warn(self, message: str) -> None:
         now = time.monotonic()

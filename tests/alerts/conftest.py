@@ -10,7 +10,7 @@ import pytest
 
 from gme_tui.alerts import AlertDispatcher
 from gme_tui.alerts.redact import uninstall_log_redaction
-from gme_tui.model import Consensus, Scan, Signal, SymbolScan, Whale
+from gme_tui.model import Consensus, Language, Scan, Signal, SymbolScan, Whale
 from gme_tui.settings import AlertSettings, Secrets, Settings
 from tests.fakes.robot import FakeRobotServer
 
@@ -58,10 +58,11 @@ async def server(clock: Clock):
         yield fake
 
 
-def make_settings(**alerts: Any) -> Settings:
+def make_settings(*, language: Language = "zh", **alerts: Any) -> Settings:
+    """Settings with these alert settings, in `language` (the default settings' zh unless told)."""
     base = {"request_timeout_seconds": 0.5}
     base.update(alerts)
-    return dataclasses.replace(Settings(timezone="Asia/Shanghai"), alerts=AlertSettings(**base))
+    return dataclasses.replace(Settings(timezone="Asia/Shanghai", language=language), alerts=AlertSettings(**base))
 
 
 def robot_secrets(

@@ -26,34 +26,42 @@ async def wall_server():
         yield fake
 
 
-async def test_notify_test_all_delivered(wall_server):
+@pytest.mark.parametrize(
+    ("language", "lines", "word"),
+    [
+        ("en", ["DingTalk: delivered", "WeCom: delivered"], "test message"),
+        ("zh", ["钉钉：发送成功", "企业微信：发送成功"], "测试消息"),  # the default settings' language
+    ],
+)
+async def test_notify_test_all_delivered(wall_server, language, lines, word):
     server = wall_server
     out = io.StringIO()
-    code = await notify_test(make_settings(), robot_secrets(server), out)
+    code = await notify_test(make_settings(language=language), robot_secrets(server), out)
     assert code == 0
-    assert out.getvalue().splitlines() == ["DingTalk: delivered", "WeCom: delivered"]
-    assert all(len(r.accepted) == 1 and "测试消息" in r.texts()[0] for r in server.robots.values())
+    assert out.getvalue().splitlines() == lines
+    assert all(len(r.accepted) == 1 and word in r.texts()[0] for r in server.robots.values())
 
 
 async def test_notify_test_reports_the_errcode_and_its_meaning(wall_server):
     server = wall_server
     out = io.StringIO()
     secrets = robot_secrets(server, dt_secret="SECwrong-secret-0000000000")
-    code = await notify_test(make_settings(), secrets, out)
+    code = await notify_test(make_settings(language="en"), secrets, out)
     text = out.getvalue()
     assert code == 1
-    assert "DingTalk: FAILED errcode 310000: security check failed" in text and "hint:" in text
+    # issue 13 reworded notify-test: "FAILED: <plain words>", then "what to do: ..." (was "(hint: ...)")
+    assert "DingTalk: FAILED: errcode 310000: security check failed" in text and "what to do:" in text
     assert "WeCom: delivered" in text
     assert DT_TOKEN not in text and "SECwrong" not in text and WC_KEY not in text
 
 
 async def test_notify_test_with_no_robot_configured_exits_2_with_a_hint():
     out = io.StringIO()
-    assert await notify_test(make_settings(), Secrets(), out) == 2
+    assert await notify_test(make_settings(language="en"), Secrets(), out) == 2
     assert "ENABLE_DINGTALK=true" in out.getvalue() and "WECHAT_WEBHOOK" in out.getvalue()
     out = io.StringIO()
     half = Secrets(dingtalk_webhook=f"https://x/robot/send?access_token={DT_TOKEN}")
-    assert await notify_test(make_settings(), half, out) == 2
+    assert await notify_test(make_settings(language="en"), half, out) == 2
     assert "ENABLE_DINGTALK is not true" in out.getvalue() and DT_TOKEN not in out.getvalue()
 
 

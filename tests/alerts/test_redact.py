@@ -53,7 +53,7 @@ async def test_no_secret_in_logs_status_or_aiohttp_exception_texts(server, clock
     logging.getLogger("gme_tui.alerts").warning("wrapped: %s", outcome.reason)
     # and a webhook that is no URL at all is refused before any request, without echoing it
     broken = Secrets(wechat_webhook=f"http://127.0.0.1:99999/cgi-bin/webhook/send?key={WC_KEY}", enable_wechat=True)
-    second = make_dispatcher(make_settings(), broken, clock, tmp_path / "p.db")
+    second = make_dispatcher(make_settings(language="en"), broken, clock, tmp_path / "p.db")
     second.on_events([whale(clock.now + 1)])
     await second.deliver_due()
     status = second.status()["wecom"]

@@ -4,7 +4,8 @@
 2. Checks the token/key; with a secret, checks `timestamp` (±1 h) and `sign` (constant-time).
 3. Checks keywords when configured; enforces the size limits.
 4. Sliding 60 s window of 20 messages: past it 130101 and a 10-minute block (DingTalk) or 45009 (WeCom).
-5. Scriptable failures: HTTP 500, a stall past the client timeout, a dropped connection, errcode -1.
+5. Scriptable failures: HTTP 500, a stall past the client timeout, a dropped connection, errcode -1,
+   an HTTP 200 page that is not the robot's JSON (a captive portal or proxy).
 6. HTTP 200 for every protocol-level rejection.
 
 Its clock is injected (ms), so a test can cover hours in milliseconds.
@@ -29,7 +30,7 @@ from gme_tui.model import RobotName
 
 DINGTALK_PATH = "/robot/send"
 WECOM_PATH = "/cgi-bin/webhook/send"
-FAILURES = ("http500", "stall", "drop", "busy", "pass")  # "pass": answer this one normally
+FAILURES = ("http500", "stall", "drop", "busy", "notjson", "pass")  # "pass": answer this one normally
 
 
 @dataclass
@@ -145,6 +146,8 @@ class FakeRobotServer:
             return web.Response(status=500, text="internal error")
         if failure == "busy":
             return _answer(-1, "system busy")
+        if failure == "notjson":
+            return web.Response(status=200, text="<html><body>please log in</body></html>", content_type="text/html")
         if failure == "stall":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), timeout=self.stall_seconds)
