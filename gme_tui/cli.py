@@ -21,8 +21,9 @@ from gme_tui.core.mutes import Mutes
 from gme_tui.core.seams import Source
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.format import zone
+from gme_tui.i18n import catalogue
 from gme_tui.logs import set_log_timezone, setup_logging
-from gme_tui.model import SourceMode
+from gme_tui.model import Language, SourceMode
 from gme_tui.pipeline import Pipeline
 from gme_tui.scorecard.command import add_arguments as add_scorecard_arguments
 from gme_tui.scorecard.command import run_scorecard
@@ -205,6 +206,7 @@ def _make_source(args: Arguments, settings: Settings, mode: SourceMode, known: K
             exchanges=settings.enabled_exchanges,
             window_minutes=settings.window.minutes,  # exact late and duplicate checks, warm-up progress
             keep_extra_minutes=settings.window.keep_extra_minutes,
+            language=settings.language,  # the short-file line
         )
         source.check()
         return source
@@ -291,9 +293,13 @@ def _run_monitor(
         if alerts is not None:
             alerts.update_settings(new)
 
+    replay = source if isinstance(source, ReplaySource) else None
+    if replay is not None:  # the TUI's end-of-replay summary counts what the engine did
+        replay.engine_stats = lambda: pipeline.engine.stats
     return run_tui(
         settings,
         pipeline,
+        replay=replay,
         alerts=alerts,
         mutes=mutes,
         on_settings_saved=apply_settings,
@@ -341,6 +347,7 @@ def _run_headless(
         as_json=args.json,
         tz=zone(settings.timezone),
         flush_each=pipeline.source.mode != SourceMode.REPLAY,
+        language=settings.language,
     )
     pipeline.add_consumer(printer)
     try:
@@ -348,7 +355,7 @@ def _run_headless(
     except BrokenPipeError:  # `gme-tui --headless --json | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at interpreter exit
         return EXIT_OK
-    _summarize(pipeline)
+    _summarize(pipeline, settings.language)
     return code
 
 
@@ -392,19 +399,20 @@ async def _headless(
             loop.remove_signal_handler(signum)
         printer.flush()
         if server is not None:
-            await server.close("the daemon stopped")
+            await server.close()  # each attached TUI says "the daemon stopped" in its language
         if alerts is not None:
             await alerts.close(timeout=5.0)
     return code
 
 
-def _summarize(pipeline: Pipeline) -> None:
+def _summarize(pipeline: Pipeline, language: Language) -> None:
     stats = pipeline.engine.stats
     source = pipeline.source
     if isinstance(source, ReplaySource):
-        log.info("%s", finished_line(source.summary(), stats))
+        log.info("%s", finished_line(source.summary(), stats, language=language))
     else:
-        log.info("stopped: %d trades, %d scans, %d whales", stats.trades, stats.scans, stats.whales)
+        words = catalogue(language).summary
+        log.info("%s", words.stopped.format(trades=stats.trades, scans=stats.scans, whales=stats.whales))
 
 
 # ---------------------------------------------------------------- other commands
@@ -456,6 +464,7 @@ def _make_server(
         exchanges=tuple(settings.enabled_exchanges),
         settings_path=str(settings.source_path or ""),
         store_path=str(store_run.store.path) if store_run is not None else "",
+        language=settings.language,
     )
     return StateServer(
         config, facts, alerts=alerts, whale_rows=settings.ui.whale_rows, signal_rows=settings.ui.signal_rows
@@ -477,7 +486,7 @@ def _attach_command(args: Arguments, settings: Settings) -> int:
         address = Address("unix", found[0] if found else default_socket(SourceMode.LIVE))
     token = os.environ.get(TOKEN_ENV, "").strip()
     try:
-        hello = asyncio.run(probe(address, token=token))
+        hello = asyncio.run(probe(address, token=token, language=settings.language))
     except AttachError as problem:
         print(f"gme-tui: {problem.message}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -493,7 +502,7 @@ def _attach_to_a_live_daemon(args: Arguments, settings: Settings) -> int | None:
         return None
     address = Address("unix", path)
     try:
-        hello = asyncio.run(probe(address))
+        hello = asyncio.run(probe(address, language=settings.language))
     except AttachError as problem:
         if problem.retry:  # nothing there (a stale socket): the usual standalone start
             log.info("%s: running standalone", problem.message)
@@ -524,7 +533,8 @@ def _run_attached(args: Arguments, settings: Settings, address: Address, token: 
             log.warning("the daemon's store not opened (%s): history screens are off", problem)
     log.info("attaching to %s (gme-tui %s, %s daemon pid %d)", address, daemon.version, daemon.mode, daemon.pid)
     try:
-        return run_attached(settings, AttachedFeed(address, token=token), store=store)
+        feed = AttachedFeed(address, token=token, language=settings.language)
+        return run_attached(settings, feed, store=store)
     finally:
         if store is not None:
             store.close()

@@ -1,6 +1,8 @@
 """Headless consumers: log lines in the original system's style, or SPEC §7 JSON events.
 
 Everything written here goes to stdout and nothing else does; logs go to stderr and the log file.
+The event lines keep the original's bilingual style whatever the language ("共识: 强力看跌 (Strong
+Bearish)"); the health lines logged for the trader are in the settings' language.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import orjson
 
 from gme_tui.engine.rules import LEVELS, SIGNALS
 from gme_tui.format import money, price, stamp, usd
+from gme_tui.i18n import catalogue
 from gme_tui.model import (
     EXCHANGE_SHORT,
     Consensus,
     EngineEvent,
     HealthState,
     HealthUpdate,
+    Language,
     Scan,
     Side,
     Signal,
@@ -141,13 +145,17 @@ def event_lines(events: Sequence[EngineEvent], tz: tzinfo) -> list[str]:
 
 class HeadlessPrinter:
     """A pipeline consumer that writes every event to a binary stream (stdout's buffer), and logs
-    what the status bar would show live: each exchange's state changes and its backfill progress."""
+    what the status bar would show live: each exchange's state changes and its backfill progress,
+    in `language` (settings.language; English when not given)."""
 
-    def __init__(self, out: BinaryIO, *, as_json: bool, tz: tzinfo, flush_each: bool) -> None:
+    def __init__(
+        self, out: BinaryIO, *, as_json: bool, tz: tzinfo, flush_each: bool, language: Language = "en"
+    ) -> None:
         self.out = out
         self.as_json = as_json
         self.tz = tz
         self.flush_each = flush_each
+        self.t = catalogue(language)
         self._states: dict[str, tuple[HealthState, str]] = {}  # exchange -> (state, reason) last logged
         self._backfill_logged_ms: dict[str, int] = {}  # exchange -> when its progress was last logged
 
@@ -166,17 +174,22 @@ class HeadlessPrinter:
         """Live only (a replay's or the demo's health says nothing new): log lines, never stdout."""
         if update.mode != SourceMode.LIVE:
             return
+        words = self.t.summary
         for health in update.exchanges:
             state = (health.state, health.reason)
             if self._states.get(health.exchange) != state:
                 self._states[health.exchange] = state
-                reason = f" ({health.reason})" if health.reason else ""
-                log.info("%s: %s%s", health.exchange, health.state, reason)
+                reason = words.state_reason.format(reason=health.reason) if health.reason else ""
+                name = self.t.status.states[HealthState(health.state)]
+                log.info("%s", words.state_change.format(exchange=health.exchange, state=name, reason=reason))
             if health.state == HealthState.BACKFILLING and health.backfill_total:
                 last = self._backfill_logged_ms.get(health.exchange)
                 if last is None or update.now_ms - last >= BACKFILL_LOG_EVERY_MS:
                     self._backfill_logged_ms[health.exchange] = update.now_ms
-                    log.info("%s: backfill %d/%d symbols", health.exchange, health.backfill_done, health.backfill_total)
+                    line = words.backfill_progress.format(
+                        exchange=health.exchange, done=health.backfill_done, total=health.backfill_total
+                    )
+                    log.info("%s", line)
 
     def flush(self) -> None:
         self.out.flush()

@@ -143,9 +143,11 @@ async def test_an_attached_tui_shows_the_daemons_table_and_attaches_again_after_
 # ---------------------------------------------------------------- the command line
 
 
-def test_attach_with_nothing_there_is_one_line_and_exit_2(run_cli, runtime, cli_env):
+def test_attach_with_nothing_there_is_one_line_and_exit_2(run_cli, runtime, cli_env, tmp_path):
     cli_env["XDG_RUNTIME_DIR"] = str(runtime)
-    done = run_cli("attach")
+    english = tmp_path / "english.toml"  # the lines are in settings.language (issue 13): pin English
+    english.write_text('language = "en"\n', encoding="utf-8")
+    done = run_cli("--config", str(english), "attach")
     assert done.returncode == 2
     assert done.stderr.decode().strip().splitlines() == [
         f"gme-tui: no gme-tui daemon at {runtime}/gme-tui/live.sock (no socket there)"
@@ -154,7 +156,7 @@ def test_attach_with_nothing_there_is_one_line_and_exit_2(run_cli, runtime, cli_
     leftover = socket.socket(socket.AF_UNIX)
     leftover.bind(str(stale))
     leftover.close()
-    done = run_cli("attach", str(stale))
+    done = run_cli("--config", str(english), "attach", str(stale))
     assert done.returncode == 2
     assert "stale socket" in done.stderr.decode() and len(done.stderr.decode().strip().splitlines()) == 1
     done = run_cli("attach", "10.0.0.1:80")

@@ -105,9 +105,17 @@ EXPECTED = [
 ]
 
 
-def _settings(tmp_path: Path, window: int = 2) -> Path:
+def _settings(tmp_path: Path, window: int = 2, language: str = "zh") -> Path:
+    """A settings file: UTC, a `window`-minute window, `language` (zh: the default settings')."""
     path = tmp_path / "settings.toml"
-    path.write_text(f'timezone = "UTC"\n[window]\nminutes = {window}\n', encoding="utf-8")
+    path.write_text(f'language = "{language}"\ntimezone = "UTC"\n[window]\nminutes = {window}\n', encoding="utf-8")
+    return path
+
+
+def _english(tmp_path: Path) -> Path:
+    """The default settings but in English: for the tests that pin the English summary lines."""
+    path = tmp_path / "english.toml"
+    path.write_text('language = "en"\n', encoding="utf-8")
     return path
 
 
@@ -118,7 +126,7 @@ def _events(stdout: bytes) -> list[dict]:
 def test_replay_json_events_are_exact(tmp_path, run_cli):
     replay = tmp_path / "tape.jsonl"
     replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
-    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--headless", "--json")
+    done = run_cli("--config", str(_settings(tmp_path, language="en")), "--replay", str(replay), "--headless", "--json")
     assert done.returncode == 0, done.stderr
     assert _events(done.stdout) == EXPECTED
     stderr = done.stderr.decode()
@@ -186,7 +194,7 @@ def test_warm_up_with_the_default_window_and_bucket_lines(tmp_path, run_cli):
     replay = tmp_path / "buckets.jsonl"
     replay.write_text("\n".join(rows) + "\n", encoding="utf-8")
     settings = tmp_path / "s.toml"
-    settings.write_text('timezone = "UTC"\n[consensus]\nmin_exchanges = 1\n', encoding="utf-8")
+    settings.write_text('language = "en"\ntimezone = "UTC"\n[consensus]\nmin_exchanges = 1\n', encoding="utf-8")
     done = run_cli("--config", str(settings), "--replay", str(replay), "--json")
     assert done.returncode == 0, done.stderr
     events = _events(done.stdout)
@@ -343,7 +351,7 @@ def test_bad_lines_of_any_shape_are_skipped_end_to_end(tmp_path, run_cli):
     replay = tmp_path / "nasty.jsonl"
     replay.write_bytes(BOM_BYTES + ("\n".join(lines) + "\n").encode())  # a BOM before the meta line too
     for mode in ("--json", "--headless"):
-        done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), mode)
+        done = run_cli("--config", str(_settings(tmp_path, language="en")), "--replay", str(replay), mode)
         assert done.returncode == 0, done.stderr
         stderr = done.stderr.decode()
         assert "Traceback" not in stderr
@@ -367,7 +375,7 @@ def test_far_past_trade_and_a_duplicate_ahead(tmp_path, run_cli):
         + "\n",
         encoding="utf-8",
     )
-    done = run_cli("--replay", str(far_past), "--json")
+    done = run_cli("--config", str(_english(tmp_path)), "--replay", str(far_past), "--json")
     assert done.returncode == 0 and done.stdout == b""
     assert "Traceback" not in done.stderr.decode()
     ahead = tmp_path / "ahead.jsonl"
@@ -381,7 +389,7 @@ def test_far_past_trade_and_a_duplicate_ahead(tmp_path, run_cli):
         ),
         encoding="utf-8",
     )
-    done = run_cli("--replay", str(ahead), "--json")
+    done = run_cli("--config", str(_english(tmp_path)), "--replay", str(ahead), "--json")
     assert done.returncode == 0 and done.stdout == b""
     stderr = done.stderr.decode()
     assert "ahead.jsonl:3: line skipped: ts more than 24 h beyond data time" in stderr
@@ -394,7 +402,7 @@ def test_far_past_trade_and_a_duplicate_ahead(tmp_path, run_cli):
 def test_a_file_shorter_than_a_window_says_so(tmp_path, run_cli):
     replay = tmp_path / "short.jsonl"
     replay.write_text(json.dumps(_trade(TS0 + 1_000, "binance", "buy", 10.0, 1.0, "1")) + "\n", encoding="utf-8")
-    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--json")
+    done = run_cli("--config", str(_settings(tmp_path, language="en")), "--replay", str(replay), "--json")
     assert done.returncode == 0 and done.stdout == b""
     assert (
         "the replay ended before a full window: its data covers 1 minute, a scan needs 2; no scan was reported"
@@ -406,9 +414,32 @@ def test_late_trades_dropped_by_the_source_are_in_the_summary(tmp_path, run_cli)
     replay = tmp_path / "late.jsonl"
     rows = [_trade(TS0 + 1_000, "binance", "buy", 10.0, 1.0, "1"), _trade(0, "binance", "buy", 10.0, 1.0, "2")]
     replay.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    done = run_cli("--replay", str(replay), "--json")
+    done = run_cli("--config", str(_english(tmp_path)), "--replay", str(replay), "--json")
     assert done.returncode == 0
     assert "1 late trades dropped" in done.stderr.decode()
+
+
+def test_the_summary_lines_in_the_default_language(tmp_path, run_cli):
+    """Issue 13: the lines a trader reads on stderr follow settings.language (zh by default);
+    the event lines keep the original's bilingual style."""
+    replay = tmp_path / "tape.jsonl"
+    replay.write_text("\n".join(scenario_lines()) + "\n", encoding="utf-8")
+    done = run_cli("--config", str(_settings(tmp_path)), "--replay", str(replay), "--headless")
+    assert done.returncode == 0, done.stderr
+    finished = [line for line in done.stderr.decode().splitlines() if "回放结束" in line]
+    assert len(finished) == 1
+    assert finished[0].endswith(
+        "回放结束：15 行，11 笔成交，0 个分钟数据，报告 2 次扫描，"
+        "跳过 2 行坏数据（1 meta line that is not the first line，1 not valid JSON），跳过 1 笔重复成交"
+    )
+    assert "共识: 强力看涨 (Strong Bullish)" in done.stdout.decode()
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps(_trade(TS0 + 1_000, "binance", "buy", 10.0, 1.0, "1")) + "\n", encoding="utf-8")
+    done = run_cli("--replay", str(short), "--json")  # no settings file at all: the defaults
+    assert done.returncode == 0
+    stderr = done.stderr.decode()
+    assert "回放在满一个窗口前结束：数据只覆盖 1 分钟，一次扫描需要 50 分钟；没有报告扫描" in stderr
+    assert "the replay" not in stderr and "replay finished" not in stderr
 
 
 def test_the_scorecard_subcommand(tmp_path, run_cli):

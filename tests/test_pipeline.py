@@ -187,7 +187,7 @@ def health(exchange: str, state: HealthState, reason: str = "", done: int = 0, t
 def test_headless_logs_each_state_change_and_backfill_progress_every_five_seconds(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    printer = HeadlessPrinter(_Sink(), as_json=True, tz=zone("UTC"), flush_each=True)
+    printer = HeadlessPrinter(_Sink(), as_json=True, tz=zone("UTC"), flush_each=True, language="en")
     live = SourceMode.LIVE
     with caplog.at_level(logging.INFO, logger="gme_tui.headless"):
         printer.on_health(update(0, live, health("okx", HealthState.CONNECTING)))
@@ -210,8 +210,24 @@ def test_headless_logs_each_state_change_and_backfill_progress_every_five_second
     assert printer.out.written == b""  # health goes to the log, never to stdout
 
 
+def test_headless_health_lines_in_chinese(caplog: pytest.LogCaptureFixture) -> None:
+    """The default settings' language: the trader reads these on stderr (issue 13)."""
+    printer = HeadlessPrinter(_Sink(), as_json=False, tz=zone("UTC"), flush_each=True, language="zh")
+    live = SourceMode.LIVE
+    with caplog.at_level(logging.INFO, logger="gme_tui.headless"):
+        printer.on_health(update(0, live, health("okx", HealthState.BACKFILLING, done=2, total=30)))
+        printer.on_health(update(1_000, live, health("okx", HealthState.LIVE)))
+        printer.on_health(update(2_000, live, health("okx", HealthState.RECONNECTING, "connection refused")))
+    assert [r.getMessage() for r in caplog.records] == [
+        "okx：回补中",
+        "okx：回补 2/30 个币种",
+        "okx：实时",
+        "okx：重连中（connection refused）",
+    ]
+
+
 def test_headless_logs_no_health_in_a_replay_or_the_demo(caplog: pytest.LogCaptureFixture) -> None:
-    printer = HeadlessPrinter(_Sink(), as_json=False, tz=zone("UTC"), flush_each=False)
+    printer = HeadlessPrinter(_Sink(), as_json=False, tz=zone("UTC"), flush_each=False, language="zh")
     with caplog.at_level(logging.INFO, logger="gme_tui.headless"):
         printer.on_health(update(0, SourceMode.REPLAY, health("okx", HealthState.REPLAY)))
         printer.on_health(update(0, SourceMode.DEMO, health("okx", HealthState.SIMULATED)))

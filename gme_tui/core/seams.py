@@ -5,6 +5,7 @@
 - `EventConsumer`: what the pipeline feeds (UI inbox, headless printer, alert dispatcher, store).
 - `HistoryReader`: what the UI reads from the store (detail and history screens).
 - `AlertsView`: what the UI needs from the alert dispatcher (robot status, start and stop).
+- `ReplayControl`: what the UI drives of a replay (pause, speed, progress, warm-up, summary).
 """
 
 from __future__ import annotations
@@ -93,4 +94,45 @@ class AlertsView(Protocol):
 
     def status(self) -> Mapping[str, RobotStatus]:
         """Per configured robot (key: robot name), for the status bar."""
+        ...
+
+
+class ReplayControl(Protocol):
+    """What the UI drives of a replay source (SPEC §8, issue 12): its pacing, not only the screen.
+    Live and demo sources have none; the UI then hides the replay keys."""
+
+    @property
+    def paused(self) -> bool:
+        """True while pacing holds the next item back."""
+        ...
+
+    @property
+    def speed(self) -> float:
+        """Data-time seconds per wall second; 0 = as fast as possible."""
+        ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def set_speed(self, speed: float) -> None:
+        """From the next item on; the data time already handed out stays (no jump back)."""
+        ...
+
+    def progress(self) -> float | None:
+        """0..1 through the file (bytes read / file size); None when unknown."""
+        ...
+
+    def data_time(self) -> int | None:
+        """ms UTC of the newest item handed out; None before the first."""
+        ...
+
+    def warmup_minutes(self) -> tuple[int, int] | None:
+        """(minutes of data seen, minutes a window needs) while the first window is not yet full,
+        for `window 12/50m` in the labels' language; None once it is full (or the window unknown)."""
+        ...
+
+    def summary_text(self) -> str | None:
+        """Once the file has ended: the skip summary (finished line, then the short-file line if
+        any, newline-separated); None before."""
         ...

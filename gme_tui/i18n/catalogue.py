@@ -97,6 +97,12 @@ class Status:
     robot_stopped: str
     robot_error: str  # {robot} {problem}
     robot_sent_by: str  # {robot} {who}: another process sends this robot's alerts
+    replay_paused: str  # the replay's pacing holds (not only the screen)
+    speed: str  # {speed}: ×10
+    speed_max: str  # speed 0: as fast as possible
+    data_time: str  # {time}: the replay's data time
+    jumping: str  # playing fast to the next signal
+    warmup: str  # {minutes} {window}: the first window fills
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,10 @@ class Keys:
     page_down: str
     top: str
     bottom: str
+    replay_pause: str
+    faster: str
+    slower: str
+    next_signal: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +160,9 @@ class Tips:
     move: str
     edge: str
     palette: str
+    replay_pause: str
+    speed: str
+    next_signal: str
 
 
 @dataclass(frozen=True, slots=True)

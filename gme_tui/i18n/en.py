@@ -122,6 +122,12 @@ EN = Catalogue(
         robot_pending="{count} pending",
         robot_stopped="stopped",
         robot_error="{robot}: {problem}",
+        replay_paused="REPLAY PAUSED",
+        speed="×{speed}",
+        speed_max="×max",
+        data_time="data {time}",
+        jumping="→ next signal",
+        warmup="window {minutes}/{window}m",
         robot_sent_by="{robot}: sent by {who}",
     ),
     keys=Keys(
@@ -151,6 +157,10 @@ EN = Catalogue(
         page_down="Page down",
         top="Top",
         bottom="Bottom",
+        replay_pause="Play/pause",
+        faster="Faster",
+        slower="Slower",
+        next_signal="Next signal",
     ),
     tips=Tips(
         quit="quit",
@@ -168,6 +178,9 @@ EN = Catalogue(
         move="move the cursor",
         edge="cursor to the first / last row",
         palette="command palette",
+        replay_pause="pause / resume the replay itself (its data time stops)",
+        speed="replay faster / slower (×1 … ×600)",
+        next_signal="replay at full speed to the next signal, then at the speed before",
     ),
     palette=Palette(
         filter="Filter: {name}",

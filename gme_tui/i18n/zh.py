@@ -122,6 +122,12 @@ ZH = Catalogue(
         robot_pending="{count} 条待发",
         robot_stopped="已停止",
         robot_error="{robot}：{problem}",
+        replay_paused="回放已暂停",
+        speed="×{speed}",
+        speed_max="×最快",
+        data_time="数据 {time}",
+        jumping="→ 下一信号",
+        warmup="窗口 {minutes}/{window} 分钟",
         robot_sent_by="{robot}：由 {who} 发送",
     ),
     keys=Keys(
@@ -151,6 +157,10 @@ ZH = Catalogue(
         page_down="下页",
         top="首行",
         bottom="末行",
+        replay_pause="播放/暂停",
+        faster="加速",
+        slower="减速",
+        next_signal="下一信号",
     ),
     tips=Tips(
         quit="退出程序",
@@ -168,6 +178,9 @@ ZH = Catalogue(
         move="移动光标",
         edge="光标移到首行 / 末行",
         palette="命令面板",
+        replay_pause="暂停 / 继续回放本身（数据时间停止）",
+        speed="回放加速 / 减速（×1 … ×600）",
+        next_signal="全速回放到下一个信号，然后恢复原速度",
     ),
     palette=Palette(
         filter="筛选：{name}",

@@ -13,8 +13,10 @@ view; the session listeners hear of each attach first (`AttachStatus.sessions` g
 a TUI can start from a clean view. When the daemon goes away the listeners hear why, and the
 feed attaches again by itself, with backoff, until it is cancelled.
 
-Every failure is an `AttachError` with one line for the user; `retry` says whether trying again
-later can help (a daemon that is not up yet) or not by itself (a wrong token, another version).
+Every failure is an `AttachError` with one line for the user, in the `language` given (the
+TUI's settings.language; English when not given); `retry` says whether trying again later can
+help (a daemon that is not up yet) or not by itself (a wrong token, another version). The
+daemon's alerts summary (`DaemonInfo.alerts`) is worded here too, from its `alerts_state`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ import msgspec
 
 from gme_tui import __version__
 from gme_tui.core.backoff import backoff_seconds
-from gme_tui.model import EngineEvent, ExchangeHealth, HealthUpdate, RobotStatus, SourceMode
+from gme_tui.i18n import catalogue
+from gme_tui.i18n.catalogue import Daemon
+from gme_tui.model import EngineEvent, ExchangeHealth, HealthUpdate, Language, RobotStatus, SourceMode
 from gme_tui.serve.protocol import (
     PROTOCOL,
     PROTOCOL_HEADER,
@@ -65,6 +69,7 @@ CONNECT_TIMEOUT_S = 5.0
 RETRY_CAP_S = 5.0
 HEARTBEAT_S = 10.0
 MAX_FRAME = 256 * 1024 * 1024  # a snapshot of thousands of symbols stays far below
+_ENGLISH = catalogue("en").daemon
 
 
 class AttachError(Exception):
@@ -88,35 +93,42 @@ class AttachStatus:
 
 
 class Connection:
-    """One attached session: the hello is read; `receive()` returns the next message."""
+    """One attached session: the hello is read; `receive()` returns the next message. `words`:
+    the catalogue section its failures are told in."""
 
-    def __init__(self, address: Address, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(
+        self,
+        address: Address,
+        session: aiohttp.ClientSession,
+        ws: aiohttp.ClientWebSocketResponse,
+        words: Daemon = _ENGLISH,
+    ) -> None:
         self.address = address
         self._session = session
         self._ws = ws
+        self.words = words
         self.hello: Hello | None = None
 
     async def receive(self, timeout: float | None = None) -> Message:
         """Raises AttachError when the connection ends or a frame cannot be read."""
+        d, address = self.words, self.address
         try:
             message = await self._ws.receive(timeout=timeout)
         except TimeoutError:
-            raise AttachError(f"{self.address}: no answer within {timeout:g} s", retry=True) from None
+            raise AttachError(d.no_answer.format(address=address, seconds=f"{timeout:g}"), retry=True) from None
         if message.type == aiohttp.WSMsgType.BINARY:
             try:
                 return decode(message.data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise AttachError(
-                    f"{self.address} sent a frame this gme-tui cannot read ({str(exc)[:80]}): detached", retry=True
-                ) from None
+                text = d.unreadable_frame.format(address=address, error=str(exc)[:80])
+                raise AttachError(text, retry=True) from None
         if message.type == aiohttp.WSMsgType.CLOSE:
-            reason = message.extra if isinstance(message.extra, str) and message.extra else f"code {message.data}"
-            raise AttachError(f"the daemon closed the connection ({reason})", retry=True)
+            raise AttachError(d.closed.format(reason=_close_reason(message.data, message.extra, d)), retry=True)
         if message.type in (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
-            raise AttachError("the connection to the daemon closed", retry=True)
+            raise AttachError(d.connection_closed, retry=True)
         if message.type == aiohttp.WSMsgType.ERROR:
-            raise AttachError(f"the connection to {self.address} failed: {self._ws.exception()}", retry=True)
-        raise AttachError(f"{self.address} sent a {message.type.name} frame, not a gme-tui one: detached", retry=True)
+            raise AttachError(d.connection_failed.format(address=address, error=self._ws.exception()), retry=True)
+        raise AttachError(d.foreign_frame.format(address=address, kind=message.type.name), retry=True)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -124,59 +136,84 @@ class Connection:
         await self._session.close()
 
 
-def _check_socket(address: Address) -> None:
+def _close_reason(code: object, extra: object, d: Daemon) -> str:
+    """Why the daemon closed: our words for the codes it uses, else its own words or the code."""
+    if code == aiohttp.WSCloseCode.TRY_AGAIN_LATER:  # the daemon drops a TUI that fell behind
+        return d.reason_too_slow
+    if code == aiohttp.WSCloseCode.GOING_AWAY:
+        return d.stopped_plain
+    return extra if isinstance(extra, str) and extra else d.reason_code.format(code=code)
+
+
+def _check_socket(address: Address, d: Daemon) -> None:
     """Refuse, before connecting, what is not a socket of this user."""
     path = address.path
     assert path is not None
     try:
         info = path.lstat()
     except FileNotFoundError:
-        raise AttachError(f"no gme-tui daemon at {path} (no socket there)", retry=True) from None
+        raise AttachError(d.no_socket.format(path=path), retry=True) from None
     except OSError as exc:
-        raise AttachError(f"{path}: {exc.strerror or exc}", retry=True) from None
+        raise AttachError(d.path_error.format(path=path, error=exc.strerror or exc), retry=True) from None
     if not stat.S_ISSOCK(info.st_mode):
-        raise AttachError(f"{path} is not a socket: not a gme-tui daemon", retry=False)
+        raise AttachError(d.not_a_socket.format(path=path), retry=False)
     if info.st_uid != os.getuid():
-        raise AttachError(f"{path} belongs to another user (uid {info.st_uid}): not connecting to it", retry=False)
+        raise AttachError(d.socket_of_other_user.format(path=path, uid=info.st_uid), retry=False)
 
 
-def _connect_error(address: Address, exc: BaseException) -> AttachError:
+def _connect_error(address: Address, exc: BaseException, d: Daemon) -> AttachError:
     os_error = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
     code = os_error.errno if isinstance(os_error, OSError) else None
     if code in (errno.ECONNREFUSED, errno.ENOENT):
-        where = "listens at" if address.kind == "unix" else "answers on"
-        stale = " (a stale socket: the daemon that made it is gone)" if address.kind == "unix" else ""
-        return AttachError(f"no gme-tui daemon {where} {address}{stale}", retry=True)
+        template = d.stale_socket if address.kind == "unix" else d.no_daemon_tcp
+        return AttachError(template.format(address=address), retry=True)
     if code == errno.EACCES:
-        return AttachError(f"{address}: permission denied (a socket of another user?)", retry=False)
-    return AttachError(f"cannot reach {address}: {os_error}", retry=True)
+        return AttachError(d.permission_denied.format(address=address), retry=False)
+    return AttachError(d.cannot_reach.format(address=address, error=os_error), retry=True)
 
 
-def _handshake_error(address: Address, exc: aiohttp.WSServerHandshakeError) -> AttachError:
+def _handshake_error(address: Address, exc: aiohttp.WSServerHandshakeError, d: Daemon) -> AttachError:
     headers: Mapping[str, str] = exc.headers or {}
     if exc.status == 401:
-        return AttachError(f"{address} refused the token: set GME_TUI_TOKEN to the daemon's token", retry=False)
+        return AttachError(d.token_refused.format(address=address), retry=False)
     if exc.status == 403:
-        return AttachError(f"{address} refused this user", retry=False)
+        return AttachError(d.user_refused.format(address=address), retry=False)
     if exc.status == 426:
         theirs, version = headers.get(PROTOCOL_HEADER, "?"), headers.get(VERSION_HEADER, "?")
-        return AttachError(_version_message(address, theirs, version), retry=False)
-    return AttachError(f"{address} answered HTTP {exc.status}: not a gme-tui daemon", retry=False)
+        return AttachError(_version_message(address, theirs, version, d), retry=False)
+    return AttachError(d.not_a_daemon_http.format(address=address, status=exc.status), retry=False)
 
 
-def _version_message(address: Address, protocol: object, version: object) -> str:
-    return (
-        f"the daemon at {address} is gme-tui {version} (attach protocol {protocol}); this is gme-tui "
-        f"{__version__} (protocol {PROTOCOL}): run the same version on both sides"
+def _version_message(address: Address, protocol: object, version: object, d: Daemon) -> str:
+    return d.other_version.format(
+        address=address, version=version, protocol=protocol, ours=__version__, our_protocol=PROTOCOL
     )
 
 
-async def connect(address: Address, *, token: str = "", protocol: int = PROTOCOL) -> Connection:
+def alerts_words(info: DaemonInfo, d: Daemon) -> str:
+    """How the daemon sends alerts, in the words of `d` (an older daemon's own words as they are)."""
+    match info.alerts_state:
+        case "off":
+            return d.alerts_off
+        case "no_robot":
+            return d.alerts_no_robot
+        case "sending":
+            return d.alerts_sending
+        case "queued":
+            return d.alerts_queued.format(sender=info.alerts_sender)
+        case "":
+            return info.alerts
+
+
+async def connect(
+    address: Address, *, token: str = "", protocol: int = PROTOCOL, language: Language = "en"
+) -> Connection:
     """Connect, check the daemon's hello (its protocol first) and return the session; the
     snapshot is the next message. `protocol` is ours (a test may claim another). Raises
-    AttachError."""
+    AttachError, told in `language` (the hello's alerts summary is worded in it too)."""
+    d = catalogue(language).daemon
     if address.kind == "unix":
-        _check_socket(address)
+        _check_socket(address, d)
         assert address.path is not None
         connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=str(address.path))
         url = f"http://localhost{STREAM_PATH}"
@@ -198,49 +235,54 @@ async def connect(address: Address, *, token: str = "", protocol: int = PROTOCOL
             )
     except aiohttp.WSServerHandshakeError as exc:
         await session.close()
-        raise _handshake_error(address, exc) from None
+        raise _handshake_error(address, exc, d) from None
     except (aiohttp.ClientError, OSError) as exc:
         await session.close()
-        raise _connect_error(address, exc) from None
+        raise _connect_error(address, exc, d) from None
     except TimeoutError:
         await session.close()
-        raise AttachError(f"{address}: no answer within {CONNECT_TIMEOUT_S:g} s", retry=True) from None
-    connection = Connection(address, session, ws)
+        text = d.no_answer.format(address=address, seconds=f"{CONNECT_TIMEOUT_S:g}")
+        raise AttachError(text, retry=True) from None
+    connection = Connection(address, session, ws, d)
     try:
-        connection.hello = await _read_hello(connection, ws)
+        hello = await _read_hello(connection, ws)
     except BaseException:
         await connection.close()
         raise
+    info = hello.daemon
+    connection.hello = msgspec.structs.replace(
+        hello, daemon=msgspec.structs.replace(info, alerts=alerts_words(info, d))
+    )
     return connection
 
 
 async def _read_hello(connection: Connection, ws: aiohttp.ClientWebSocketResponse) -> Hello:
-    address = connection.address
+    address, d = connection.address, connection.words
     try:
         first = await ws.receive(timeout=CONNECT_TIMEOUT_S)
     except TimeoutError:
-        raise AttachError(
-            f"{address}: no hello within {CONNECT_TIMEOUT_S:g} s: not a gme-tui daemon?", retry=True
-        ) from None
+        text = d.no_hello.format(address=address, seconds=f"{CONNECT_TIMEOUT_S:g}")
+        raise AttachError(text, retry=True) from None
     if first.type != aiohttp.WSMsgType.BINARY:
-        raise AttachError(f"{address} did not greet like a gme-tui daemon ({first.type.name}): detached", retry=True)
+        raise AttachError(d.bad_greeting.format(address=address, kind=first.type.name), retry=True)
     announced = read_protocol(first.data)
     if announced is None:
-        raise AttachError(f"{address} sent something that is not a gme-tui hello: not a gme-tui daemon", retry=False)
+        raise AttachError(d.not_a_hello.format(address=address), retry=False)
     if announced[0] != PROTOCOL:
-        raise AttachError(_version_message(address, *announced), retry=False)
+        raise AttachError(_version_message(address, *announced, d), retry=False)
     try:
         hello = decode(first.data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise AttachError(f"{address} sent a hello this gme-tui cannot read ({str(exc)[:80]})", retry=False) from None
+        raise AttachError(d.unreadable_hello.format(address=address, error=str(exc)[:80]), retry=False) from None
     if not isinstance(hello, Hello):
-        raise AttachError(f"{address} did not start with a hello: not a gme-tui daemon", retry=False)
+        raise AttachError(d.hello_first.format(address=address), retry=False)
     return hello
 
 
-async def probe(address: Address, *, token: str = "") -> Hello:
-    """Whether a daemon serves at `address`: its hello (raises AttachError otherwise)."""
-    connection = await connect(address, token=token)
+async def probe(address: Address, *, token: str = "", language: Language = "en") -> Hello:
+    """Whether a daemon serves at `address`: its hello (raises AttachError otherwise, told in
+    `language`)."""
+    connection = await connect(address, token=token, language=language)
     try:
         assert connection.hello is not None
         return connection.hello
@@ -274,16 +316,20 @@ class AttachedFeed:
         token: str = "",
         retry_cap_s: float = RETRY_CAP_S,
         rng: Callable[[], float] = random.random,
+        language: Language = "en",
     ) -> None:
+        """`language`: of the status messages (the TUI's settings.language; English when not given)."""
         self.address = address
         self.token = token
+        self.language: Language = language
+        self.words = catalogue(language).daemon
         self.retry_cap_s = retry_cap_s
         self.rng = rng
         self.mode = SourceMode.LIVE  # the daemon's, from its hello
         self.consumers: list[EventConsumer] = []
         self.listeners: list[Callable[[AttachStatus], None]] = []
         self.alerts = RemoteAlerts()
-        self.status = AttachStatus(str(address), False, None, "attaching…", 0)
+        self.status = AttachStatus(str(address), False, None, self.words.attaching, 0)
         self._health: HealthUpdate | None = None
         self._closed = False
 
@@ -313,7 +359,7 @@ class AttachedFeed:
         failures = 0
         while not self._closed:
             try:
-                connection = await connect(self.address, token=self.token)
+                connection = await connect(self.address, token=self.token, language=self.language)
             except AttachError as error:
                 self._detached(error.message)
                 await asyncio.sleep(backoff_seconds(failures, self.retry_cap_s, self.rng, base=0.25))
@@ -336,7 +382,7 @@ class AttachedFeed:
         self.mode = hello.daemon.mode
         first = await connection.receive(timeout=60.0)
         if not isinstance(first, Snapshot):
-            raise AttachError(f"{self.address} sent no snapshot after its hello: detached", retry=True)
+            raise AttachError(self.words.no_snapshot.format(address=self.address), retry=True)
         self._set_status(
             replace(self.status, attached=True, daemon=hello.daemon, message="", sessions=self.status.sessions + 1)
         )
@@ -357,7 +403,10 @@ class AttachedFeed:
             elif isinstance(message, Health):
                 self._health_update(message.update, message.robots)
             elif isinstance(message, Bye):
-                raise AttachError(f"the daemon stopped ({message.reason})", retry=True)
+                d = self.words
+                raise AttachError(
+                    d.stopped.format(reason=message.reason) if message.reason else d.stopped_plain, retry=True
+                )
             # another hello or snapshot mid-session: not sent by this protocol version; ignored
 
     def _publish(self, events: Sequence[EngineEvent]) -> None:

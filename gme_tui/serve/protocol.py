@@ -45,6 +45,11 @@ TOKEN_ENV = "GME_TUI_TOKEN"
 MAX_UNIX_PATH = 107  # bytes: sockaddr_un.sun_path less its terminating NUL (Linux)
 
 
+AlertsState = Literal["", "off", "no_robot", "sending", "queued"]
+"""How a daemon sends alerts: none (no dispatcher), no robot configured, sending, or queueing
+them while another process sends ("": not said, an older daemon)."""
+
+
 class DaemonInfo(msgspec.Struct, frozen=True):
     """The daemon as an attached TUI shows it ("settings summary")."""
 
@@ -57,7 +62,11 @@ class DaemonInfo(msgspec.Struct, frozen=True):
     exchanges: tuple[str, ...]  # enabled exchanges
     settings_path: str  # "" when it runs on the built-in defaults
     store_path: str  # "" without a store
-    alerts: str  # "sending", "queued: pid 1234 (...) sends them", "off"
+    alerts: str  # "sending", "queued: pid 1234 (...) sends them", "off": English, as older clients show it
+    # The same as data, which the attaching TUI words in its own language ("": a daemon without it).
+    # Added after protocol 1 shipped, with defaults: older peers ignore them or go without.
+    alerts_state: AlertsState = ""
+    alerts_sender: str = ""  # with "queued": who sends ("pid 1234 (gme-tui --headless)")
 
 
 class Hello(msgspec.Struct, frozen=True, tag="hello"):

@@ -13,6 +13,10 @@ wider permissions). One daemon per socket: the server holds an exclusive `flock`
 file found while that lock is free is stale and is replaced; a socket file of another user, or
 anything that is not a socket, is left alone. Optionally TCP on 127.0.0.1 with a token (for an
 SSH tunnel); Unix peers are checked to be this user (SO_PEERCRED) on top of the file mode.
+
+Words (issue 13): what the daemon says to the trader (ServeError, its log lines about attaching
+TUIs, a refused client's answer) is in the daemon's language (`DaemonFacts.language`); its alerts
+summary goes to the TUI as data too (`DaemonInfo.alerts_state`), which the TUI words in its own.
 """
 
 from __future__ import annotations
@@ -38,13 +42,16 @@ from aiohttp import WSCloseCode, web
 
 from gme_tui import __version__
 from gme_tui.core.clock import wall_ms
-from gme_tui.model import EngineEvent, HealthUpdate, Scan, SourceMode
+from gme_tui.i18n import catalogue
+from gme_tui.i18n.catalogue import Daemon
+from gme_tui.model import EngineEvent, HealthUpdate, Language, Scan, SourceMode
 from gme_tui.serve.protocol import (
     PROTOCOL,
     PROTOCOL_HEADER,
     STREAM_PATH,
     VERSION_HEADER,
     Address,
+    AlertsState,
     Bye,
     DaemonInfo,
     Events,
@@ -83,7 +90,8 @@ class ServeConfig:
 
 @dataclass(frozen=True)
 class DaemonFacts:
-    """What the hello says about the daemon besides its address (see protocol.DaemonInfo)."""
+    """What the hello says about the daemon besides its address (see protocol.DaemonInfo), and
+    the `language` the daemon speaks in (settings.language; English when not given)."""
 
     mode: SourceMode
     window_minutes: int
@@ -91,6 +99,7 @@ class DaemonFacts:
     settings_path: str = ""
     store_path: str = ""
     started_ms: int = field(default_factory=wall_ms)
+    language: Language = "en"
 
 
 @dataclass(eq=False)
@@ -113,10 +122,9 @@ class StateServer:
         whale_rows: int = 200,
         signal_rows: int = 500,
     ) -> None:
+        self.words: Daemon = catalogue(facts.language).daemon
         if config.tcp_port is not None and not config.token:
-            raise ServeError(
-                "serving on TCP needs a token: set GME_TUI_TOKEN (e.g. to the output of `openssl rand -hex 16`)"
-            )
+            raise ServeError(self.words.tcp_needs_token)
         self.config = config
         self.facts = facts
         self.alerts = alerts
@@ -142,7 +150,7 @@ class StateServer:
             if self.config.unix is not None:
                 sockets.append((Address("unix", self.config.unix), self._unix_socket(self.config.unix)))
             if self.config.tcp_port is not None:
-                sockets.append(_tcp_socket(self.config.tcp_port))
+                sockets.append(_tcp_socket(self.config.tcp_port, self.words))
         except BaseException:
             for _, sock in sockets:
                 sock.close()
@@ -155,11 +163,13 @@ class StateServer:
         for address, sock in sockets:
             await web.SockSite(self._runner, sock).start()
             self.addresses.append(address)
-            log.info("serving the %s state on %s", self.facts.mode, address)
+            mode = catalogue(self.facts.language).status.modes[self.facts.mode]
+            log.info("%s", self.words.serving.format(mode=mode, address=address))
         return list(self.addresses)
 
-    async def close(self, reason: str = "the daemon stopped") -> None:
-        """Say goodbye to every client, stop listening, remove our socket file."""
+    async def close(self, reason: str = "") -> None:
+        """Say goodbye to every client, stop listening, remove our socket file. `reason`: why,
+        in the daemon's words ("": it just stopped; each TUI says so in its own language)."""
         bye = encode(Bye(reason))
         for client in list(self._clients):
             with contextlib.suppress(asyncio.QueueFull):
@@ -200,7 +210,7 @@ class StateServer:
             return
         client.dropped = True
         self._clients.discard(client)
-        log.warning("an attached TUI fell %d frames behind: dropped (it attaches again)", QUEUE_FRAMES)
+        log.warning("%s", self.words.dropped.format(frames=QUEUE_FRAMES))
         client.closing = asyncio.create_task(
             client.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow: attach again")
         )
@@ -211,7 +221,7 @@ class StateServer:
         refusal = self._refusal(request)
         if refusal is not None:
             status, text = refusal
-            log.warning("attach refused: %s", text)
+            log.warning("%s", self.words.refused_log.format(reason=text))
             headers = {PROTOCOL_HEADER: str(PROTOCOL), VERSION_HEADER: __version__}
             return web.Response(status=status, text=text, headers=headers)
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=4096)  # clients send nothing
@@ -239,26 +249,27 @@ class StateServer:
             await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"the daemon stopped")
 
     def _refusal(self, request: web.Request) -> tuple[int, str] | None:
-        """(HTTP status, reason) for a client that may not attach, else None."""
+        """(HTTP status, reason in the daemon's words) for a client that may not attach, else
+        None. The client words its refusal from the status alone."""
+        d = self.words
         announced = request.headers.get(PROTOCOL_HEADER, "")
         if announced != str(PROTOCOL):
-            return (
-                426,
-                f"this daemon (gme-tui {__version__}) speaks attach protocol {PROTOCOL}, the client {announced or 'none'}",
-            )
+            theirs = announced or d.protocol_none
+            return 426, d.refused_protocol.format(version=__version__, protocol=PROTOCOL, theirs=theirs)
         sock = request.transport.get_extra_info("socket") if request.transport else None
         if isinstance(sock, socket.socket) and sock.family == socket.AF_UNIX:
             uid = _peer_uid(sock)
             if uid is not None and uid != os.getuid():
-                return 403, f"a process of another user (uid {uid}) may not attach"
+                return 403, d.refused_user.format(uid=uid)
             return None
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), self.config.token.encode()):
-            return 401, "wrong or missing token"
+            return 401, d.refused_token
         return None
 
     def _hello(self, request: web.Request) -> bytes:
         facts = self.facts
+        state, sender = self._alerts_state()
         sock = request.transport.get_extra_info("socket") if request.transport else None
         address = next(
             (str(a) for a in self.addresses if isinstance(sock, socket.socket) and _serves(a, sock)),
@@ -274,18 +285,28 @@ class StateServer:
             exchanges=facts.exchanges,
             settings_path=facts.settings_path,
             store_path=facts.store_path,
-            alerts=self._alerts_summary(),
+            alerts=self._alerts_words(state, sender),
+            alerts_state=state,
+            alerts_sender=sender,
         )
         return encode(Hello(PROTOCOL, info))
 
-    def _alerts_summary(self) -> str:
+    def _alerts_state(self) -> tuple[AlertsState, str]:
+        """How this daemon sends alerts, and who sends them while it only queues them."""
         if self.alerts is None:
-            return "off"
+            return "off", ""
         robots = [r for r in self.alerts.status().values() if r.configured]
         if not robots:
-            return "no robot configured"
+            return "no_robot", ""
         sent_by = next((r.sent_by for r in robots if r.sent_by), "")
-        return f"queued: {sent_by} sends them" if sent_by else "sending"
+        return ("queued", sent_by) if sent_by else ("sending", "")
+
+    @staticmethod
+    def _alerts_words(state: AlertsState, sender: str) -> str:
+        """The summary in English, as a client of before `alerts_state` shows it."""
+        d = catalogue("en").daemon
+        words = {"off": d.alerts_off, "no_robot": d.alerts_no_robot, "sending": d.alerts_sending, "": ""}
+        return d.alerts_queued.format(sender=sender) if state == "queued" else words[state]
 
     def _snapshot_frame(self) -> bytes:
         version = self.state.version
@@ -297,9 +318,10 @@ class StateServer:
 
     def _unix_socket(self, path: Path) -> socket.socket:
         """Take the socket's lock, replace a stale socket file, bind privately, move into place."""
+        d = self.words
         if len(os.fsencode(path)) > 107:
-            raise ServeError(f"{path}: a socket path is limited to 107 bytes; choose a shorter one with --socket")
-        _private_dir(path.parent)
+            raise ServeError(d.path_too_long.format(path=path))
+        _private_dir(path.parent, d)
         self._lock(path)
         try:
             existing = path.lstat()
@@ -307,10 +329,10 @@ class StateServer:
             existing = None
         if existing is not None:
             if not stat.S_ISSOCK(existing.st_mode):
-                raise ServeError(f"{path} exists and is not a socket: not replacing it")
+                raise ServeError(d.not_a_socket_here.format(path=path))
             if existing.st_uid != os.getuid():
-                raise ServeError(f"{path} belongs to another user (uid {existing.st_uid}): not replacing it")
-            log.info("%s: a stale socket (its daemon is gone): replaced", path)
+                raise ServeError(d.others_socket_file.format(path=path, uid=existing.st_uid))
+            log.info("%s", d.stale_replaced.format(path=path))
         staging = Path(tempfile.mkdtemp(prefix=".gme-tui-", dir=path.parent))  # mode 0700
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -322,7 +344,7 @@ class StateServer:
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
-            raise ServeError(f"{path}: cannot serve here: {exc.strerror or exc}") from None
+            raise ServeError(d.cannot_serve_here.format(path=path, error=exc.strerror or exc)) from None
         finally:
             with contextlib.suppress(OSError):
                 os.rmdir(staging)
@@ -331,17 +353,19 @@ class StateServer:
         return sock
 
     def _lock(self, path: Path) -> None:
+        d = self.words
         lock = path.with_name(path.name + ".lock")
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise ServeError(f"{lock}: cannot open the socket's lock: {exc.strerror or exc}") from None
+            raise ServeError(d.cannot_open_lock.format(lock=lock, error=exc.strerror or exc)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_holder(fd)
+            pid = _read_holder(fd)
             os.close(fd)
-            raise ServeError(f"another gme-tui daemon already serves on {path}{holder}") from None
+            holder = d.holder_pid.format(pid=pid) if pid is not None else ""
+            raise ServeError(d.already_served.format(path=path, holder=holder)) from None
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps({"pid": os.getpid()}).encode(), 0)
@@ -363,26 +387,27 @@ class StateServer:
             os.close(fd)
 
 
-def _private_dir(directory: Path) -> None:
+def _private_dir(directory: Path, d: Daemon) -> None:
     """Create the socket's directory for this user only; refuse one of another user."""
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = directory.stat()
     except OSError as exc:
-        raise ServeError(f"{directory}: cannot create the socket's directory: {exc.strerror or exc}") from None
+        raise ServeError(d.cannot_create_dir.format(directory=directory, error=exc.strerror or exc)) from None
     if info.st_uid != os.getuid():
-        raise ServeError(f"{directory} belongs to another user (uid {info.st_uid}): choose another --socket")
+        raise ServeError(d.others_dir.format(directory=directory, uid=info.st_uid))
 
 
-def _read_holder(fd: int) -> str:
+def _read_holder(fd: int) -> int | None:
+    """The pid the lock's holder wrote into it (None when it cannot be read)."""
     with contextlib.suppress(OSError, ValueError):
         data = json.loads(os.pread(fd, 256, 0) or b"{}")
         if isinstance(data, dict) and isinstance(data.get("pid"), int):
-            return f" (pid {data['pid']})"
-    return ""
+            return int(data["pid"])
+    return None
 
 
-def _tcp_socket(port: int) -> tuple[Address, socket.socket]:
+def _tcp_socket(port: int, d: Daemon) -> tuple[Address, socket.socket]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -391,7 +416,7 @@ def _tcp_socket(port: int) -> tuple[Address, socket.socket]:
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
-        raise ServeError(f"127.0.0.1:{port}: cannot serve: {exc.strerror or exc}") from None
+        raise ServeError(d.cannot_serve_tcp.format(port=port, error=exc.strerror or exc)) from None
     return Address("tcp", port=sock.getsockname()[1]), sock
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECK_GRACE_SECONDS = 2.0  # a trade the REST shows may still be on its way in a frame
+CONFIRMATIONS = 2  # graces in a row without it (nor any trade frame) before a verdict of dead
 RECENT_MINUTES = 5  # the check symbol: the one with most streamed trades over these minutes
 
 
@@ -82,11 +83,16 @@ async def _judge(collector: Collector, session: Session, symbol: str, newest: tu
     previous, session.baseline = session.baseline, (symbol, trade_id)
     if previous == (symbol, trade_id) or streamed(collector.ledger, symbol, trade_id, ts):
         return Verdict.ALIVE
-    await collector.clock.sleep(CHECK_GRACE_SECONDS)
-    if streamed(collector.ledger, symbol, trade_id, ts):
-        return Verdict.ALIVE
-    if session.last_trade_frame >= session.last_check:
-        return Verdict.UNKNOWN  # trades are flowing, just behind: they prove it themselves
+    clock = collector.clock
+    for _ in range(CONFIRMATIONS):  # a stream that is behind (a busy process) must not be called dead
+        slept_from = clock.monotonic()
+        await clock.sleep(CHECK_GRACE_SECONDS)
+        if streamed(collector.ledger, symbol, trade_id, ts):
+            return Verdict.ALIVE
+        if session.last_trade_frame >= session.last_check:
+            return Verdict.UNKNOWN  # trades are flowing, just behind: they prove it themselves
+        if clock.monotonic() - slept_from > 1.5 * CHECK_GRACE_SECONDS:
+            return Verdict.UNKNOWN  # this process was too busy to read its sockets: no verdict
     ours = newest_streamed_ts(collector.ledger, symbol)
     if (ours is not None and ours >= session.up_ts) or (previous is not None and previous[0] == symbol):
         log.warning(

@@ -33,12 +33,15 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gme_tui.i18n import catalogue
+from gme_tui.i18n.catalogue import Summary
 from gme_tui.model import (
     EXCHANGES,
     MINUTE_MS,
     EngineStats,
     ExchangeHealth,
     HealthState,
+    Language,
     Listings,
     MinuteBucket,
     SourceItem,
@@ -579,7 +582,8 @@ class ReplaySource:
     Pacing follows the data time of trade lines only: meta and bucket lines before the first
     trade are history and load at once. `window_minutes`/`keep_extra_minutes` are the engine's
     (pass them: they make late and duplicate checks exact, and give warm-up progress and the
-    short-file line); `clock`/`sleep` are injectable (seconds) for tests.
+    short-file line); `clock`/`sleep` are injectable (seconds) for tests. `language`: of the
+    short-file line a trader reads (settings.language; English when not given).
     """
 
     mode = SourceMode.REPLAY
@@ -594,8 +598,10 @@ class ReplaySource:
         keep_extra_minutes: int = 10,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        language: Language = "en",
     ) -> None:
         self.path = Path(path)
+        self.language: Language = language
         self.speed = speed
         self.exchanges = tuple(exchanges)
         self.window_minutes = window_minutes
@@ -611,6 +617,21 @@ class ReplaySource:
         self._last_ts: dict[str, int] = {}
         self._handed: int | None = None  # data time of the items handed out so far
         self.finished = False
+        # control (the TUI's ReplayControl): pause, speed changes and progress
+        self._paused = False
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._changed = asyncio.Event()  # set by pause, resume and set_speed: ends a pacing sleep
+        self._stale = False  # speed changed or resumed: pace on from the last trade handed
+        self._origin: int | None = None  # the trade ts pacing counts from
+        self._started = 0.0  # the clock (s) at `_origin`
+        self._trade_time = _FAR_PAST  # the data time of trade lines: what pacing follows (SPEC §8)
+        self._duplicates = 0
+        self._started_fast = speed <= 0  # chunks at once; a speed 0 set later goes minute by minute
+        self._size = 0
+        self._position: Callable[[], int] | None = None  # a gzip's position in its compressed bytes
+        self._consumed = 0  # bytes of the lines handled (plain files: the progress)
+        self.engine_stats: Callable[[], EngineStats] | None = None  # the cli's, for summary_text
 
     def _new_parser(self) -> LineParser:
         return LineParser(self.exchanges, window_minutes=self.window_minutes, keep_extra_minutes=self._keep_extra)
@@ -664,6 +685,7 @@ class ReplaySource:
         """The file's lines, `size` at a time; on damage, the lines read before it, then
         ReplayError."""
         self._file = file = open_replay(self.path)
+        self._watch_position(file)
         lines: list[bytes] = []
         append = lines.append
         try:
@@ -691,59 +713,28 @@ class ReplaySource:
         """The end of a whole file: nothing valid is unusable input; a short file says so."""
         if self._items == 0 and self._parser.ignored == 0 and self._parser.derivatives == 0:
             raise NothingToReplay(_nothing_text(self.path, self._lines, self._parser))
-        line = short_file_line(self.summary())
+        line = short_file_line(self.summary(), self.language)
         if line is not None:
             log.warning("%s", line)
 
     async def batches(self) -> AsyncIterator[Sequence[SourceItem]]:
-        """Batches of items. Speed 0: as parsed (`chunks`). With speed X > 0, an item is handed out
-        when data time (SPEC §6: duplicates and late trades do not move it) has advanced by X
-        times the time since the first trade: history before the first trade goes at once, what
-        is due goes in one batch, sleeping only for visible gaps."""
-        if self.speed <= 0:
-            for chunk in self.chunks():
-                yield self._noted(chunk)
-                await asyncio.sleep(0)  # let the UI breathe between batches
-            return
-        async for batch in self._paced():
-            yield batch
-
-    async def _paced(self) -> AsyncIterator[Sequence[SourceItem]]:
-        parser, parse = self._parser, self._parser.parse
+        """Batches of items. Speed 0: as parsed, a chunk at a time. With speed X > 0, an item is
+        handed out when data time (SPEC §6: duplicates and late trades do not move it) has advanced
+        by X times the time since the first trade: history before the first trade goes at once,
+        what is due goes in one batch, sleeping only for visible gaps. `pause`, `resume` and
+        `set_speed` act from the next item on (a replay started at speed 0: the next chunk)."""
+        self._duplicates = self._parser.passed_duplicates
         batch: list[SourceItem] = []
-        origin: int | None = None  # the first trade's ts
-        started = 0.0
-        trade_time = _FAR_PAST  # the data time of trade lines: what pacing follows (SPEC §8)
         try:
-            duplicates = parser.passed_duplicates
             for lines in self._read(CHUNK_LINES):
-                for line in lines:
-                    self._lines += 1
-                    try:
-                        item = parse(line)
-                    except BadLine as bad:
-                        self._reject(self._lines, str(bad))
-                        continue
-                    if item is None:
-                        continue
-                    if type(item) is Trade and parser.passed_duplicates == duplicates and item.ts > trade_time:
-                        trade_time = item.ts
-                        if origin is None:
-                            origin, started = trade_time, self._clock()
-                        wait = started + (trade_time - origin) / 1000 / self.speed - self._clock()
-                        if wait > 0.05:
-                            if batch:
-                                yield self._noted(batch)
-                                batch = []
-                            await self._sleep(wait)
-                    duplicates = parser.passed_duplicates
-                    batch.append(item)
-                    self._items += 1
-                    self._handed = parser.data_time
-                    if len(batch) >= BATCH:
-                        yield self._noted(batch)
-                        batch = []
-                        await asyncio.sleep(0)
+                if self.speed <= 0 and self._started_fast and not self._paused:
+                    chunk = self._fast(lines)
+                    if chunk:
+                        yield self._noted(chunk)
+                    await asyncio.sleep(0)  # let the UI breathe between batches
+                    continue
+                async for ready in self._paced(lines, batch):
+                    yield ready
                 self._log_warmup()
             self._at_end()
         except ReplayError:
@@ -752,6 +743,90 @@ class ReplaySource:
             raise
         if batch:
             yield self._noted(batch)
+
+    def _fast(self, lines: list[bytes]) -> list[SourceItem]:
+        """One chunk parsed at once (speed 0); pacing goes on from its last trade."""
+        first = self._lines + 1
+        self._lines += len(lines)
+        self._consumed += sum(map(len, lines))
+        items = self._parser.parse_lines(lines, first, self._reject)
+        self._handed = self._parser.data_time
+        self._log_warmup()
+        self._items += len(items)
+        for item in reversed(items):
+            if type(item) is Trade:
+                self._trade_time = max(self._trade_time, item.ts)
+                break
+        self._duplicates = self._parser.passed_duplicates
+        self._stale = True
+        return items
+
+    async def _paced(self, lines: list[bytes], batch: list[SourceItem]) -> AsyncIterator[Sequence[SourceItem]]:
+        """The items of `lines`, each when due; `batch` (shared with the caller) holds what is
+        due but not yet handed out."""
+        parser, parse = self._parser, self._parser.parse
+        for line in lines:
+            self._lines += 1
+            self._consumed += len(line)
+            try:
+                item = parse(line)
+            except BadLine as bad:
+                self._reject(self._lines, str(bad))
+                continue
+            if item is None:
+                continue
+            if type(item) is Trade and parser.passed_duplicates == self._duplicates and item.ts > self._trade_time:
+                async for ready in self._due(item.ts, batch):
+                    yield ready
+                self._trade_time = item.ts
+            self._duplicates = parser.passed_duplicates
+            batch.append(item)
+            self._items += 1
+            self._handed = parser.data_time
+            if len(batch) >= BATCH:
+                yield self._noted(list(batch))
+                batch.clear()
+                await asyncio.sleep(0)
+
+    async def _due(self, ts: int, batch: list[SourceItem]) -> AsyncIterator[Sequence[SourceItem]]:
+        """Wait until the trade at `ts` is due (paused: until resumed), handing `batch` out first."""
+        while True:
+            if self._paused:
+                if batch:
+                    yield self._noted(list(batch))
+                    batch.clear()
+                await self._resumed.wait()
+                continue
+            if self._origin is None or self._stale:  # the first trade, or a new speed: pace from here
+                self._origin = ts if self._trade_time == _FAR_PAST else self._trade_time
+                self._started = self._clock()
+                self._stale = False
+            if self.speed <= 0:
+                if batch and ts // MINUTE_MS > self._trade_time // MINUTE_MS:
+                    # a new minute may bring a scan: hand out what came before, so a control acting
+                    # on that scan (the UI's jump to the next signal) acts before this trade
+                    yield self._noted(list(batch))
+                    batch.clear()
+                    continue
+                return
+            wait = self._started + (ts - self._origin) / 1000 / self.speed - self._clock()
+            if wait <= 0.05:
+                return
+            if batch:
+                yield self._noted(list(batch))
+                batch.clear()
+            await self._nap(wait)
+
+    async def _nap(self, seconds: float) -> None:
+        """`sleep(seconds)`, cut short by pause, resume or a new speed (which then act at once)."""
+        self._changed.clear()
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        changed = asyncio.ensure_future(self._changed.wait())
+        try:
+            await asyncio.wait((sleeper, changed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            changed.cancel()
 
     def _noted(self, batch: list[SourceItem]) -> list[SourceItem]:
         """The batch, after noting each exchange's newest trade time in it (for health)."""
@@ -784,6 +859,78 @@ class ReplaySource:
         if step > self._warmup_logged:
             self._warmup_logged = step
             log.info("replay warm-up: %s%s", warmup.text(), ": scans report from now on" if warmup.done else "")
+
+    # ------------------------------------------------------------ control (core.seams.ReplayControl)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self._paused = True
+        self._resumed.clear()
+        self._changed.set()
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self._stale = True
+            self._resumed.set()
+            self._changed.set()
+
+    def set_speed(self, speed: float) -> None:
+        """ValueError for a negative speed."""
+        if speed < 0:
+            raise ValueError(f"replay speed must be 0 or more, not {speed}")
+        if speed != self.speed:
+            self.speed = speed
+            self._stale = True
+            self._changed.set()
+
+    def _watch_position(self, file: io.BufferedIOBase) -> None:
+        """Progress: the bytes of the lines handled of a plain file; a gzip's position in its
+        compressed bytes (read ahead by a buffer)."""
+        try:
+            self._size = self.path.stat().st_size
+        except OSError:
+            self._size = 0
+        raw: object = file.fileobj if isinstance(file, gzip.GzipFile) else None
+        self._position = raw.tell if isinstance(raw, io.IOBase) else None
+
+    def progress(self) -> float | None:
+        """0..1: bytes handled of the file's size; None before reading."""
+        if self.finished:
+            return 1.0
+        if self._size <= 0:
+            return None
+        if self._position is None:
+            return min(1.0, self._consumed / self._size)
+        try:
+            return min(1.0, self._position() / self._size)
+        except (OSError, ValueError):  # closed meanwhile
+            return None
+
+    def data_time(self) -> int | None:
+        return self._handed
+
+    def warmup_minutes(self) -> tuple[int, int] | None:
+        warmup = self.warmup()
+        if warmup is None or warmup.done:
+            return None
+        return warmup.minutes, warmup.window
+
+    def summary_text(self) -> str | None:
+        """After the end: `finished_line` (with `engine_stats` when the cli set it) and the
+        short-file line, one per line; None before the end."""
+        if not self.finished:
+            return None
+        summary = self.summary()
+        stats = self.engine_stats() if self.engine_stats is not None else EngineStats()
+        lines = [finished_line(summary, stats, language=self.language)]
+        short = short_file_line(summary, self.language)
+        if short is not None:
+            lines.append(short)
+        return "\n".join(lines)
 
     # ------------------------------------------------------------ state
 
@@ -844,47 +991,51 @@ def _nothing_text(path: Path, lines: int, parser: LineParser) -> str:
     return f"{path}: nothing to replay: no valid line in {lines} lines ({_reasons(parser.bad, parser.ignored)})"
 
 
-def short_file_line(summary: ReplaySummary) -> str | None:
+def short_file_line(summary: ReplaySummary, language: Language = "en") -> str | None:
     """One line when the data ended before a full window (no scan could be reported), or held no
-    data at all; else None (SPEC §8). The window part needs `window_minutes` given to the source."""
+    data at all; else None (SPEC §8). The window part needs `window_minutes` given to the source.
+    In `language` (the catalogue's `summary`)."""
+    words = catalogue(language).summary
     if summary.first_minute is None:
         if summary.derivatives:
-            return f"the replay holds no spot trade: its {_count(summary.derivatives, 'derivatives line')} are not replayed"
+            lines = _count(summary.derivatives, words.derivatives_line_one, words.derivatives_lines_many)
+            return words.short_no_spot.format(lines=lines)
         if summary.ignored:
-            return f"the replay holds no trade of an enabled exchange ({_count(summary.ignored, 'line')} of disabled exchanges)"
-        return "the replay holds no trade or bucket line: there was nothing to scan"
+            return words.short_disabled_only.format(lines=_count(summary.ignored, words.line_one, words.lines_many))
+        return words.short_nothing
     window = summary.window_minutes
     if window is None or summary.covered_minutes >= window:
         return None
-    return (
-        f"the replay ended before a full window: its data covers {_count(summary.covered_minutes, 'minute')}, "
-        f"a scan needs {window}; no scan was reported"
-    )
+    minutes = _count(summary.covered_minutes, words.minute_one, words.minutes_many)
+    return words.short_window.format(minutes=minutes, window=window)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+def _count(number: int, one: str, many: str) -> str:
+    return (one if number == 1 else many).format(n=number)
 
 
-def finished_line(summary: ReplaySummary, stats: EngineStats) -> str:
-    """The headless summary at the end of a replay: `replay finished: 120 lines, 100 trades, ...`.
-    Late trades add the source's (dropped before the engine) to the engine's."""
+def finished_line(summary: ReplaySummary, stats: EngineStats, *, language: Language) -> str:
+    """The headless summary at the end of a replay, in `language` (settings.language):
+    `replay finished: 120 lines, 100 trades, ...`. Late trades add the source's (dropped before
+    the engine) to the engine's. The bad lines' reasons stay the parser's (English)."""
+    t = catalogue(language)
+    words: Summary = t.summary
     parts = [
-        f"{summary.lines} lines",
-        f"{stats.trades} trades",
-        f"{stats.buckets} buckets",
-        f"{stats.scans} scans reported",
+        words.lines.format(n=summary.lines),
+        words.trades.format(n=stats.trades),
+        words.buckets.format(n=stats.buckets),
+        words.scans.format(n=stats.scans),
     ]
     if summary.bad_total:
-        reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(summary.bad.items()))
-        parts.append(f"{summary.bad_total} bad lines skipped ({reasons})")
+        reasons = t.common.list_sep.join(f"{count} {reason}" for reason, count in sorted(summary.bad.items()))
+        parts.append(words.bad_lines.format(n=summary.bad_total, reasons=reasons))
     if summary.ignored:
-        parts.append(f"{summary.ignored} lines of disabled exchanges ignored")
+        parts.append(words.ignored.format(n=summary.ignored))
     if summary.derivatives:
-        parts.append(f"{summary.derivatives} derivatives lines not replayed (spot flow only)")
+        parts.append(words.derivatives.format(n=summary.derivatives))
     if stats.duplicates:
-        parts.append(f"{stats.duplicates} duplicates skipped")
+        parts.append(words.duplicates.format(n=stats.duplicates))
     late = stats.late + summary.late
     if late:
-        parts.append(f"{late} late trades dropped")
-    return "replay finished: " + ", ".join(parts)
+        parts.append(words.late.format(n=late))
+    return words.replay_finished.format(parts=t.common.list_sep.join(parts))

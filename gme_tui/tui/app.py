@@ -32,11 +32,12 @@ from textual.widgets import Input
 from gme_tui import format as fmt
 from gme_tui.core.clock import wall_ms
 from gme_tui.core.mutes import Mutes
-from gme_tui.core.seams import AlertsView, EventConsumer, HistoryReader
+from gme_tui.core.seams import AlertsView, EventConsumer, HistoryReader, ReplayControl
 from gme_tui.i18n import Catalogue, ColourConvention, catalogue, convention_for, theme_variables_for
-from gme_tui.model import EXCHANGE_SHORT, EngineEvent, HealthUpdate
+from gme_tui.model import EXCHANGE_SHORT, EngineEvent, HealthUpdate, Scan
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings, save_changes, user_settings_path
-from gme_tui.tui.screens.main import MainScreen
+from gme_tui.tui.replay import ReplayStatus, faster, replay_status, slower
+from gme_tui.tui.screens.main import REPLAY_ACTIONS, MainScreen
 from gme_tui.tui.theme import Colours, colours_from
 from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, Row, SortSpec, grade_filter_name, visible_rows
 from gme_tui.tui.widgets.cells import CellContext, table_columns
@@ -60,9 +61,14 @@ class _Inbox(EventConsumer):
     def __init__(self) -> None:
         self.events: list[EngineEvent] = []
         self.health: HealthUpdate | None = None  # the pipeline's latest heartbeat
+        self.on_signal: Callable[[], None] | None = None  # called once, with the first signal seen
 
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         self.events.extend(events)
+        landed = self.on_signal
+        if landed is not None and any(isinstance(e, Scan) and any(s.signals for s in e.symbols) for e in events):
+            self.on_signal = None
+            landed()  # at once, on the pipeline's loop: the replay overshoots by one batch at most
 
     def on_health(self, update: HealthUpdate) -> None:
         self.health = update
@@ -100,9 +106,11 @@ class GmeApp(App[int]):
         secrets: Secrets | None = None,
         start_pipeline: bool = True,
         store: HistoryReader | None = None,
+        replay: ReplayControl | None = None,
     ) -> None:
         """`mutes` is shared with the alert dispatcher (default: the settings' `alerts.muted`);
-        `store` feeds the history and detail screens (None: they say it is off)."""
+        `store` feeds the history and detail screens (None: they say it is off); `replay` the
+        replay's controls (None: live or demo, the replay keys are hidden)."""
         # before Textual's __init__, which asks get_css_variables for the semantic colours
         self.convention: ColourConvention = convention_for(settings.colour_convention, settings.language)
         super().__init__()
@@ -115,6 +123,10 @@ class GmeApp(App[int]):
         self.now_ms = now_ms
         self.secrets = secrets
         self.start_pipeline = start_pipeline
+        self.replay = replay
+        self._allow_max = replay is not None and replay.speed <= 0  # ×max only for a --speed 0 start
+        self._jump_back: float | None = None  # the speed to go back to once the next signal is in
+        self._summary_shown = False
         self.market = Market(whale_rows=settings.ui.whale_rows, signal_rows=settings.ui.signal_rows)
         self.inbox = _Inbox()
         pipeline.add_consumer(self.inbox)
@@ -307,10 +319,23 @@ class GmeApp(App[int]):
             finished=self.pipeline_finished,
             error=self.pipeline_error,
             robots=robots,
+            replay=self._replay_status(),
             t=self.t,
             colours=self.colours,
         )
         self.status_bar.show(info)
+
+    def _replay_status(self) -> ReplayStatus | None:
+        replay = self.replay
+        if replay is None:
+            return None
+        ended = self.pipeline_finished
+        status = replay_status(replay, jumping=self._jump_back is not None, ended=ended)
+        if ended and status.summary and not self._summary_shown:
+            self._summary_shown = True
+            self._jump_back = None
+            self.notify(status.summary, title=self.t.status.replay_finished, timeout=30)
+        return status
 
     @property
     def filter_text(self) -> str:
@@ -417,6 +442,54 @@ class GmeApp(App[int]):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The replay keys exist only with a replay (hidden otherwise)."""
+        return not (action in REPLAY_ACTIONS and self.replay is None)
+
+    def action_replay_pause(self) -> None:
+        """Pause / resume the replay's pacing (its data time stops), not only the screen."""
+        replay = self.replay
+        if replay is None:
+            return
+        if replay.paused:
+            replay.resume()
+        else:
+            replay.pause()
+        self._show_status(self.now_ms())
+
+    def action_faster(self) -> None:
+        self._set_speed(lambda speed: faster(speed, allow_max=self._allow_max))
+
+    def action_slower(self) -> None:
+        self._set_speed(slower)
+
+    def _set_speed(self, step: Callable[[float], float]) -> None:
+        replay = self.replay
+        if replay is None:
+            return
+        if self._jump_back is not None:  # a speed key during a jump sets the speed it goes back to
+            self._jump_back = step(self._jump_back)
+        else:
+            replay.set_speed(step(replay.speed))
+        self._show_status(self.now_ms())
+
+    def action_next_signal(self) -> None:
+        """Play as fast as possible until the next signal reaches the UI, then at the speed before."""
+        replay = self.replay
+        if replay is None or self._jump_back is not None or self.pipeline_finished:
+            return
+        self._jump_back = replay.speed
+        self.inbox.on_signal = self._landed
+        replay.set_speed(0)
+        replay.resume()
+        self._show_status(self.now_ms())
+
+    def _landed(self) -> None:
+        """The next signal is in (called by the inbox on the pipeline's loop)."""
+        if self.replay is not None and self._jump_back is not None:
+            self.replay.set_speed(self._jump_back)
+        self._jump_back = None
 
     def action_pin(self) -> None:
         symbol = self.selected
@@ -579,6 +652,7 @@ def run_tui(
     on_settings_saved: Callable[[Settings], None] | None = None,
     secrets: Secrets | None = None,
     store: HistoryReader | None = None,
+    replay: ReplayControl | None = None,
 ) -> int:
     """Run the app until quit. Returns 0, or 1 after a crash (traceback in the log file, a
     one-line hint on the terminal). The arguments are GmeApp's."""
@@ -590,6 +664,7 @@ def run_tui(
         on_settings_saved=on_settings_saved,
         secrets=secrets,
         store=store,
+        replay=replay,
     )
     return run_app(app)
 

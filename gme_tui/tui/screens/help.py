@@ -49,6 +49,9 @@ LAYOUT: tuple[HelpLine, ...] = (
     HelpLine(("pin",)),
     HelpLine(("mute",)),
     HelpLine(("pause",)),
+    HelpLine(("replay_pause",)),
+    HelpLine(("faster", "slower")),
+    HelpLine(("next_signal",)),
     HelpLine(("history",)),
     HelpLine(("help",)),
     HelpLine(("command_palette",)),
@@ -81,6 +84,10 @@ MEANINGS: Mapping[str, Callable[[Tips], str]] = {
     "pin": lambda tips: tips.pin,
     "mute": lambda tips: tips.mute,
     "pause": lambda tips: tips.pause,
+    "replay_pause": lambda tips: tips.replay_pause,
+    "faster": lambda tips: tips.speed,
+    "slower": lambda tips: tips.speed,
+    "next_signal": lambda tips: tips.next_signal,
     "history": lambda tips: tips.history,
     "help": lambda tips: tips.help,
     "command_palette": lambda tips: tips.palette,
@@ -99,7 +106,8 @@ def key_name(binding: Binding) -> str:
 
 def key_lines(bindings: Iterable[BindingType], t: Catalogue | None = None) -> list[tuple[str, str]]:
     """(keys, meaning) per line of the key table: LAYOUT's lines, then one per action it misses.
-    Meanings in `t`'s language (default English)."""
+    Meanings in `t`'s language (default English). The replay's keys are listed always (their
+    meanings say they drive a replay); the key bar shows them only with one."""
     tips = (t or catalogue("en")).tips
     by_action: dict[str, list[Binding]] = {}
     for binding in Binding.make_bindings(bindings):  # "up,k" becomes two bindings

@@ -25,11 +25,27 @@ from gme_tui.tui.widgets.status import StatusBar
 TIPS = catalogue("en").tips
 KEYS = catalogue("en").keys
 
+REPLAY_ACTIONS = frozenset({"replay_pause", "faster", "slower", "next_signal"})
+"""The replay's keys: active and shown only with a replay (GmeApp.check_action, the key bar, help)."""
 
-def main_keys(t: Catalogue) -> list[KeyItem]:
-    """The key bar of the main screen; on a narrow terminal Rev, Mute, Pin, Detail, ... go first."""
+
+def replay_keys(t: Catalogue) -> list[KeyItem]:
+    """The replay's pairs in the key bar: on a narrow terminal they stay longer than pin, mute or
+    reverse sort (a replay is watched, not traded from)."""
     k = t.keys
     return [
+        KeyItem("space", k.replay_pause, "app.replay_pause", drop=4),
+        KeyItem("+/-", f"{k.faster}/{k.slower}", "app.faster", drop=4),
+        KeyItem("n", k.next_signal, "app.next_signal", drop=6),
+    ]
+
+
+def main_keys(t: Catalogue, *, replay: bool = False) -> list[KeyItem]:
+    """The key bar of the main screen; on a narrow terminal Rev, Mute, Pin, Detail, ... go first
+    (with a replay, its pairs come first)."""
+    k = t.keys
+    return [
+        *(replay_keys(t) if replay else []),
         KeyItem("q", k.quit, "app.quit"),
         KeyItem("?", k.help, "app.help"),
         KeyItem("/", k.search, "app.search", drop=3),
@@ -60,6 +76,10 @@ class MainScreen(Screen[None]):
         Binding("m", "app.mute", KEYS.mute, tooltip=TIPS.mute),
         Binding("p", "app.pause", KEYS.pause, tooltip=TIPS.pause),
         Binding("h", "app.history", KEYS.history, tooltip=TIPS.history),
+        Binding("space", "app.replay_pause", KEYS.replay_pause, tooltip=TIPS.replay_pause),
+        Binding("plus,equals_sign", "app.faster", KEYS.faster, key_display="+", tooltip=TIPS.speed),
+        Binding("minus", "app.slower", KEYS.slower, key_display="-", tooltip=TIPS.speed),
+        Binding("n", "app.next_signal", KEYS.next_signal, tooltip=TIPS.next_signal),
         Binding("escape", "app.clear_search", KEYS.clear_search, show=False, tooltip=TIPS.clear_search),
     ]
 
@@ -83,4 +103,5 @@ class MainScreen(Screen[None]):
         self.query_one("#whales").border_title = t.main.whales_title
         self.query_one("#signals").border_title = t.main.signals_title
         self.query_one("#search", Input).placeholder = t.main.search_placeholder
-        self.query_one(KeyBar).show(main_keys(t), colours=app.colours, palette=f"^p {t.keys.palette}")
+        keys = main_keys(t, replay=app.replay is not None)
+        self.query_one(KeyBar).show(keys, colours=app.colours, palette=f"^p {t.keys.palette}")

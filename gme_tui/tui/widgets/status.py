@@ -6,6 +6,7 @@ scan / filter line never disappears behind a long robot error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -19,6 +20,7 @@ from textual.widget import Widget
 from gme_tui import format as fmt
 from gme_tui.i18n import Catalogue
 from gme_tui.model import EXCHANGE_SHORT, ExchangeHealth, HealthState, RobotStatus, SourceMode
+from gme_tui.tui.replay import ReplayStatus, speed_text
 from gme_tui.tui.theme import BOLD, PLAIN, Colours
 from gme_tui.tui.widgets.cells import DEFAULT_COLOURS, EN, fit
 
@@ -45,6 +47,7 @@ class StatusInfo:
     finished: bool
     error: str = ""
     robots: Sequence[RobotStatus] = ()  # one per robot, configured or not
+    replay: ReplayStatus | None = None  # a replay's pacing, data time, progress (None: not a replay)
     t: Catalogue = EN
     colours: Colours = DEFAULT_COLOURS
 
@@ -132,6 +135,7 @@ def exchange_parts(info: StatusInfo) -> list[Part]:
             parts.append(Part(f" {covered}/{info.window_minutes}m", colours.warn, drop=3))
         if health.reason and health.state in _TROUBLE_STATES:
             parts.append(Part(f" ({health.reason})", colours.error, drop=2, shrink=True))
+    parts.extend(replay_parts(info))
     backfill = [h for h in info.health if h.state == HealthState.BACKFILLING and h.backfill_total]
     if backfill:
         done = sum(h.backfill_done for h in backfill)
@@ -139,6 +143,30 @@ def exchange_parts(info: StatusInfo) -> list[Part]:
         parts.append(Part(f"  {t.status.backfill} ", colours.warn))
         parts.append(Part(progress_bar(done, total), colours.warn, drop=1))
         parts.append(Part(f" {done}/{total}", colours.warn))
+    return parts
+
+
+def replay_parts(info: StatusInfo) -> list[Part]:
+    """Line 1 of a replay: paused, data time, speed (or the jump to the next signal), progress."""
+    replay = info.replay
+    if replay is None:
+        return []
+    status, colours = info.t.status, info.colours
+    parts = [Part("  ")]
+    if replay.paused:
+        parts.append(Part(status.replay_paused, colours.warn + Style(bold=True, reverse=True)))
+        parts.append(Part(" "))
+    if replay.data_time is not None:
+        parts.append(Part(status.data_time.format(time=fmt.clock(replay.data_time, info.zone)) + " ", BOLD))
+    if replay.jumping:
+        parts.append(Part(status.jumping + " ", colours.info + BOLD))
+    else:
+        speed = status.speed.format(speed=speed_text(replay.speed)) if replay.speed > 0 else status.speed_max
+        parts.append(Part(speed + " ", colours.info + BOLD))
+    if replay.progress is not None:
+        parts.append(Part(progress_bar(round(replay.progress * 1000), 1000), colours.info, drop=1))
+        percent = math.floor(replay.progress * 100)  # 100% only at the very end
+        parts.append(Part(f" {percent}%", colours.info, drop=2))
     return parts
 
 
@@ -174,13 +202,20 @@ def view_parts(info: StatusInfo) -> list[Part]:
         parts.append(Part(status.source_error.format(error=info.error) + "  ", colours.error + BOLD, shrink=True))
     elif info.finished:
         ended = status.replay_finished if info.mode == SourceMode.REPLAY else status.source_ended
-        parts.append(Part(ended + "  ", colours.info + BOLD, drop=2))
+        summary = info.replay.summary if info.replay is not None else None
+        if summary:  # what the replay read and skipped (SPEC §8), cut to fit; the notice has it whole
+            parts.append(Part(" · ".join(summary.splitlines()) + "  ", colours.info + BOLD, shrink=True, least=24))
+        else:
+            parts.append(Part(ended + "  ", colours.info + BOLD, drop=2))
     if info.paused:
         parts.append(Part(status.paused.format(pending=info.pending), colours.warn + Style(bold=True, reverse=True)))
         parts.append(Part("  "))
     if info.scan_ts is not None:
         scan = fmt.clock(info.scan_ts, info.zone, seconds=False)
         parts.append(Part(status.scan.format(time=scan) + "  ", colours.neutral))
+    elif info.replay is not None and info.replay.warmup is not None and not info.error:
+        minutes, window = info.replay.warmup
+        parts.append(Part(status.warmup.format(minutes=min(minutes, window), window=window) + "  ", colours.warn))
     elif not info.error:
         parts.append(Part(status.waiting.format(minutes=info.window_minutes) + "  ", colours.neutral, shrink=True))
     parts.append(Part(f"{info.rows_shown}/{info.rows_total} ", BOLD))
