@@ -8,7 +8,6 @@ would be valid. Saving goes through tomlkit so the user's comments, order and ot
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import math
@@ -211,24 +210,6 @@ class Settings(_FileSettings, frozen=True):
     def min_exchanges(self) -> int:
         """The consensus/A+ quorum: the setting, or every enabled exchange when it is 0."""
         return self.consensus.min_exchanges or len(self.enabled_exchanges)
-
-
-def _sections(root: type[_Section]) -> list[type[_Section]]:
-    return [cls for sub in root.__subclasses__() for cls in (sub, *_sections(sub))]
-
-
-def _replaceable_by_dataclasses(*classes: type[msgspec.Struct]) -> None:
-    """Let `dataclasses.replace` copy these Structs as it did when they were dataclasses (tests,
-    benchmarks and screenshots call it). It reads nothing but each field's name; nothing else of
-    the dataclasses module works on them. Drop this once they call `msgspec.structs.replace`."""
-    for cls in classes:
-        fields = {name: dataclasses.field() for name in cls.__struct_fields__}
-        for name, spec in fields.items():
-            spec.name = name
-        setattr(cls, "__dataclass_fields__", fields)  # noqa: B010 - not a declared attribute, on purpose
-
-
-_replaceable_by_dataclasses(*_sections(_Section))
 
 
 # ---------------------------------------------------------------- secrets

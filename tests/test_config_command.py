@@ -46,10 +46,4 @@ def test_show_prints_the_settings_in_effect_as_toml(run_cli, tmp_path):
     assert shown.returncode == 0
     text = shown.stdout.decode()
     assert text.startswith(f"# gme-tui settings in effect (from {mine})")
-    assert parse_settings(text) == load_settings(mine).__class__(
-        **{**_fields(load_settings(mine)), "source_path": None}
-    )
-
-
-def _fields(settings: Settings) -> dict[str, object]:
-    return {name: getattr(settings, name) for name in settings.__struct_fields__}
+    assert parse_settings(text) == msgspec.structs.replace(load_settings(mine), source_path=None)

@@ -348,12 +348,14 @@ def test_feed_many_concatenates_events() -> None:
 
 
 def test_config_from_settings_quorum_follows_the_enabled_exchanges() -> None:
-    from dataclasses import replace
+    import msgspec
 
     from gme_tui.settings import ExchangeSettings, Settings
 
     defaults = Settings()
-    three = replace(defaults, exchanges={**defaults.exchanges, "coinbase": ExchangeSettings(enabled=False)})
+    three = msgspec.structs.replace(
+        defaults, exchanges={**defaults.exchanges, "coinbase": ExchangeSettings(enabled=False)}
+    )
     live = EngineConfig.from_settings(three, live=True)
     assert live.exchanges == ("binance", "okx", "bybit")
     assert live.rule_config == RuleConfig(quorum=3)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from gme_tui.settings import Secrets, Settings, SettingsError, load_settings, parse_dotenv, parse_settings, save_changes
@@ -15,7 +15,7 @@ REPO_SETTINGS = Path(__file__).resolve().parent.parent / "settings.toml"
 
 def test_repository_settings_file_equals_the_built_in_defaults():
     loaded = load_settings(REPO_SETTINGS)
-    assert dataclasses.replace(loaded, source_path=None) == Settings()
+    assert msgspec.structs.replace(loaded, source_path=None) == Settings()
     assert loaded.source_path == REPO_SETTINGS
 
 

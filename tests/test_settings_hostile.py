@@ -3,7 +3,6 @@ line and what would be valid (exit 2 from the command line), never a traceback."
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -202,8 +201,7 @@ def test_settings_are_immutable_and_copied_with_a_change():
     with pytest.raises(AttributeError):
         s.language = "en"  # type: ignore[misc]
     assert msgspec.structs.replace(s, language="en").language == "en"
-    # Callers written for the former dataclasses still copy them this way.
-    changed = dataclasses.replace(s, ui=UiSettings(refresh_ms=250), source_path=Path("x.toml"))
+    changed = msgspec.structs.replace(s, ui=UiSettings(refresh_ms=250), source_path=Path("x.toml"))
     assert changed.ui.refresh_ms == 250 and changed.source_path == Path("x.toml") and changed.window == s.window
 
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECK_GRACE_SECONDS = 2.0  # a trade the REST shows may still be on its way in a frame
-CONFIRMATIONS = 2  # graces in a row without it (nor any trade frame) before a verdict of dead
+CONFIRMATIONS = 1  # graces in a row without it (nor any trade frame) before a verdict of dead
 RECENT_MINUTES = 5  # the check symbol: the one with most streamed trades over these minutes
 
 

@@ -159,7 +159,7 @@ async def _record(source: Source, handle: TextIO, minutes: float | None, stop: a
     deadline = None if minutes is None else started + minutes * 60
     listings: dict[str, set[str]] = {}
     held: list[Trade | MinuteBucket] = []  # buckets and trades before the meta line is written
-    header_written = False
+    header_written = ready_seen = False
     batches = source.batches().__aiter__()
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
         batch = await _next(batches, stop, deadline)
@@ -178,9 +178,13 @@ async def _record(source: Source, handle: TextIO, minutes: float | None, stop: a
                     handle.write(_line(item))
                 else:
                     held.append(item)
-        if not header_written and (backfill_ready(source.health()) or time.monotonic() - started > READY_TIMEOUT_S):
-            _write_header(handle, listings, held)
-            held, header_written = [], True
+        if not header_written:
+            if ready_seen or time.monotonic() - started > READY_TIMEOUT_S:
+                _write_header(handle, listings, held)
+                held, header_written = [], True
+            # Ready is read after a batch; the backfill's last buckets were queued before it said
+            # so and come in the next batch: the header (history first) waits for that one.
+            ready_seen = backfill_ready(source.health())
         handle.flush()
     if not header_written:
         _write_header(handle, listings, held)

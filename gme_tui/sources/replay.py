@@ -827,6 +827,8 @@ class ReplaySource:
         finally:
             sleeper.cancel()
             changed.cancel()
+        if sleeper.done() and not sleeper.cancelled():
+            sleeper.result()  # a failing sleep fails the replay, as it did before
 
     def _noted(self, batch: list[SourceItem]) -> list[SourceItem]:
         """The batch, after noting each exchange's newest trade time in it (for health)."""

@@ -599,6 +599,12 @@ class GmeApp(App[int]):
         yield SystemCommand(p.pin, p.pin_help, self.action_pin)
         yield SystemCommand(p.mute, p.mute_help, self.action_mute)
         yield SystemCommand(p.pause, p.pause_help, self.action_pause)
+        if self.replay is not None:  # the replay's own controls (space, + / -, n)
+            k, tips = self.t.keys, self.t.tips
+            yield SystemCommand(k.replay_pause, tips.replay_pause, self.action_replay_pause)
+            yield SystemCommand(k.faster, tips.speed, self.action_faster)
+            yield SystemCommand(k.slower, tips.speed, self.action_slower)
+            yield SystemCommand(k.next_signal, tips.next_signal, self.action_next_signal)
         yield SystemCommand(p.keys, p.keys_help, self.action_help)
         yield SystemCommand(p.theme, p.theme_help, self.action_change_theme)
 

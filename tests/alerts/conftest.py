@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from gme_tui.alerts import AlertDispatcher
@@ -62,7 +62,7 @@ def make_settings(*, language: Language = "zh", **alerts: Any) -> Settings:
     """Settings with these alert settings, in `language` (the default settings' zh unless told)."""
     base = {"request_timeout_seconds": 0.5}
     base.update(alerts)
-    return dataclasses.replace(Settings(timezone="Asia/Shanghai", language=language), alerts=AlertSettings(**base))
+    return msgspec.structs.replace(Settings(timezone="Asia/Shanghai", language=language), alerts=AlertSettings(**base))
 
 
 def robot_secrets(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
+
+import msgspec
 
 from gme_tui.alerts.dingtalk import DingTalkRobot
 from gme_tui.alerts.messages import MessageRenderer, split_digest
@@ -46,7 +47,7 @@ def test_partial_coverage_is_shown_and_english_works():
     zh = MessageRenderer(make_settings(), "replay").consensus(consensus)
     assert "BYBIT: -5k USDT (12/50m)" in zh.text and "BINANCE: -2.02M USDT\n" in zh.text
     assert zh.title.startswith("【REPLAY】") and "强力看跌" in zh.title
-    settings = dataclasses.replace(make_settings(), language="en")
+    settings = msgspec.structs.replace(make_settings(), language="en")
     en = MessageRenderer(settings, "live").whale(whale(T0))
     assert "Whale order" in en.title and "**Value**: $600,000" in en.text and "资金流监控" in en.text
 

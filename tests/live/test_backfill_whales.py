@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from gme_tui.model import MINUTE_MS, Whale
 from gme_tui.settings import LiveSettings
@@ -31,7 +31,7 @@ async def test_whales_before_the_stream_come_from_paged_agg_trades(fake_fast):
     crowd = make_tape(fake, "binance", SYMBOLS, 2_500, start - 5 * MINUTE_MS, start - 60_000, seed=3)  # > 2 pages
     fake.add_history(big + small + too_old + crowd)
     settings = make_settings(fake, ("binance",), SYMBOLS, window=40)
-    settings = dataclasses.replace(settings, live=dataclasses.replace(settings.live, whale_backfill_minutes=10))
+    settings = msgspec.structs.replace(settings, live=msgspec.structs.replace(settings.live, whale_backfill_minutes=10))
     source = LiveSource(settings, clock=clock, settle_seconds=1.0)
     engine = make_engine(settings)
     whales: list[Whale] = []
@@ -61,7 +61,7 @@ async def test_whale_lookup_off_asks_nothing(fake_fast):
     fake, clock = fake_fast, fake_fast.clock
     fake.add_history(order(fake, clock.wall_ms() - 2 * MINUTE_MS, 1, 900_000.0))
     settings = make_settings(fake, ("binance",), SYMBOLS, window=5)
-    settings = dataclasses.replace(settings, live=LiveSettings(backoff_max_seconds=20.0, whale_backfill_minutes=0))
+    settings = msgspec.structs.replace(settings, live=LiveSettings(backoff_max_seconds=20.0, whale_backfill_minutes=0))
     source = LiveSource(settings, clock=clock, settle_seconds=1.0)
     drain = Drain(source, make_engine(settings))
     try:

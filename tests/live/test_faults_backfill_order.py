@@ -8,7 +8,7 @@ counts is the weight per minute a real exchange would see).
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from gme_tui.model import MINUTE_MS
 from tests.fakes.exchange import make_tape
@@ -33,7 +33,9 @@ async def test_windows_first_then_whales_concurrently_within_the_weight_budget()
         fake.add_history(make_tape(fake, "binance", SYMBOLS, 4 * N, start - 4 * MINUTE_MS, start - 1_000))
         fake.rest_delay["binance"] = 0.03
         settings = make_settings(fake, ("binance",), SYMBOLS, window=5)
-        settings = dataclasses.replace(settings, live=dataclasses.replace(settings.live, whale_backfill_minutes=5))
+        settings = msgspec.structs.replace(
+            settings, live=msgspec.structs.replace(settings.live, whale_backfill_minutes=5)
+        )
         run = LiveRun(settings, clock, settle_seconds=1.0).start()
         try:
             # until every window is asked for, or a whale look-up came first (then we know enough)

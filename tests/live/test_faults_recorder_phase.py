@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
+import signal
 
 import pytest
 
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import MINUTE_MS, MinuteBucket, Scan, Trade
 from gme_tui.sources.live import LiveSource
-from gme_tui.sources.recorder import record
+from gme_tui.sources.recorder import backfill_ready, record
 from tests.fakes.exchange import make_tape
 from tests.fakes.exchange_protocols import TapeTrade
 from tests.fakes.harness import fake_exchange, pinned_clock
@@ -45,27 +47,41 @@ async def test_a_live_recording_replays_with_a_full_window_at_any_phase(phase_s,
 
         async def publish_some() -> None:
             await fake.wait_subscribed("binance", 1)
-            for _ in range(20):
+            for _ in range(200):
                 now = clock.wall_ms()
                 burst = make_tape(fake, "binance", ["BTC/USDT"], 2, now - 10, now)
                 tape.extend(burst)
                 await fake.publish(burst)
                 await clock.sleep(3)
 
+        source = LiveSource(settings, clock=clock)
+
+        async def stop_when_recorded() -> None:
+            """SIGTERM (as a user stops it) once the window is backfilled and trades followed, on
+            the test clock: a loaded machine cannot cut the recording short (a fixed 1.2 real
+            seconds did, now and then, before the backfill had landed)."""
+            for _ in range(600):
+                await clock.sleep(1)
+                health = source.health()
+                if health and backfill_ready(health) and health[0].backfill_total and len(tape) > 50:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+
         market = asyncio.create_task(publish_some())
+        stopper = asyncio.create_task(stop_when_recorded())
         try:
-            # 1.2 s of real time: more than a minute of the 60x clock
-            assert await record(settings, out, minutes=1.2 / 60, source=LiveSource(settings, clock=clock)) == 0
+            assert await asyncio.wait_for(record(settings, out, minutes=None, source=source), 30) == 0
         finally:
             market.cancel()
-            await asyncio.gather(market, return_exceptions=True)
+            stopper.cancel()
+            await asyncio.gather(market, stopper, return_exceptions=True)
         up_minute = fake.connect_times["binance"][0] // MINUTE_MS  # the minute the stream came up in
     with gzip.open(out, "rt") as file:
         lines = [json.loads(line) for line in file]
     assert lines[0] == {"type": "meta", "listings": {"BTC/USDT": ["binance"]}}
     kinds = [line.get("type", "trade") for line in lines[1:]]
     first_trade = kinds.index("trade")
-    assert kinds[:first_trade] == ["bucket"] * first_trade and first_trade >= W
+    assert kinds[:first_trade] == ["bucket"] * first_trade and first_trade >= W, kinds[:12]
     assert {line["minute"] for line in lines[1 : first_trade + 1]} >= set(range(up_minute - W, up_minute))
 
     engine = Engine(EngineConfig(exchanges=("binance",), window_minutes=W, warmup=False))

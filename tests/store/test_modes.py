@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import msgspec
+
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import Scan
 from gme_tui.pipeline import Pipeline
@@ -21,9 +23,9 @@ def test_store_is_on_in_live_mode_only_unless_a_path_is_given(tmp_path):
     assert store_path_for("demo", settings, None) is None
     assert store_path_for("replay", settings, str(tmp_path / "r.db")) == tmp_path / "r.db"
     assert store_path_for("demo", settings, str(tmp_path / "d.db")) == tmp_path / "d.db"
-    off = dataclasses.replace(settings, store=StoreSettings(enabled=False))
+    off = msgspec.structs.replace(settings, store=StoreSettings(enabled=False))
     assert store_path_for("live", off, None) is None
-    elsewhere = dataclasses.replace(settings, store=StoreSettings(path=str(tmp_path / "mine.db")))
+    elsewhere = msgspec.structs.replace(settings, store=StoreSettings(path=str(tmp_path / "mine.db")))
     assert store_path_for("live", elsewhere, None) == tmp_path / "mine.db"
 
 

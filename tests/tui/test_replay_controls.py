@@ -194,6 +194,8 @@ async def test_the_speed_keys_change_the_speed_shown(tui_settings: Settings, tmp
             assert f"×{shown:g} " in status_line(app)
         keys = app.query_one(KeyBar).line(200).plain
         assert "space Play/pause" in keys and "n Next signal" in keys
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert {"Play/pause", "Faster", "Slower", "Next signal"} <= set(titles)
 
 
 async def test_replay_keys_are_hidden_without_a_replay(make_app):
@@ -202,6 +204,7 @@ async def test_replay_keys_are_hidden_without_a_replay(make_app):
         await pilot.pause()
         assert "Next signal" not in app.query_one(KeyBar).line(200).plain
         assert app.check_action("next_signal", ()) is False
+        assert "Next signal" not in [command.title for command in app.get_system_commands(app.screen)]
         await pilot.press("n")  # inactive: nothing happens, nothing fails
         assert app.replay is None
 
