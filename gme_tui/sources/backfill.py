@@ -31,7 +31,14 @@ from dataclasses import dataclass, field
 from gme_tui.core.backoff import backoff_seconds
 from gme_tui.core.clock import Clock
 from gme_tui.model import MINUTE_MS, MinuteBucket, PastTrades, SourceItem, Trade
-from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, response_headers
+from gme_tui.sources.ccxt_common import (
+    CcxtMarket,
+    ExchangeAdapter,
+    MinuteFlow,
+    RestClient,
+    TakerOrder,
+    response_headers,
+)
 from gme_tui.sources.errors import Gate, Preempted, describe_error
 
 log = logging.getLogger(__name__)
@@ -130,8 +137,9 @@ class Backfiller:
         concurrency: int = CONCURRENCY,
     ) -> None:
         self.adapter = adapter
-        # Whales are looked up in the last `whale_minutes` of each backfilled range (0: never).
-        self.whale_minutes = whale_minutes if adapter.has_taker_orders else 0
+        # Whales are looked up in the last `whale_minutes` of each backfilled range (0: never):
+        # in the trades the history is read as (OKX, Coinbase), or over fetch_taker_orders (Binance).
+        self.whale_minutes = whale_minutes
         self.ledger = ledger
         self.emit = emit
         self.clock = clock
@@ -240,8 +248,11 @@ class Backfiller:
         if first > job.last:
             self._finish(job)
             return
+        whale_first = max(first, now // MINUTE_MS - self.whale_minutes) if self.whale_minutes else None
         try:
-            flows = await self.gate.call(lambda: self.adapter.fetch_minutes(rest, market, first, job.last))
+            history = await self.gate.call(
+                lambda: self.adapter.fetch_history(rest, market, first, job.last, orders_from=whale_first)
+            )
         except asyncio.CancelledError:
             raise
         except Preempted:  # the exchange said stop to another request: this one waits too
@@ -254,7 +265,7 @@ class Backfiller:
         items: list[SourceItem] = []
         short: list[int] = []
         for minute in range(first, job.last + 1):
-            bucket = self.ledger.settle(job.symbol, minute, flows.get(minute, _EMPTY), self.adapter.id)
+            bucket = self.ledger.settle(job.symbol, minute, history.flows.get(minute, _EMPTY), self.adapter.id)
             if bucket is not None:
                 items.append(bucket)
             else:
@@ -263,10 +274,12 @@ class Backfiller:
         self.emit(items)
         self._finish(job)
         self._reread(job, short, now)
-        if self.whale_minutes:
-            whale_first = max(first, now // MINUTE_MS - self.whale_minutes)
-            if whale_first <= job.last:
-                self._push(self._whales, Job(now, next(self._seq), job.symbol, whale_first, job.last))
+        if whale_first is None or whale_first > job.last:
+            return
+        if history.orders is not None:
+            self._emit_orders(job.symbol, history.orders)
+        elif self.adapter.has_taker_orders:
+            self._push(self._whales, Job(now, next(self._seq), job.symbol, whale_first, job.last))
 
     def _reread(self, job: Job, short: list[int], now: int) -> None:
         """Minutes whose history was still short of what the stream gave (not yet complete at
@@ -293,13 +306,16 @@ class Backfiller:
                 self.gate.stop(info)
             log.warning("%s: whales of %s %d..%d not looked up: %s", self.adapter.id, symbol, first, last, info.reason)
             return True
+        self._emit_orders(symbol, rows)
+        return True
+
+    def _emit_orders(self, symbol: str, rows: Sequence[TakerOrder]) -> None:
         trades = tuple(
             Trade(self.adapter.id, symbol, ts, "buy" if is_buy else "sell", price, amount, trade_id)
             for ts, is_buy, price, amount, trade_id in rows
         )
         if trades:
             self.emit([PastTrades(self.adapter.id, symbol, trades)])
-        return True
 
     def _failed(self, job: Job, exc: BaseException, rest: RestClient) -> None:
         now = self.clock.wall_ms()

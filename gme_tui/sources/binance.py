@@ -63,6 +63,7 @@ class BinanceAdapter(ExchangeAdapter):
         return (f"t{rows[-1]['id']}", int(rows[-1]["time"])) if rows else None
 
     async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
+        # klines carry no orders: whales come from fetch_taker_orders (aggTrades), after the windows
         api = cast(_BinanceRest, rest)
         flows: dict[int, MinuteFlow] = {}
         start = first

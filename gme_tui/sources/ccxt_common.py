@@ -104,6 +104,15 @@ class MinuteFlow:
     close: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """What a backfill read: closed minutes, and (where the history is made of trades) the taker
+    orders of the minutes asked for, for the whale check."""
+
+    flows: Mapping[int, MinuteFlow]
+    orders: tuple[TakerOrder, ...] | None = None  # oldest first; None: not read (see fetch_taker_orders)
+
+
 class ExchangeAdapter:
     """One exchange over ccxt. Stateless: the collector owns connections and state."""
 
@@ -137,7 +146,15 @@ class ExchangeAdapter:
 
     async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
         """Closed minutes first..last (inclusive, ts // 60000) from the exchange's public history."""
-        raise NotImplementedError
+        return dict((await self.fetch_history(rest, market, first, last)).flows)
+
+    async def fetch_history(
+        self, rest: RestClient, market: CcxtMarket, first: int, last: int, *, orders_from: int | None = None
+    ) -> History:
+        """What the backfill calls: `fetch_minutes`, and with `orders_from`, the taker orders of
+        minutes orders_from..last where the history is read as trades anyway (OKX and Coinbase
+        override this: no second request for whales). Override one of the two."""
+        return History(await self.fetch_minutes(rest, market, first, last))
 
     async def fetch_taker_orders(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> list[TakerOrder]:
         """Taker orders of minutes first..last, oldest first: for whales in minutes the stream missed."""

@@ -20,7 +20,7 @@ import ccxt.async_support
 import ccxt.pro
 
 from gme_tui.model import MINUTE_MS
-from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, Row, response_header
+from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, History, RestClient, Row, response_header
 from gme_tui.sources.history import MinuteSums
 
 _NOT_A_PRODUCT = re.compile(r"([A-Za-z0-9]+-[A-Za-z0-9]+) is not a valid product")
@@ -98,9 +98,11 @@ class CoinbaseAdapter(ExchangeAdapter):
         rows = await cast(_CoinbaseRest, rest).publicGetProductsIdTrades({"id": market["id"], "limit": 1}) or []
         return (str(rows[0]["trade_id"]), iso_ms(str(rows[0]["time"]))) if rows else None
 
-    async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
+    async def fetch_history(
+        self, rest: RestClient, market: CcxtMarket, first: int, last: int, *, orders_from: int | None = None
+    ) -> History:
         api = cast(_CoinbaseRest, rest)
-        sums = MinuteSums(first, last)
+        sums = MinuteSums(first, last, orders_from)
         after: str | None = None
         while True:
             request: dict[str, str | int] = {"id": market["id"], "limit": PAGE}
@@ -116,7 +118,7 @@ class CoinbaseAdapter(ExchangeAdapter):
                     float(d["size"]),
                 )
             if len(page) < PAGE or iso_ms(str(page[-1]["time"])) < first * MINUTE_MS:
-                return sums.flows()
+                return sums.history()
             after = response_header(rest, "CB-AFTER") or str(min(int(d["trade_id"]) for d in page))
 
 

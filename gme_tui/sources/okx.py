@@ -15,7 +15,7 @@ import ccxt.async_support
 import ccxt.pro
 
 from gme_tui.model import MINUTE_MS
-from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, MinuteFlow, RestClient, Row
+from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter, History, RestClient, Row
 from gme_tui.sources.history import MinuteSums
 
 _UNKNOWN_INSTRUMENT = re.compile(r"instId:([A-Za-z0-9-]+)")
@@ -67,16 +67,18 @@ class OkxAdapter(ExchangeAdapter):
         rows = answer.get("data") or []
         return (str(rows[0]["tradeId"]), int(rows[0]["ts"])) if rows else None
 
-    async def fetch_minutes(self, rest: RestClient, market: CcxtMarket, first: int, last: int) -> dict[int, MinuteFlow]:
+    async def fetch_history(
+        self, rest: RestClient, market: CcxtMarket, first: int, last: int, *, orders_from: int | None = None
+    ) -> History:
         api = cast(_OkxRest, rest)
-        sums = MinuteSums(first, last)
+        sums = MinuteSums(first, last, orders_from)
         after: str | None = None
         if last - first < RECENT_FIRST_MINUTES:
             recent = (await api.publicGetMarketTrades({"instId": market["id"], "limit": str(RECENT)})).get("data")
             for d in recent or []:
                 sums.add(str(d["tradeId"]), int(d["ts"]), d["side"] == "buy", float(d["px"]), float(d["sz"]))
             if not recent or len(recent) < RECENT or int(recent[-1]["ts"]) < first * MINUTE_MS:
-                return sums.flows()  # the newest trades reach back past the range: it is complete
+                return sums.history()  # the newest trades reach back past the range: it is complete
             after = str(recent[-1]["tradeId"])
         while True:
             request = {"instId": market["id"], "type": "1", "limit": str(PAGE)}
@@ -86,7 +88,7 @@ class OkxAdapter(ExchangeAdapter):
             for d in page:
                 sums.add(str(d["tradeId"]), int(d["ts"]), d["side"] == "buy", float(d["px"]), float(d["sz"]))
             if len(page) < PAGE or int(page[-1]["ts"]) < first * MINUTE_MS:
-                return sums.flows()
+                return sums.history()
             after = str(page[-1]["tradeId"])
 
 

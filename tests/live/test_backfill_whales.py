@@ -71,3 +71,43 @@ async def test_whale_lookup_off_asks_nothing(fake_fast):
     finally:
         await drain.stop()
     assert fake.agg_trade_pages == 0
+
+
+async def test_okx_and_coinbase_whales_before_the_stream_come_from_the_history_they_page_anyway(fake_fast):
+    """Their backfill reads trades: the taker orders of the whale look-back come with them, at no
+    extra request (Binance's klines carry none, so it asks aggTrades)."""
+    fake, clock = fake_fast, fake_fast.clock
+    start = clock.wall_ms()
+    tape: list[TapeTrade] = []
+    for exchange in ("okx", "coinbase"):
+        ts = start - 3 * MINUTE_MS + 700
+        tape += [  # 150,000 + 100,040: one order of two fills
+            TapeTrade(exchange, "BTC/USDT", ts, "sell", 50_000.0, 3.0, fake.new_id()),
+            TapeTrade(exchange, "BTC/USDT", ts, "sell", 50_020.0, 2.0, fake.new_id()),
+        ]
+        tape += make_tape(fake, exchange, SYMBOLS, 30, start - 5 * MINUTE_MS, start - 1_000, seed=7)
+    fake.add_history(tape)
+    settings = make_settings(fake, ("okx", "coinbase"), SYMBOLS, window=6)
+    settings = msgspec.structs.replace(settings, live=msgspec.structs.replace(settings.live, whale_backfill_minutes=10))
+    source = LiveSource(settings, clock=clock, settle_seconds=1.0)
+    engine = make_engine(settings)
+    whales: list[Whale] = []
+
+    class Collecting(Drain):
+        async def _run(self) -> None:
+            async for batch in self.source.batches():
+                whales.extend(e for e in engine.feed_many(batch) if isinstance(e, Whale))
+                self._changed.set()
+
+    drain = Collecting(source)
+    try:
+        await drain.until(lambda: {w.exchange for w in whales} == {"okx", "coinbase"}, timeout=10)
+        calls = {e: len(fake.rest_calls[e]) for e in ("okx", "coinbase")}
+    finally:
+        await drain.stop()
+    assert sorted((w.exchange, w.value, w.fills, w.side, w.backfilled) for w in whales) == [
+        ("coinbase", 250_040.0, 2, "sell", True),
+        ("okx", 250_040.0, 2, "sell", True),
+    ]
+    history_paths = [p for e in ("okx", "coinbase") for _, p in fake.rest_calls[e][: calls[e]] if "trades" in p]
+    assert len(history_paths) == 2  # one history request each: the whales came with the flows
