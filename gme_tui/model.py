@@ -356,6 +356,9 @@ class Scan:
     ts: int
     window_minutes: int
     symbols: tuple[SymbolScan, ...]
+    # A re-scan of boundary `ts` after the settings changed (issue 13): shown at once, but the
+    # alert dispatcher and the store ignore it (the boundary was already alerted and stored).
+    rescan: bool = False
 
     def events(self) -> list[Consensus | Signal]:
         """The scan as a stream: symbol by symbol, consensus before its signals (SPEC §6)."""
@@ -406,6 +409,8 @@ class ExchangeHealth:
     reason: str = ""  # why it is not live: "DNS lookup failed", "HTTP 418 IP ban until 12:03", ...
     backfill_done: int = 0  # symbols backfilled so far
     backfill_total: int = 0
+    attempt: int = 0  # reconnect or reload attempts since the last success (0: none running)
+    next_try_ms: int | None = None  # wall ms of the next attempt while backing off; None: trying now or live
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,10 @@ class ExchangeSettings(_Section, frozen=True):
     enabled: bool = True
     # Merged into the ccxt client's configuration: urls, options, httpsProxy, wsProxy, hostname...
     ccxt: Mapping[str, object] = msgspec.field(default_factory=dict)
+    # Also collect this exchange's USDT perpetual (SPEC §4b); Coinbase has none (off by default).
+    perp: bool = True
+    # Merged into the perpetual client's configuration, like `ccxt` (binanceusdm is its own client).
+    perp_ccxt: Mapping[str, object] = msgspec.field(default_factory=dict)
 
 
 class SymbolSettings(_Section, frozen=True):
@@ -114,6 +118,25 @@ class SignalSettings(_Section, frozen=True):
     aplus_ratio: _Amount = 1.15
     a_min_flow: _Amount = 1_000_000.0
     a_multiple: _Amount = 1.5
+    # A+ global_sync_bearish (全球协同出货, SPEC §4): every buy/sell ratio below this.
+    bearish_ratio: _Amount = 0.85
+    # B derivatives_hedge (衍生品对冲, SPEC §4b): every comparison strict, a null fails.
+    b_min_perp_venues: Annotated[int, _range(0, 3)] = 1
+    b_spot_min_flow: _Amount = 1_000_000.0
+    b_spot_min_ratio: _Amount = 1.15
+    b_perp_min_flow: _Amount = 1_000_000.0
+    b_perp_max_ratio: _Amount = 0.85
+    b_oi_min_change_pct: Annotated[float, _range(-1e6, 1e6)] = 1.0
+
+
+class DerivativeSettings(_Section, frozen=True):
+    """Perpetuals, open interest and liquidations (SPEC §4b)."""
+
+    oi_max_age_minutes: Annotated[float, _range(0.1, 1440)] = 10.0
+    oi_poll_seconds: Annotated[float, _range(10, 3600)] = 60.0
+    oi_history: bool = True
+    liquidations: bool = True
+    binance_weight_budget: Annotated[int, _range(60, 2400)] = 1200
 
 
 class WhaleSettings(_Section, frozen=True):
@@ -126,6 +149,8 @@ class AlertSettings(_Section, frozen=True):
     enable_whale_notify: bool = True
     whale_notify_threshold: _Amount = 500_000.0
     enable_consensus_notify: bool = True
+    enable_liquidation_notify: bool = False  # SPEC §10: off by default
+    liquidation_notify_threshold: _Amount = 1_000_000.0
     cooldown_minutes: Annotated[float, _range(0, 1440)] = 30.0
     b_digest_minutes: Annotated[float, _range(1, 1440)] = 30.0
     exchange_down_minutes: Annotated[float, _range(0, 1440)] = 5.0
@@ -172,7 +197,7 @@ class LogSettings(_Section, frozen=True):
 
 
 def _default_exchanges() -> Mapping[ExchangeId, ExchangeSettings]:
-    return {name: ExchangeSettings() for name in EXCHANGES}
+    return {name: ExchangeSettings(perp=name != "coinbase") for name in EXCHANGES}
 
 
 class _FileSettings(_Section, frozen=True):
@@ -186,6 +211,7 @@ class _FileSettings(_Section, frozen=True):
     window: WindowSettings = msgspec.field(default_factory=WindowSettings)
     consensus: ConsensusSettings = msgspec.field(default_factory=ConsensusSettings)
     signals: SignalSettings = msgspec.field(default_factory=SignalSettings)
+    derivatives: DerivativeSettings = msgspec.field(default_factory=DerivativeSettings)
     whales: WhaleSettings = msgspec.field(default_factory=WhaleSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     live: LiveSettings = msgspec.field(default_factory=LiveSettings)
@@ -205,6 +231,16 @@ class Settings(_FileSettings, frozen=True):
     @property
     def enabled_exchanges(self) -> tuple[ExchangeId, ...]:
         return tuple(name for name in EXCHANGES if self.exchanges[name].enabled)
+
+    @property
+    def perp_venues(self) -> tuple[ExchangeId, ...]:
+        """Exchanges whose USDT perpetual is collected (SPEC §4b): enabled, `perp` on, not
+        Coinbase (no USDT perpetual; its US perp-style futures are not collected)."""
+        return tuple(
+            name
+            for name in EXCHANGES
+            if name != "coinbase" and self.exchanges[name].enabled and self.exchanges[name].perp
+        )
 
     @property
     def min_exchanges(self) -> int:
@@ -321,7 +357,8 @@ def parse_settings(text: str, path: Path | None = None) -> Settings:
         key, reason = _explain(error, data, _FileSettings, ())
         raise SettingsError(f"{where}: {lines.locate(key)}: {reason}") from None
     values = msgspec.structs.asdict(read)
-    values["exchanges"] = {name: read.exchanges.get(name, ExchangeSettings()) for name in EXCHANGES}
+    defaults = _default_exchanges()
+    values["exchanges"] = {name: read.exchanges.get(name, defaults[name]) for name in EXCHANGES}
     settings = Settings(**values, source_path=path)
     _check_cross_field(settings, where, lines)
     return settings
