@@ -218,6 +218,7 @@ def _make_source(args: Arguments, settings: Settings, mode: SourceMode, known: K
             speed=args.speed if args.speed is not None else 1.0,
             exchanges=settings.enabled_exchanges,
             window_minutes=settings.window.minutes,
+            perp_venues=settings.perp_venues,  # SIM: the demo's perps follow the settings (SPEC §4b)
         )
     from gme_tui.sources.live import LiveSource
 
@@ -287,12 +288,6 @@ def _run_monitor(
         return _run_headless(args, settings, pipeline, alerts, store_run)
     from gme_tui.tui.app import run_tui
 
-    def apply_settings(new: Settings) -> None:
-        pipeline.reconfigure(_engine_config(new, live, store_run))
-        set_log_timezone(new.timezone)
-        if alerts is not None:
-            alerts.update_settings(new)
-
     replay = source if isinstance(source, ReplaySource) else None
     if replay is not None:  # the TUI's end-of-replay summary counts what the engine did
         replay.engine_stats = lambda: pipeline.engine.stats
@@ -302,10 +297,32 @@ def _run_monitor(
         replay=replay,
         alerts=alerts,
         mutes=mutes,
-        on_settings_saved=apply_settings,
+        on_settings_saved=SettingsApplier(pipeline, alerts, live=live, store_run=store_run),
         secrets=secrets,
         store=store_run.store if store_run is not None else None,
     )
+
+
+class SettingsApplier:
+    """The TUI's `on_settings_saved` (issue 13 item 3): what a save in the settings screen does
+    beyond the screen. The engine takes the new settings and the last boundary is re-scanned under
+    them at once (figures, TOTAL, consensus, signals, coverage; `Pipeline.rescan_now`), the log
+    file's time zone and the alerts follow. Called on the UI's loop, which runs the pipeline."""
+
+    def __init__(
+        self, pipeline: Pipeline, alerts: AlertDispatcher | None, *, live: bool, store_run: StoreRun | None
+    ) -> None:
+        self.pipeline = pipeline
+        self.alerts = alerts
+        self.live = live
+        self.store_run = store_run
+
+    def __call__(self, new: Settings) -> None:
+        self.pipeline.reconfigure(_engine_config(new, self.live, self.store_run))
+        set_log_timezone(new.timezone)
+        if self.alerts is not None:
+            self.alerts.update_settings(new)
+        self.pipeline.rescan_now()
 
 
 def _engine_config(settings: Settings, live: bool, store_run: StoreRun | None) -> EngineConfig:

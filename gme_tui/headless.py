@@ -21,10 +21,13 @@ from gme_tui.i18n import catalogue
 from gme_tui.model import (
     EXCHANGE_SHORT,
     Consensus,
+    Derivatives,
     EngineEvent,
     HealthState,
     HealthUpdate,
     Language,
+    Liquidation,
+    PositionSide,
     Scan,
     Side,
     Signal,
@@ -35,6 +38,7 @@ from gme_tui.model import (
 log = logging.getLogger(__name__)
 
 SIDE_ZH: Mapping[Side, str] = {"buy": "买入", "sell": "卖出"}
+POSITION_ZH: Mapping[PositionSide, str] = {"long": "多头", "short": "空头"}
 
 JsonEvent = dict[str, object]
 """One SPEC §7 event, ready for orjson (StrEnum members serialise as their values)."""
@@ -69,7 +73,49 @@ def signal_json(item: Signal) -> JsonEvent:
         "symbol": item.symbol,
         "grade": item.grade,
         "code": item.code,
+        "direction": item.direction,
         "flows": dict(item.flows),
+    } | (_b_keys(item.derivatives) if item.derivatives is not None else {})
+
+
+def _b_keys(line: Derivatives) -> JsonEvent:
+    """What a B signal line carries besides the usual keys (SPEC §7)."""
+    return {
+        "perp_flows": dict(line.perp_flows),
+        "spot_total": line.spot_total,
+        "perp_total": line.perp_total,
+        "oi_change_pct": line.oi_change_pct,
+        "hedge_ratio": line.hedge_ratio,
+    }
+
+
+def derivatives_json(item: Derivatives) -> JsonEvent:
+    event: JsonEvent = {
+        "type": "derivatives",
+        "ts": item.ts,
+        "symbol": item.symbol,
+        "perp_flows": dict(item.perp_flows),
+        "perp_ratios": {v: _json_ratio(r) for v, r in item.perp_ratios.items()},
+        "perp_total": item.perp_total,
+        "spot_total": item.spot_total,
+        "oi": {v: {"start": span.start, "end": span.end} for v, span in item.oi.items()},
+        "oi_change_pct": item.oi_change_pct,
+    }
+    if item.perp_coverage is not None:
+        event["perp_coverage"] = dict(item.perp_coverage)
+    return event
+
+
+def liquidation_json(item: Liquidation) -> JsonEvent:
+    return {
+        "type": "liquidation",
+        "ts": item.ts,
+        "exchange": item.exchange,
+        "symbol": item.symbol,
+        "side": item.side,
+        "price": item.price,
+        "amount": item.amount,
+        "value": item.value,
     }
 
 
@@ -91,10 +137,17 @@ def event_dicts(events: Sequence[EngineEvent]) -> list[JsonEvent]:
     out: list[JsonEvent] = []
     for event in events:
         if isinstance(event, Scan):
-            for item in event.events():
-                out.append(consensus_json(item) if isinstance(item, Consensus) else signal_json(item))
+            for item in event.lines():
+                if isinstance(item, Consensus):
+                    out.append(consensus_json(item))
+                elif isinstance(item, Derivatives):
+                    out.append(derivatives_json(item))
+                else:
+                    out.append(signal_json(item))
         elif isinstance(event, Whale):
             out.append(whale_json(event))
+        elif isinstance(event, Liquidation):
+            out.append(liquidation_json(event))
     return out
 
 
@@ -122,6 +175,31 @@ def signal_line(item: Signal, tz: tzinfo) -> str:
     )
 
 
+def derivatives_text(item: Derivatives, tz: tzinfo) -> str:
+    """`… | INFO  - 📊 BTC/USDT | 永续: BIN:-2.02M | OKX:-1.00M(12/50m) | 永续合计: -3.02M | 持仓变化 OI: +2.10%`
+    (live: a perp venue's coverage when short of the window, as on consensus lines)."""
+    figures = []
+    for venue, flow in item.perp_flows.items():
+        figure = f"{EXCHANGE_SHORT[venue]}:{money(flow)}"
+        covered = item.perp_coverage.get(venue, 0) if item.perp_coverage is not None else item.window_minutes
+        if covered < item.window_minutes:
+            figure += f"({covered}/{item.window_minutes}m)"
+        figures.append(figure)
+    change = "n/a" if item.oi_change_pct is None else f"{item.oi_change_pct:+.2f}%"
+    return (
+        f"{stamp(item.ts, tz)} | INFO  - 📊 {item.symbol} | 永续: "
+        + " | ".join(figures)
+        + f" | 永续合计: {money(item.perp_total)} | 持仓变化 OI: {change}"
+    )
+
+
+def liquidation_text(item: Liquidation, tz: tzinfo) -> str:
+    return (
+        f"{stamp(item.ts, tz)} | INFO  - 💥 [{item.symbol}] 爆仓 [{item.exchange.upper()}]: "
+        f"{POSITION_ZH[item.side]} {usd(item.value)} @ {price(item.price)}"
+    )
+
+
 def whale_line(item: Whale, tz: tzinfo) -> str:
     fills = f" ({item.fills} 笔成交)" if item.fills > 1 else ""
     if item.backfilled:
@@ -136,10 +214,17 @@ def event_lines(events: Sequence[EngineEvent], tz: tzinfo) -> list[str]:
     out: list[str] = []
     for event in events:
         if isinstance(event, Scan):
-            for item in event.events():
-                out.append(consensus_line(item, tz) if isinstance(item, Consensus) else signal_line(item, tz))
+            for item in event.lines():
+                if isinstance(item, Consensus):
+                    out.append(consensus_line(item, tz))
+                elif isinstance(item, Derivatives):
+                    out.append(derivatives_text(item, tz))
+                else:
+                    out.append(signal_line(item, tz))
         elif isinstance(event, Whale):
             out.append(whale_line(event, tz))
+        elif isinstance(event, Liquidation):
+            out.append(liquidation_text(event, tz))
     return out
 
 

@@ -229,8 +229,8 @@ class PastTrades:
     trades: tuple[Trade, ...]
 
 
-SourceItem = Trade | MinuteBucket | Listings | Coverage | PastTrades
-"""What a source hands to the engine."""
+SourceItem = Trade | MinuteBucket | Listings | Coverage | PastTrades | PerpTrade | OpenInterest | Liquidation
+"""What a source hands to the engine (the last three: derivatives, SPEC §4b)."""
 
 
 # ---------------------------------------------------------------- engine output
@@ -368,6 +368,17 @@ class Scan:
             out.extend(item.signals)
         return out
 
+    def lines(self) -> list[Consensus | Derivatives | Signal]:
+        """The scan as SPEC §7 writes it: symbol by symbol, the consensus line, then the symbol's
+        derivatives line (when it has a perp venue), then its signals."""
+        out: list[Consensus | Derivatives | Signal] = []
+        for item in self.symbols:
+            out.append(item.consensus)
+            if item.derivatives is not None:
+                out.append(item.derivatives)
+            out.extend(item.signals)
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class ClosedMinutes:
@@ -378,7 +389,7 @@ class ClosedMinutes:
     buckets: tuple[MinuteBucket, ...]
 
 
-EngineEvent = Scan | Whale | ClosedMinutes
+EngineEvent = Scan | Whale | ClosedMinutes | Liquidation
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +402,13 @@ class EngineStats:
     whales: int = 0
     scans: int = 0
     data_time: int | None = None
+    perp_trades: int = 0
+    perp_buckets: int = 0
+    perp_duplicates: int = 0
+    perp_late: int = 0
+    perp_ignored: int = 0  # perp trades, minutes, OI samples and liquidations of disabled venues
+    oi_samples: int = 0
+    liquidations: int = 0
 
 
 # ---------------------------------------------------------------- source health

@@ -6,8 +6,8 @@ Consumers' `on_events` and `on_health` must be quick and must not raise (the UI 
 the alert dispatcher enqueues); a consumer that raises is logged and the others still get theirs.
 
 Heartbeat: after each batch the pipeline reads `source.health()` and hands every consumer a
-`HealthUpdate` at most once a second of `now_ms` time, at once when any exchange's state or reason
-changed, and a last time when the source ends. So an "exchange down" alert goes out on the
+`HealthUpdate` at most once a second of `now_ms` time, at once when any exchange's state, reason or
+retry attempt changed, and a last time when the source ends. So an "exchange down" alert goes out on the
 pipeline's clock, not on a screen's refresh rate, and no consumer polls another.
 """
 
@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 from gme_tui.core.clock import wall_ms
 from gme_tui.core.seams import EventConsumer, Source
 from gme_tui.engine import Engine, EngineConfig
-from gme_tui.model import MINUTE_MS, EngineEvent, ExchangeHealth, HealthState, HealthUpdate, SourceItem
+from gme_tui.model import MINUTE_MS, EngineEvent, ExchangeHealth, HealthState, HealthUpdate, Scan, SourceItem
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class ScanReadiness(Protocol):
 HEARTBEAT_MS = 1_000
 """The longest wait between two health updates while batches arrive (ms of `now_ms` time)."""
 
-_HealthKey = tuple[tuple[str, HealthState, str], ...]
+_HealthKey = tuple[tuple[str, HealthState, str, int], ...]
 
 
 class Pipeline:
@@ -97,13 +97,31 @@ class Pipeline:
             await self.source.close()
 
     def reconfigure(self, config: EngineConfig) -> None:
-        """Hand the engine new settings; applied before the next batch."""
+        """Hand the engine new settings; applied before the next batch, or at once by `rescan_now`."""
         self._pending_config = config
 
-    def _step(self, batch: Sequence[SourceItem]) -> list[EngineEvent]:
+    def rescan_now(self) -> Scan | None:
+        """Apply the settings handed to `reconfigure` now and publish the last reported boundary
+        re-scanned under them (same `ts`, `Scan.rescan=True`) to every consumer, so figures, TOTAL,
+        consensus, signals and coverage follow a saved setting at once, not at the next minute
+        (issue 13 item 3). Works while the source runs and after it ended (a finished replay).
+        Call it on the pipeline's event loop (the UI's handlers are): batches are applied
+        synchronously, so it always lands between two. Returns the re-scan, None before the first
+        scan (nothing shown yet to recompute) or while the new window warms up (replay, demo).
+        The store and the alerts ignore a re-scan: that boundary was stored and alerted."""
+        self._apply_pending_config()
+        scan = self.engine.rescan()
+        if scan is not None:
+            self._publish([scan])
+        return scan
+
+    def _apply_pending_config(self) -> None:
         if self._pending_config is not None:
             config, self._pending_config = self._pending_config, None
             self.engine.reconfigure(config)
+
+    def _step(self, batch: Sequence[SourceItem]) -> list[EngineEvent]:
+        self._apply_pending_config()
         if not self.live:
             return self.engine.feed_many(batch) if batch else []
         # Live: trades are stamped with their arrival on the local clock, which the whale quiet
@@ -151,7 +169,7 @@ class Pipeline:
         records = self._read_health()
         if records is None:
             return
-        key = tuple((h.exchange, h.state, h.reason) for h in records)
+        key = tuple((h.exchange, h.state, h.reason, h.attempt) for h in records)  # a new retry shows at once
         due = self._health_due_ms is None or now >= self._health_due_ms
         if not (final or due or key != self._health_key):
             return

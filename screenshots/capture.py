@@ -33,10 +33,17 @@ SHOTS = {  # name: (language, size, keys)
     "settings-zh": ("zh", (120, 40), ("o",)),
     "help": ("en", (120, 40), ("question_mark",)),
     "help-zh": ("zh", (120, 40), ("question_mark",)),
+    "liquidations-zh-80x24": ("zh", (80, 24), ("l",)),
+}
+SCROLLED = {  # name: (language, size, keys, the widget scrolled to the top)
+    "detail-perp": ("en", (100, 40), ("down", "enter"), "#perp"),
+    "detail-perp-zh": ("zh", (100, 40), ("down", "enter"), "#perp"),
 }
 
 
-async def capture(name: str, language: str, size: tuple[int, int], keys: tuple[str, ...]) -> Path:
+async def capture(
+    name: str, language: str, size: tuple[int, int], keys: tuple[str, ...], scroll_to: str | None = None
+) -> Path:
     settings = msgspec.structs.replace(load_settings(Path("settings.toml")), language=language)
     app = GmeApp(settings, make_pipeline(settings), now_ms=lambda: NOW_MS)
     async with app.run_test(size=size) as pilot:
@@ -44,6 +51,9 @@ async def capture(name: str, language: str, size: tuple[int, int], keys: tuple[s
         for key in keys:
             await pilot.press(key)
         await pilot.pause()
+        if scroll_to is not None:
+            app.screen.query_one(scroll_to).scroll_visible(top=True, animate=False, immediate=True)
+            await pilot.pause()
         svg = HERE / f"{name}.svg"
         svg.write_text(app.export_screenshot(title=f"gme-tui {name}"), encoding="utf-8")
     return svg
@@ -72,7 +82,13 @@ async def capture_demo(name: str = "demo-zh") -> Path:
     from gme_tui.sources.simulator import SimulatedMarket
 
     settings = msgspec.structs.replace(load_settings(Path("settings.toml")), language="zh")
-    market = SimulatedMarket(seed=7, speed=0, start_ms=DEMO_START_MS, duration_minutes=DEMO_MINUTES)
+    market = SimulatedMarket(
+        seed=7,
+        speed=0,
+        start_ms=DEMO_START_MS,
+        duration_minutes=DEMO_MINUTES,
+        perp_venues=settings.perp_venues,  # as `gme-tui --demo` does
+    )
     engine = Engine(EngineConfig.from_settings(settings, live=False))
     events = [event async for batch in market.batches() for event in engine.feed_many(batch)]
     frozen = _Frozen(market)
@@ -112,6 +128,8 @@ async def main() -> None:
     os.chdir(work)  # relative settings path, as a user would have it
     for name, (language, size, keys) in SHOTS.items():
         to_png(await capture(name, language, size, keys))
+    for name, (language, size, keys, widget) in SCROLLED.items():
+        to_png(await capture(name, language, size, keys, widget))
     to_png(await capture_demo())
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.engine.rules import RuleConfig
-from gme_tui.model import MINUTE_MS, Listings, Scan, Trade
+from gme_tui.model import MINUTE_MS, Liquidation, Listings, MinuteBucket, OpenInterest, PerpTrade, Scan, Trade
 from gme_tui.sources.replay import BOM, BadLine, LineParser, ReplaySource
 
 T = 29_425_500 * MINUTE_MS  # a minute-aligned ts
@@ -270,17 +270,39 @@ def test_no_scan_storm_after_a_far_past_first_trade(tmp_path):
 
 
 def test_derivatives_lines_are_valid_but_never_spot_flow():
-    """SPEC §8's perp trades and buckets, oi and liquidation lines: counted, not mixed into spot."""
+    """SPEC §8's perp trades and buckets, oi and liquidation lines: their own items, which reach
+    the engine (its perp side), never spot flow (the full replay: test_replay_derivatives.py)."""
     parser = _after_one_trade()
-    bucket = {"type": "bucket", "exchange": "okx", "symbol": "BTC/USDT", "minute": 1, "buy": 1.0, "sell": 2.0}
+    bucket = {
+        "type": "bucket",
+        "exchange": "okx",
+        "symbol": "BTC/USDT",
+        "minute": T // MINUTE_MS,
+        "buy": 1.0,
+        "sell": 2.0,
+    }
+    liquidation = {"type": "liquidation", "exchange": "bybit", "symbol": "BTC/USDT", "ts": T, "side": "long"}
     perp_lines = [
         GOOD | {"market": "perp"},
         bucket | {"market": "perp"},
         {"type": "oi", "exchange": "okx", "symbol": "BTC/USDT", "ts": T, "oi": 21254.19},
-        {"type": "liquidation", "exchange": "bybit", "symbol": "BTC/USDT", "ts": T, "side": "long"},
+        liquidation | {"price": 41900.0, "amount": 3.0, "value": 125700.0},
     ]
-    assert [parser.parse(line(row)) for row in perp_lines] == [None] * 4
+    items = [parser.parse(line(row)) for row in perp_lines]
+    assert items == [
+        PerpTrade("binance", "BTC/USDT", T + 1_000, "buy", 100.0, 2.0),
+        MinuteBucket("okx", "BTC/USDT", T // MINUTE_MS, 1.0, 2.0, market="perp"),
+        OpenInterest("okx", "BTC/USDT", T, 21254.19),
+        Liquidation(T, "bybit", "BTC/USDT", "long", 41900.0, 3.0, 125700.0),
+    ]
+    assert not any(type(item) is Trade for item in items)
     assert parser.derivatives == 4 and parser.ignored == 0
     assert isinstance(parser.parse(line(GOOD | {"market": "spot", "ts": T + 9})), Trade)
     assert bad_reason(GOOD | {"market": 5}, parser) == "market is not spot or perp"
     assert bad_reason({"type": "oi", "exchange": []}, parser).startswith("exchange is not one of")
+    assert bad_reason(liquidation, parser) == "price is not a number"  # strict as spot: no price, no line
+    engine = Engine(EngineConfig(rules=RuleConfig(quorum=1)))
+    engine.feed_many([Trade("okx", "BTC/USDT", T, "buy", 100.0, 1.0), *items])
+    stats = engine.stats
+    assert (stats.trades, stats.buckets) == (1, 0)  # spot: the one spot trade only
+    assert (stats.perp_trades, stats.perp_buckets, stats.oi_samples, stats.liquidations) == (1, 1, 1, 1)

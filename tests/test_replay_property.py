@@ -6,7 +6,8 @@ valid lines mixed with lines mutated into bad ones. Whatever the mix:
   same file without its bad lines.
 Valid lines include what the rules treat specially: duplicates (ids as strings or integers), late
 and far-past trades, bucket lines, trades of a disabled exchange, blank lines, a meta line first,
-a BOM at the start of the file.
+a BOM at the start of the file, and the derivatives lines (issue 14 item 6): perp trades and buckets,
+`oi` and `liquidation` lines, a meta line's `perp_listings`, some of a venue that is not a perp venue.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gme_tui.model import MINUTE_MS, EngineEvent
 from gme_tui.sources.replay import BOM, ReplaySource, ReplaySummary
 
 ENABLED = ("binance", "okx", "coinbase")  # bybit is disabled: its lines are ignored, not bad
+PERP_VENUES = ("binance", "okx")  # coinbase and bybit derivatives lines are ignored
 WINDOW, EXTRA = 3, 1
 T0 = 29_425_500 * MINUTE_MS
 SPAN = 40 * MINUTE_MS  # valid trades fall in T0 .. T0 + SPAN (so never 24 h ahead of data time)
@@ -76,6 +78,52 @@ def buckets(draw: st.DrawFn) -> dict[str, object]:
     return row
 
 
+@st.composite
+def perp_trades(draw: st.DrawFn) -> dict[str, object]:
+    return draw(trades()) | {"market": "perp"}
+
+
+@st.composite
+def perp_buckets(draw: st.DrawFn) -> dict[str, object]:
+    return draw(buckets()) | {"market": "perp"}
+
+
+@st.composite
+def oi_lines(draw: st.DrawFn) -> dict[str, object]:
+    return {
+        "type": "oi",
+        "exchange": draw(exchanges),
+        "symbol": draw(symbols),
+        "ts": T0 + draw(st.integers(-5 * MINUTE_MS, SPAN)),
+        "oi": draw(st.one_of(st.just(0), numbers)),
+    }
+
+
+@st.composite
+def liquidations(draw: st.DrawFn) -> dict[str, object]:
+    row: dict[str, object] = {
+        "type": "liquidation",
+        "ts": T0 + draw(st.integers(0, SPAN)),
+        "exchange": draw(exchanges),
+        "symbol": draw(symbols),
+        "side": draw(st.sampled_from(["long", "short"])),
+        "price": draw(numbers),
+        "amount": draw(numbers),
+    }
+    if draw(st.booleans()):
+        row["value"] = draw(numbers)
+    return row
+
+
+derivatives = st.one_of(perp_trades(), perp_buckets(), oi_lines(), liquidations())
+
+DERIVATIVE_BAD_VALUES = {
+    "market": ["swap", 5, [], None, "PERP"],
+    "oi": ["1", -1.0, True, [], None],
+    "side": ["buy", "LONG", [], None, 1],
+    "value": ["6", 0, -1.0, True, []],
+}
+
 BAD_VALUES = {
     "exchange": [[], {}, "kraken", 5, None, "", ["binance"]],
     "symbol": ["", 5, [], {}, None, True],
@@ -103,7 +151,7 @@ BAD_RAW = [
 
 @st.composite
 def bad_lines(draw: st.DrawFn) -> bytes:
-    kind = draw(st.integers(0, 5))
+    kind = draw(st.integers(0, 6))
     if kind == 0:
         return draw(st.sampled_from(BAD_RAW))
     if kind == 1:  # a valid line cut short
@@ -118,7 +166,13 @@ def bad_lines(draw: st.DrawFn) -> bytes:
         row = draw(trades())
         del row[draw(st.sampled_from(["ts", "exchange", "symbol", "side", "price", "amount"]))]
         return json.dumps(row).encode()
-    row = draw(st.one_of(trades(), buckets()))
+    if kind == 6:  # a derivatives line with one bad value
+        row = draw(derivatives)
+        kind_of = row.get("type", "trade")
+        keys = {"trade": ["market"], "bucket": ["market"], "oi": ["oi"], "liquidation": ["side", "value"]}[kind_of]
+        key = draw(st.sampled_from(keys))
+        return json.dumps(row | {key: draw(st.sampled_from(DERIVATIVE_BAD_VALUES[key]))}).encode()
+    row = draw(st.one_of(trades(), buckets(), perp_trades(), perp_buckets()))
     key = draw(st.sampled_from(sorted(k for k in BAD_VALUES if k in row or k in ("id", "type"))))
     if row.get("type") == "bucket" and key in ("side", "ts", "price", "amount", "id"):
         key = draw(st.sampled_from(["exchange", "symbol", "type"]))
@@ -137,10 +191,15 @@ def files(draw: st.DrawFn) -> tuple[list[tuple[bytes, bool]], bool]:
     line 24 h ahead). Returns the lines and whether the file starts with a BOM."""
     body: list[tuple[bytes, bool]] = []
     if draw(st.booleans()):
-        body.append((b'{"type": "meta", "listings": {"BTC/USDT": ["binance", "bybit"], "SOL/USDT": ["okx"]}}', False))
+        meta = b'{"type": "meta", "listings": {"BTC/USDT": ["binance", "bybit"], "SOL/USDT": ["okx"]}'
+        if draw(st.booleans()):
+            meta += b', "perp_listings": {"BTC/USDT": ["okx", "bybit"]}'
+        body.append((meta + b"}", False))
     first = draw(trades()) | {"exchange": "binance"}
     body.append((json.dumps(first).encode(), False))
-    valid = st.one_of(trades(), trades(), trades(), buckets(), far_past()).map(lambda r: json.dumps(r).encode())
+    valid = st.one_of(trades(), trades(), trades(), buckets(), far_past(), derivatives, far_past().map(perp_of)).map(
+        lambda r: json.dumps(r).encode()
+    )
     for _ in range(draw(st.integers(0, 60))):
         choice = draw(st.integers(0, 9))
         if choice < 6:
@@ -155,11 +214,18 @@ def files(draw: st.DrawFn) -> tuple[list[tuple[bytes, bool]], bool]:
     return body, draw(st.booleans())
 
 
+def perp_of(row: dict[str, object]) -> dict[str, object]:
+    return row | {"market": "perp"}
+
+
 def run(path: Path) -> tuple[list[EngineEvent], ReplaySummary, tuple[int, ...]]:
-    source = ReplaySource(path, exchanges=ENABLED, window_minutes=WINDOW, keep_extra_minutes=EXTRA)
+    source = ReplaySource(
+        path, exchanges=ENABLED, window_minutes=WINDOW, keep_extra_minutes=EXTRA, perp_venues=PERP_VENUES
+    )
     engine = Engine(
         EngineConfig(
             exchanges=ENABLED,
+            perp_venues=PERP_VENUES,
             window_minutes=WINDOW,
             keep_extra_minutes=EXTRA,
             rules=RuleConfig(quorum=1),
@@ -171,7 +237,9 @@ def run(path: Path) -> tuple[list[EngineEvent], ReplaySummary, tuple[int, ...]]:
         events += engine.feed_many(chunk)
     events += engine.finish()
     stats = engine.stats
-    return events, source.summary(), (stats.trades, stats.buckets, stats.duplicates, stats.late, stats.scans)
+    counts = (stats.trades, stats.buckets, stats.duplicates, stats.late, stats.scans)
+    perp_counts = (stats.perp_trades, stats.perp_buckets, stats.perp_duplicates, stats.perp_late, stats.perp_ignored)
+    return events, source.summary(), (*counts, *perp_counts, stats.oi_samples, stats.liquidations)
 
 
 def write(path: Path, lines: list[bytes], bom: bool) -> Path:
@@ -192,4 +260,8 @@ def test_bad_lines_are_counted_and_change_nothing_else(tmp_path_factory, generat
     assert clean_summary.bad_total == 0
     assert events == clean_events
     assert counts == clean_counts
-    assert (summary.late, summary.ignored) == (clean_summary.late, clean_summary.ignored)
+    assert (summary.late, summary.ignored, summary.derivatives) == (
+        clean_summary.late,
+        clean_summary.ignored,
+        clean_summary.derivatives,
+    )

@@ -265,3 +265,18 @@ async def test_close_is_idempotent_and_stops_the_stream() -> None:
     assert count == 3
     assert [h.state for h in source.health()] == ["done"] * 4
     assert [b async for b in source.batches()] == []  # a closed source yields nothing
+
+
+@pytest.mark.parametrize("window", [1, 90, 240])
+def test_any_window_setting_starts_full_and_scans_at_once(window: int) -> None:
+    """Windows longer than the scripted story (it starts 60 minutes back) start from its first
+    regime; the first scan still comes when streaming starts."""
+    source = market(window_minutes=window, duration_minutes=0.01, perp_venues=("binance", "okx", "bybit"))
+    engine = Engine(EngineConfig(window_minutes=window))
+    backfill, first_trades = run(source)[:2]
+    spot_buckets = [b for b in backfill if isinstance(b, MinuteBucket) and b.market == "spot"]
+    assert len(spot_buckets) == window * 46  # 10 symbols on 4 books, 2 on 3
+    engine.feed_many(backfill)
+    (scan,) = scans_in(engine.feed_many(first_trades))
+    assert scan.ts == START and len(scan.symbols) == 12
+    assert all(item.derivatives is not None for item in scan.symbols)

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from gme_tui.engine.buckets import PairFlow
-from gme_tui.engine.rules import GRADE_OF, RuleConfig, consensus_level, signal_codes
+from gme_tui.engine.derivatives import derivatives_hedge
+from gme_tui.engine.perps import PerpSide
+from gme_tui.engine.rules import GRADE_OF, GRADE_ORDER, RuleConfig, consensus_level, signal_codes
 from gme_tui.engine.whales import WhaleTracker
 from gme_tui.model import (
     EXCHANGES,
@@ -24,11 +26,15 @@ from gme_tui.model import (
     EngineEvent,
     EngineStats,
     ExchangeWindow,
+    Liquidation,
     Listings,
     MinuteBucket,
+    OpenInterest,
     PastTrades,
+    PerpTrade,
     Scan,
     Signal,
+    SignalCode,
     SourceItem,
     SymbolScan,
     Trade,
@@ -42,6 +48,9 @@ if TYPE_CHECKING:  # a type only: the engine never imports the settings at run t
 Clock = Literal["data", "external"]
 
 _NEVER = -(1 << 62)  # an int "no time yet": the hot path compares ints, never None
+# SPEC §4b: the perp venues by default (Coinbase's US perp-style futures are off by default)
+PERP_VENUES: tuple[str, ...] = ("binance", "okx", "bybit")
+_B = SignalCode.DERIVATIVES_HEDGE
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class EngineConfig:
     warmup: bool = True  # replay and demo: report scans only once a full window has passed
     track_coverage: bool = False  # live: report minutes covered per exchange
     emit_minutes: bool = False  # emit ClosedMinutes before each scan (for the store)
+    perp_venues: tuple[str, ...] = PERP_VENUES  # the enabled perp venues (SPEC §4b); others are ignored
 
     @property
     def rule_config(self) -> RuleConfig:
@@ -75,7 +85,16 @@ class EngineConfig:
                 aplus_ratio=settings.signals.aplus_ratio,
                 a_min_flow=settings.signals.a_min_flow,
                 a_multiple=settings.signals.a_multiple,
+                bearish_ratio=settings.signals.bearish_ratio,
+                b_min_perp_venues=settings.signals.b_min_perp_venues,
+                b_spot_min_flow=settings.signals.b_spot_min_flow,
+                b_spot_min_ratio=settings.signals.b_spot_min_ratio,
+                b_perp_min_flow=settings.signals.b_perp_min_flow,
+                b_perp_max_ratio=settings.signals.b_perp_max_ratio,
+                b_oi_min_change_pct=settings.signals.b_oi_min_change_pct,
+                oi_max_age_ms=round(settings.derivatives.oi_max_age_minutes * MINUTE_MS),
             ),
+            perp_venues=settings.perp_venues,
             whale_threshold=settings.whales.threshold,
             whale_quiet_ms=settings.whales.quiet_ms,
             clock="external" if live else "data",
@@ -93,6 +112,7 @@ class Engine:
         self._pairs: dict[tuple[str, str], PairFlow] = {}
         self._participants: dict[str, set[str]] = {}
         self._whales = WhaleTracker(self.config.whale_threshold)
+        self._perps = PerpSide(self.config.perp_venues)
         self._data_time = _NEVER  # the largest ts applied (data clock); _NEVER before the first
         self._first_minute: int | None = None  # T0 / 60000: the first valid item's minute
         self._next_scan: int | None = None  # the next boundary not yet scanned
@@ -130,6 +150,7 @@ class Engine:
             del self._pairs[key]
         for participants in self._participants.values():
             participants.intersection_update(self._enabled)
+        self._perps.reconfigure(config.perp_venues)
 
     # ------------------------------------------------------------ input
 
@@ -137,6 +158,8 @@ class Engine:
         """One source item; `arrived_ms`: when it arrived on the local clock (live), see add_trade."""
         if type(item) is Trade:
             return self.add_trade(item, arrived_ms)
+        if type(item) is PerpTrade:
+            return self.add_perp_trade(item)
         if isinstance(item, MinuteBucket):
             return self.add_bucket(item)
         if isinstance(item, Listings):
@@ -147,6 +170,11 @@ class Engine:
             return []
         if isinstance(item, PastTrades):
             return self.add_past_trades(item)
+        if isinstance(item, OpenInterest):
+            self._perps.add_oi(item)
+            return []
+        if isinstance(item, Liquidation):
+            return self.add_liquidation(item)
         raise TypeError(f"not a source item: {item!r}")
 
     def add_past_trades(self, item: PastTrades) -> list[EngineEvent]:
@@ -181,11 +209,18 @@ class Engine:
         return events
 
     def set_listings(self, listings: Listings) -> None:
+        if listings.market == "perp":
+            self._perps.set_listings(listings)
+            return
         for symbol, exchanges in listings.symbols.items():
             participants = self._participants.setdefault(symbol, set())
             participants.update(e for e in exchanges if e in self._enabled)
 
     def cover(self, coverage: Coverage) -> None:
+        if coverage.market == "perp":
+            span = self.config.window_minutes + self.config.keep_extra_minutes
+            self._perps.cover(coverage, max(coverage.last_minute - span, self._keep_from))
+            return
         if coverage.exchange not in self._enabled:
             return
         pair = self._pair(coverage.exchange, coverage.symbol)
@@ -232,8 +267,44 @@ class Engine:
         self._trades += 1
         return events
 
+    def add_perp_trade(self, trade: PerpTrade) -> list[EngineEvent]:
+        """A perpetual's taker trade (SPEC §4b): perp flow only, never spot, never a whale. It moves
+        data time like any trade line (SPEC §6, §8)."""
+        pair = self._perps.admit(trade, self._keep_from)
+        if pair is None:
+            return []
+        events: list[EngineEvent] = []
+        ts = trade.ts
+        if ts >= self._data_scan_at:
+            self._on_data_time(ts, events)
+        elif self._data_clock and ts > self._data_time:
+            self._data_time = ts
+        self._perps.apply(pair, trade)
+        return events
+
+    def add_liquidation(self, item: Liquidation) -> list[EngineEvent]:
+        """A liquidation: passed on at once (the feed, alerts) and summed into its window's long
+        and short totals; a disabled venue's is ignored (counted). It does not move data time."""
+        if item.exchange not in self._perps.venues:
+            self._perps.counts["ignored"] += 1
+            return []
+        self._perps.add_liquidation(item, self._keep_from)
+        return [item]
+
+    def _add_perp_bucket(self, bucket: MinuteBucket, replace: bool) -> list[EngineEvent]:
+        pair = self._perps.admit_bucket(bucket, self._keep_from, replace)
+        if pair is None:
+            return []
+        events: list[EngineEvent] = []
+        if self.config.clock == "data":
+            self._on_data_time(bucket.minute * MINUTE_MS, events)
+        self._perps.apply_bucket(pair, bucket, replace)
+        return events
+
     def add_bucket(self, bucket: MinuteBucket, *, replace: bool = False) -> list[EngineEvent]:
         """A closed minute from a backfill. `replace` lets it supersede the stream's partial minute."""
+        if bucket.market == "perp":
+            return self._add_perp_bucket(bucket, replace)
         if bucket.exchange not in self._enabled:
             self._counts["ignored"] += 1
             return []
@@ -309,11 +380,21 @@ class Engine:
 
     # ------------------------------------------------------------ scans
 
-    def _scan(self, scan_ms: int) -> Scan | None:
+    def rescan(self) -> Scan | None:
+        """The last reported boundary scanned again under the current config (issue 13: settings
+        applied at once), marked `rescan=True`: alerts and the store ignore it, the screens show
+        it. Same `ts`; it emits no ClosedMinutes, is not counted as a scan, and moves no clock.
+        None before the first reported scan (or when warm-up now hides that boundary)."""
+        if self.last_scan is None:
+            return None
+        return self._scan(self.last_scan.ts, rescan=True)
+
+    def _scan(self, scan_ms: int, *, rescan: bool = False) -> Scan | None:
         window = self.config.window_minutes
         last = scan_ms // MINUTE_MS - 1
         first = last - window + 1
         self._prune(first - self.config.keep_extra_minutes)
+        self._perps.prune(first - self.config.keep_extra_minutes, scan_ms - self._window_ms - self._rules.oi_max_age_ms)
         reported = not self.config.warmup or (
             self._first_minute is not None and scan_ms >= self._first_minute * MINUTE_MS + self._window_ms
         )
@@ -324,8 +405,9 @@ class Engine:
             for symbol in sorted(self._participants)
             if (item := self._scan_symbol(symbol, scan_ms, first, last)) is not None
         )
-        scan = Scan(ts=scan_ms, window_minutes=window, symbols=symbols)
-        self._counts["scans"] += 1
+        scan = Scan(ts=scan_ms, window_minutes=window, symbols=symbols, rescan=rescan)
+        if not rescan:
+            self._counts["scans"] += 1
         self.last_scan = scan
         return scan
 
@@ -364,18 +446,33 @@ class Engine:
             coverage={e: w.covered_minutes or 0 for e, w in windows.items()} if self.config.track_coverage else None,
             window_minutes=self.config.window_minutes,
         )
-        signals = tuple(
+        signals = [
             Signal(ts=scan_ms, symbol=symbol, grade=GRADE_OF[code], code=code, flows=flows)
             for code in signal_codes(flows, ratios, self._rules)
+        ]
+        derivatives = self._perps.scan_symbol(
+            symbol,
+            scan_ms,
+            first,
+            last,
+            windows,
+            consensus.total,
+            self._rules,
+            track_coverage=self.config.track_coverage,
+            window_minutes=self.config.window_minutes,
         )
+        if derivatives_hedge(derivatives, len(windows), self._rules):
+            signals.append(Signal(scan_ms, symbol, GRADE_OF[_B], _B, flows, derivatives=derivatives))
+            signals.sort(key=lambda signal: GRADE_ORDER[signal.grade])  # stable: A+, A, B, C
         price, change = _price(windows, opening)
         return SymbolScan(
             consensus=consensus,
-            signals=signals,
+            signals=tuple(signals),
             exchanges=windows,
             price=price,
             price_change=change,
             volume=sum(w.buy + w.sell for w in windows.values()),
+            derivatives=derivatives,
         )
 
     def flush_minutes(self, now_ms: int) -> list[EngineEvent]:
@@ -438,7 +535,7 @@ class Engine:
 
     @property
     def stats(self) -> EngineStats:
-        return EngineStats(data_time=self.data_time, trades=self._trades, **self._counts)
+        return EngineStats(data_time=self.data_time, trades=self._trades, **self._counts, **self._perps.stats())
 
     def open_whale_orders(self) -> int:
         return self._whales.open_orders()

@@ -42,6 +42,8 @@ class Common:
     grade_any: str  # grade filter 5
     not_available: str  # a figure that does not exist (no coverage data)
     all_exchanges: str  # the row summing every exchange
+    long: str  # a liquidated long position (SPEC §4b)
+    short: str  # a liquidated short position
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class Columns:
     change: str
     volume: str
     share: str
+    perp: str  # perpetuals' net flow, all venues (SPEC §4b)
+    oi_change: str  # open interest change over the window, %
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class Main:
     table_empty_search: str  # {text}: the search hides every row
     table_empty_both: str  # {grade} {text}: grade filter and search together
     search_placeholder: str
+    liquidations_title: str
+    liquidations_empty: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +145,7 @@ class Keys:
     faster: str
     slower: str
     next_signal: str
+    liquidations: str  # `l`: liquidations in the whales' place and back (narrow screens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +170,7 @@ class Tips:
     replay_pause: str
     speed: str
     next_signal: str
+    liquidations: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +202,8 @@ class Palette:
     theme_help: str
     placeholder: str  # the palette's search field
     theme_placeholder: str  # the theme picker's search field
+    liquidations: str
+    liquidations_help: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +250,23 @@ class Detail:
     not_in_scan: str  # {symbol}
     chart_net: str  # title of the per-minute bar chart (every exchange summed)
     chart_cumulative: str  # title of the cumulative line chart (one line per exchange)
+    perp_title: str  # the derivatives section (SPEC §4b)
+    spot: str
+    perp: str
+    hedge_ratio: str  # −perp total / spot total
+    oi_change: str
+    liquidated: str  # {long} {short}: the window's liquidated long and short value
+    sampled: str  # the totals miss liquidations (a venue sends one per symbol per second)
+    sampled_note: str
+    perp_per_minute: str  # {peak}
+    oi_title: str
+    oi_start: str
+    oi_end: str
+    oi_delta: str  # a venue's OI change column
+    oi_none: str  # no venue has OI samples at both ends of the window
+    no_perp: str  # {symbol}
+    chart_spot_perp: str  # title of the spot-against-perp cumulative chart
+    recent_liquidations: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +282,8 @@ class Help:
     mark_grades: str
     mark_trend: str  # {up} {down}: colour words of the convention in force
     mark_share: str
+    mark_perp: str
+    mark_oi: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +319,16 @@ class SettingsText:
     save_button: str
     cancel_button: str
     not_saved_unchanged: str
+    perps: str  # the perpetual venues section
+    bearish_ratio: str
+    b_min_perp_venues: str
+    b_spot_min_flow: str
+    b_spot_min_ratio: str
+    b_perp_min_flow: str
+    b_perp_max_ratio: str
+    b_oi_min_change_pct: str
+    liquidation_alerts: str
+    liquidation_notify: str
 
 
 @dataclass(frozen=True, slots=True)

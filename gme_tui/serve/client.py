@@ -53,9 +53,9 @@ from gme_tui.serve.protocol import (
     Health,
     Hello,
     Message,
-    ScanItem,
     Snapshot,
     decode,
+    event_of,
     read_protocol,
     replay_events,
 )
@@ -399,7 +399,7 @@ class AttachedFeed:
         while True:
             message = await connection.receive()
             if isinstance(message, Events):
-                self._publish([item.scan if isinstance(item, ScanItem) else item.whale for item in message.items])
+                self._publish([event_of(item) for item in message.items])
             elif isinstance(message, Health):
                 self._health_update(message.update, message.robots)
             elif isinstance(message, Bye):

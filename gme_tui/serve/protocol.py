@@ -31,9 +31,9 @@ from typing import Literal
 
 import msgspec
 
-from gme_tui.model import HealthUpdate, RobotStatus, Scan, SourceMode, Whale
+from gme_tui.model import HealthUpdate, Liquidation, RobotStatus, Scan, SourceMode, Whale
 
-PROTOCOL = 1
+PROTOCOL = 2  # 2: liquidations (SPEC §4b) in events and snapshots
 """Bumped on any change of the messages below that an older peer could misread."""
 
 STREAM_PATH = "/gme-tui/stream"
@@ -77,13 +77,15 @@ class Hello(msgspec.Struct, frozen=True, tag="hello"):
 class Snapshot(msgspec.Struct, frozen=True, tag="snapshot"):
     """Everything a TUI started with the daemon would show now. `history`: earlier scans, oldest
     first, reduced to the symbols with signals (no per-exchange windows), so the signal log can
-    be rebuilt; `whales` oldest first, in arrival order; `scan` the latest, in full."""
+    be rebuilt; `whales` and `liquidations` oldest first, in arrival order; `scan` the latest,
+    in full."""
 
     history: tuple[Scan, ...]
     whales: tuple[Whale, ...]
     scan: Scan | None
     health: HealthUpdate | None
     robots: tuple[RobotStatus, ...]
+    liquidations: tuple[Liquidation, ...] = ()
 
 
 class ScanItem(msgspec.Struct, frozen=True, tag="scan"):
@@ -94,10 +96,34 @@ class WhaleItem(msgspec.Struct, frozen=True, tag="whale"):
     whale: Whale
 
 
+class LiquidationItem(msgspec.Struct, frozen=True, tag="liquidation"):
+    liquidation: Liquidation
+
+
+ServedEvent = Scan | Whale | Liquidation
+"""What attached TUIs get of the engine's output."""
+
+
 class Events(msgspec.Struct, frozen=True, tag="events"):
     """One batch of engine output, in order (closed minutes, which only the store needs, left out)."""
 
-    items: tuple[ScanItem | WhaleItem, ...]
+    items: tuple[ScanItem | WhaleItem | LiquidationItem, ...]
+
+
+def item_of(event: ServedEvent) -> ScanItem | WhaleItem | LiquidationItem:
+    if isinstance(event, Scan):
+        return ScanItem(event)
+    if isinstance(event, Whale):
+        return WhaleItem(event)
+    return LiquidationItem(event)
+
+
+def event_of(item: ScanItem | WhaleItem | LiquidationItem) -> ServedEvent:
+    if isinstance(item, ScanItem):
+        return item.scan
+    if isinstance(item, WhaleItem):
+        return item.whale
+    return item.liquidation
 
 
 class Health(msgspec.Struct, frozen=True, tag="health"):
@@ -124,10 +150,11 @@ def decode(frame: bytes) -> Message:
     return _decoder.decode(frame)
 
 
-def replay_events(snapshot: Snapshot) -> list[Scan | Whale]:
+def replay_events(snapshot: Snapshot) -> list[ServedEvent]:
     """The snapshot as one batch of events that rebuilds the same view in a fresh TUI: the reduced
-    scans (signal log), the whales in arrival order, then the latest scan (the table) last."""
-    events: list[Scan | Whale] = [*snapshot.history, *snapshot.whales]
+    scans (signal log), the whales and liquidations in arrival order, then the latest scan (the
+    table) last."""
+    events: list[ServedEvent] = [*snapshot.history, *snapshot.whales, *snapshot.liquidations]
     if snapshot.scan is not None:
         events.append(snapshot.scan)
     return events

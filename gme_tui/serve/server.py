@@ -44,7 +44,7 @@ from gme_tui import __version__
 from gme_tui.core.clock import wall_ms
 from gme_tui.i18n import catalogue
 from gme_tui.i18n.catalogue import Daemon
-from gme_tui.model import EngineEvent, HealthUpdate, Language, Scan, SourceMode
+from gme_tui.model import EngineEvent, HealthUpdate, Language, SourceMode
 from gme_tui.serve.protocol import (
     PROTOCOL,
     PROTOCOL_HEADER,
@@ -57,9 +57,8 @@ from gme_tui.serve.protocol import (
     Events,
     Health,
     Hello,
-    ScanItem,
-    WhaleItem,
     encode,
+    item_of,
 )
 from gme_tui.serve.state import ServedState
 
@@ -188,7 +187,7 @@ class StateServer:
         served = self.state.apply(events)
         if not served or not self._clients:
             return
-        items = tuple(ScanItem(e) if isinstance(e, Scan) else WhaleItem(e) for e in served)
+        items = tuple(item_of(event) for event in served)
         self._broadcast(encode(Events(items)))
 
     def on_health(self, update: HealthUpdate) -> None:

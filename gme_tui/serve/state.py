@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from gme_tui.model import EngineEvent, HealthUpdate, RobotStatus, Scan, SymbolScan, Whale
-from gme_tui.serve.protocol import Snapshot
+from gme_tui.model import EngineEvent, HealthUpdate, Liquidation, RobotStatus, Scan, SymbolScan, Whale
+from gme_tui.serve.protocol import ServedEvent, Snapshot
 
 SIGNALS_PER_ROW = 32
 
@@ -38,19 +38,24 @@ class ServedState:
         self._history_signals = 0
         self._signal_cap = signal_rows * SIGNALS_PER_ROW
         self.whales: deque[Whale] = deque(maxlen=2 * whale_rows)
+        self.liquidations: deque[Liquidation] = deque(maxlen=2 * whale_rows)  # the feed pane's rows
         self.health: HealthUpdate | None = None
         self.robots: tuple[RobotStatus, ...] = ()
         self.version = 0  # bumped on every change: the server caches one snapshot per version
 
-    def apply(self, events: Sequence[EngineEvent]) -> list[Scan | Whale]:
-        """Fold a batch in; returns what attached TUIs get of it (scans and whales, in order)."""
-        served: list[Scan | Whale] = []
+    def apply(self, events: Sequence[EngineEvent]) -> list[ServedEvent]:
+        """Fold a batch in; returns what attached TUIs get of it (scans, whales and liquidations,
+        in order)."""
+        served: list[ServedEvent] = []
         for event in events:
             if isinstance(event, Scan):
                 self._new_scan(event)
                 served.append(event)
             elif isinstance(event, Whale):
                 self.whales.append(event)
+                served.append(event)
+            elif isinstance(event, Liquidation):
+                self.liquidations.append(event)
                 served.append(event)
         if served:
             self.version += 1
@@ -74,7 +79,9 @@ class ServedState:
         self.version += 1
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(tuple(self.history), tuple(self.whales), self.scan, self.health, self.robots)
+        return Snapshot(
+            tuple(self.history), tuple(self.whales), self.scan, self.health, self.robots, tuple(self.liquidations)
+        )
 
 
 def _signal_count(scan: Scan) -> int:

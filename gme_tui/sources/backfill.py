@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from gme_tui.core.backoff import backoff_seconds
 from gme_tui.core.clock import Clock
-from gme_tui.model import MINUTE_MS, MinuteBucket, PastTrades, SourceItem, Trade
+from gme_tui.model import MINUTE_MS, Market, MinuteBucket, PastTrades, SourceItem, Trade
 from gme_tui.sources.ccxt_common import (
     CcxtMarket,
     ExchangeAdapter,
@@ -65,7 +65,9 @@ class StreamLedger:
         self.minutes: dict[tuple[str, int], StreamMinute] = {}
         self.newest_minute: dict[str, int] = {}  # symbol → the newest minute the stream delivered a trade of
 
-    def settle(self, symbol: str, minute: int, flow: MinuteFlow, exchange: str) -> MinuteBucket | None:
+    def settle(
+        self, symbol: str, minute: int, flow: MinuteFlow, exchange: str, market: Market = "spot"
+    ) -> MinuteBucket | None:
         """The bucket that completes `minute` to the history's figure, or None if the history is
         short of what the stream already gave (then the minute stays the stream's, uncovered)."""
         record = self.minutes.get((symbol, minute)) or StreamMinute()
@@ -83,6 +85,7 @@ class StreamLedger:
             sell=max(sell, 0.0),
             count=max(flow.count - record.count, 0),
             close=flow.close,
+            market=market,
         )
 
     def prune(self, keep_from_minute: int, ids_from_minute: int) -> None:
@@ -135,8 +138,10 @@ class Backfiller:
         backoff_max_seconds: float = 60.0,
         whale_minutes: int = 0,
         concurrency: int = CONCURRENCY,
+        market: Market = "spot",
     ) -> None:
         self.adapter = adapter
+        self.market: Market = market  # "perp": its buckets are a perp venue's minutes
         # Whales are looked up in the last `whale_minutes` of each backfilled range (0: never):
         # in the trades the history is read as (OKX, Coinbase), or over fetch_taker_orders (Binance).
         self.whale_minutes = whale_minutes
@@ -265,7 +270,9 @@ class Backfiller:
         items: list[SourceItem] = []
         short: list[int] = []
         for minute in range(first, job.last + 1):
-            bucket = self.ledger.settle(job.symbol, minute, history.flows.get(minute, _EMPTY), self.adapter.id)
+            bucket = self.ledger.settle(
+                job.symbol, minute, history.flows.get(minute, _EMPTY), self.adapter.id, self.market
+            )
             if bucket is not None:
                 items.append(bucket)
             else:

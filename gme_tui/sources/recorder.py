@@ -1,7 +1,10 @@
 """`gme-tui record --out FILE [--minutes N]`: live data to a SPEC §8 replay file.
 
-Order: the meta line (listings of every enabled exchange), the backfilled window as `bucket`
-lines, then every trade (and later backfill buckets: gap minutes) as they arrive. Until the
+Order: the meta line (listings of every enabled exchange, and `perp_listings` of the perp
+venues), the backfilled window as `bucket` lines (perp ones with `"market":"perp"`), the open
+interest history as `oi` lines, then every trade (perp ones with `"market":"perp"`, base amounts),
+`oi` sample, `liquidation` (as SPEC §7's line) and later backfill bucket (gap minutes) as they
+arrive (SPEC §8). Until the
 initial backfill is done (or `READY_TIMEOUT_S` passed) trades are held in memory so that the
 file starts with a full window. `.gz` compresses. Each batch is flushed; SIGINT/SIGTERM or the
 minute limit stop cleanly.
@@ -29,7 +32,17 @@ from typing import TYPE_CHECKING, TextIO
 
 import orjson
 
-from gme_tui.model import ExchangeHealth, HealthState, Listings, MinuteBucket, SourceItem, Trade
+from gme_tui.model import (
+    ExchangeHealth,
+    HealthState,
+    Liquidation,
+    Listings,
+    MinuteBucket,
+    OpenInterest,
+    PerpTrade,
+    SourceItem,
+    Trade,
+)
 
 if TYPE_CHECKING:  # types only: the cli reads the settings; sources do not import consumers
     from gme_tui.core.seams import Source
@@ -40,6 +53,8 @@ READY_TIMEOUT_S = 15 * 60
 PARTIAL_SUFFIX = ".partial"
 
 _Row = dict[str, str | int | float]
+Recorded = Trade | PerpTrade | MinuteBucket | OpenInterest | Liquidation
+"""What goes into the file after the meta line."""
 
 
 class OutputPathError(Exception):
@@ -56,7 +71,8 @@ def require_parent_dir(path: Path, what: str) -> None:
         raise OutputPathError(f"{what} {path}: {parent} is not a folder")
 
 
-def trade_line(t: Trade) -> bytes:
+def trade_line(t: Trade | PerpTrade) -> bytes:
+    """A trade line; a perp trade's carries `"market":"perp"` (amount in base units, SPEC §8)."""
     row: _Row = {
         "ts": t.ts,
         "exchange": t.exchange,
@@ -67,6 +83,8 @@ def trade_line(t: Trade) -> bytes:
     }
     if t.id is not None:
         row["id"] = t.id
+    if type(t) is PerpTrade:
+        row["market"] = "perp"
     return orjson.dumps(row)
 
 
@@ -83,7 +101,39 @@ def bucket_line(b: MinuteBucket) -> bytes:
         row["count"] = b.count
     if b.close is not None:  # keeps the price and its change over the window in a replay
         row["close"] = b.close
+    if b.market == "perp":
+        row["market"] = "perp"
     return orjson.dumps(row)
+
+
+def oi_line(o: OpenInterest) -> bytes:
+    """`{"type":"oi","exchange":..,"symbol":..,"ts":..,"oi":..}`, oi in base units (SPEC §8)."""
+    return orjson.dumps({"type": "oi", "exchange": o.exchange, "symbol": o.symbol, "ts": o.ts, "oi": o.oi})
+
+
+def liquidation_line(q: Liquidation) -> bytes:
+    """SPEC §7's liquidation line: side = the position liquidated, value computed."""
+    row: _Row = {
+        "type": "liquidation",
+        "ts": q.ts,
+        "exchange": q.exchange,
+        "symbol": q.symbol,
+        "side": q.side,
+        "price": q.price,
+        "amount": q.amount,
+        "value": q.value,
+    }
+    return orjson.dumps(row)
+
+
+def source_health(source: Source) -> list[ExchangeHealth]:
+    """Every collector's health: the spot ones, and a live source's perp ones."""
+    from gme_tui.sources.live import LiveSource
+
+    health = list(source.health())
+    if isinstance(source, LiveSource):
+        health += source.perp_health()
+    return health
 
 
 def backfill_ready(health: Sequence[ExchangeHealth]) -> bool:
@@ -123,7 +173,7 @@ async def record(settings: Settings, out: Path, minutes: float | None, *, source
                 counts = await _record(source, handle, minutes, stop)
             finally:
                 handle.close()
-                health = list(source.health())
+                health = source_health(source)
                 await source.close()
         recorded = counts.trades > 0 or counts.buckets > 0
         if recorded:
@@ -137,9 +187,12 @@ async def record(settings: Settings, out: Path, minutes: float | None, *, source
         log.error("nothing recorded into %s (%s); no file written", out, reasons)
         return 1
     log.info(
-        "recorded %d trades and %d minute buckets of %d symbols into %s",
+        "recorded %d trades (%d perp), %d minute buckets, %d OI samples and %d liquidations of %d symbols into %s",
         counts.trades,
+        counts.perp_trades,
         counts.buckets,
+        counts.oi,
+        counts.liquidations,
         counts.symbols,
         out,
     )
@@ -148,9 +201,24 @@ async def record(settings: Settings, out: Path, minutes: float | None, *, source
 
 @dataclass
 class _Counts:
-    trades: int = 0
+    trades: int = 0  # spot and perp
+    perp_trades: int = 0
     buckets: int = 0
+    oi: int = 0
+    liquidations: int = 0
     symbols: int = 0
+
+    def add(self, item: Recorded) -> None:
+        kind = type(item)
+        if kind is Trade or kind is PerpTrade:
+            self.trades += 1
+            self.perp_trades += kind is PerpTrade
+        elif kind is MinuteBucket:
+            self.buckets += 1
+        elif kind is OpenInterest:
+            self.oi += 1
+        else:
+            self.liquidations += 1
 
 
 async def _record(source: Source, handle: TextIO, minutes: float | None, stop: asyncio.Event) -> _Counts:
@@ -158,7 +226,8 @@ async def _record(source: Source, handle: TextIO, minutes: float | None, stop: a
     started = time.monotonic()
     deadline = None if minutes is None else started + minutes * 60
     listings: dict[str, set[str]] = {}
-    held: list[Trade | MinuteBucket] = []  # buckets and trades before the meta line is written
+    perp_listings: dict[str, set[str]] = {}
+    held: list[Recorded] = []  # what came before the meta line is written
     header_written = ready_seen = False
     batches = source.batches().__aiter__()
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
@@ -167,43 +236,58 @@ async def _record(source: Source, handle: TextIO, minutes: float | None, stop: a
             break
         for item in batch:
             if isinstance(item, Listings):
+                into = perp_listings if item.market == "perp" else listings
                 for symbol, exchanges in item.symbols.items():
-                    listings.setdefault(symbol, set()).update(exchanges)
-            elif isinstance(item, (Trade, MinuteBucket)):
-                if isinstance(item, Trade):
-                    counts.trades += 1
-                else:
-                    counts.buckets += 1
+                    into.setdefault(symbol, set()).update(exchanges)
+            elif isinstance(item, (Trade, PerpTrade, MinuteBucket, OpenInterest, Liquidation)):
+                counts.add(item)
                 if header_written:
                     handle.write(_line(item))
                 else:
                     held.append(item)
         if not header_written:
             if ready_seen or time.monotonic() - started > READY_TIMEOUT_S:
-                _write_header(handle, listings, held)
+                _write_header(handle, listings, perp_listings, held)
                 held, header_written = [], True
             # Ready is read after a batch; the backfill's last buckets were queued before it said
             # so and come in the next batch: the header (history first) waits for that one.
-            ready_seen = backfill_ready(source.health())
+            ready_seen = backfill_ready(source_health(source))
         handle.flush()
     if not header_written:
-        _write_header(handle, listings, held)
+        _write_header(handle, listings, perp_listings, held)
     handle.flush()
     counts.symbols = len(listings)
     return counts
 
 
-def _write_header(handle: TextIO, listings: dict[str, set[str]], held: list[Trade | MinuteBucket]) -> None:
-    meta = {"type": "meta", "listings": {s: sorted(e) for s, e in sorted(listings.items())}}
+def _write_header(
+    handle: TextIO, listings: dict[str, set[str]], perp_listings: dict[str, set[str]], held: list[Recorded]
+) -> None:
+    """The meta line, then the history (buckets by minute, OI samples by time: before the first
+    trade, so a replay loads them at once, SPEC §8), then what streamed meanwhile, in order."""
+    meta: dict[str, object] = {"type": "meta", "listings": {s: sorted(e) for s, e in sorted(listings.items())}}
+    if perp_listings:
+        meta["perp_listings"] = {s: sorted(e) for s, e in sorted(perp_listings.items())}
     handle.write(orjson.dumps(meta).decode() + "\n")
-    buckets = sorted((i for i in held if isinstance(i, MinuteBucket)), key=lambda b: (b.minute, b.exchange, b.symbol))
-    trades: list[Trade | MinuteBucket] = [i for i in held if isinstance(i, Trade)]
-    for item in [*buckets, *trades]:
+    buckets = sorted(
+        (i for i in held if isinstance(i, MinuteBucket)), key=lambda b: (b.minute, b.market, b.exchange, b.symbol)
+    )
+    samples = sorted((i for i in held if isinstance(i, OpenInterest)), key=lambda o: (o.ts, o.exchange, o.symbol))
+    streamed = [i for i in held if not isinstance(i, (MinuteBucket, OpenInterest))]
+    for item in [*buckets, *samples, *streamed]:
         handle.write(_line(item))
 
 
-def _line(item: Trade | MinuteBucket) -> str:
-    return (trade_line(item) if isinstance(item, Trade) else bucket_line(item)).decode() + "\n"
+def _line(item: Recorded) -> str:
+    if isinstance(item, MinuteBucket):
+        line = bucket_line(item)
+    elif isinstance(item, OpenInterest):
+        line = oi_line(item)
+    elif isinstance(item, Liquidation):
+        line = liquidation_line(item)
+    else:
+        line = trade_line(item)
+    return line.decode() + "\n"
 
 
 async def _next(

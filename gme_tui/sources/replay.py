@@ -12,6 +12,13 @@ does. A trade (or bucket) older than that is late: counted and dropped here, so 
 ts in the first data minute never reaches the engine, whose minute lists would grow to cover it.
 Duplicates still go to the engine, which counts them.
 
+Derivatives lines (SPEC §8, §4b) become the engine's derivatives items: a trade or bucket line
+with `"market":"perp"` a PerpTrade or a MinuteBucket(market="perp"), an `oi` line an
+OpenInterest, a `liquidation` line a Liquidation, the meta line's `perp_listings` a
+Listings(market="perp"). They are checked as strictly as spot lines. Perp trades and buckets
+move data time like spot ones (the engine does the same); their ids are their own (a perp id
+never duplicates a spot one). OI and liquidation lines do not move data time.
+
 The common line (a trade) is decoded and type-checked by msgspec in C; any other line, or one
 that fails there, takes the detailed checks that name the reason.
 """
@@ -42,8 +49,11 @@ from gme_tui.model import (
     ExchangeHealth,
     HealthState,
     Language,
+    Liquidation,
     Listings,
     MinuteBucket,
+    OpenInterest,
+    PerpTrade,
     SourceItem,
     SourceMode,
     Trade,
@@ -61,6 +71,8 @@ WARMUP_LOG_STEP = 10  # headless logs: warm-up progress every this many minutes 
 BOM = b"\xef\xbb\xbf"
 _KNOWN = frozenset(EXCHANGES)
 _SIDES = frozenset(("buy", "sell"))
+_POSITIONS = frozenset(("long", "short"))
+DEFAULT_PERP_VENUES = ("binance", "okx", "bybit")  # SPEC §4b: Coinbase's perp-style futures are off by default
 _INF = math.inf
 _FAR_PAST = -(1 << 62)
 
@@ -80,7 +92,7 @@ class _TradeLine(msgspec.Struct, gc=False):
     amount: _Positive
     id: str | int | None = None
     type: Literal["trade"] = "trade"
-    market: Literal["spot"] = "spot"  # a perp line takes the detailed path
+    market: Literal["spot", "perp"] = "spot"
 
 
 _decode_trade = msgspec.json.Decoder(_TradeLine).decode
@@ -122,8 +134,8 @@ class WarmUp:
 class ReplaySummary:
     """What a replay read. `items`: items handed on; `ignored`: trades/buckets of disabled
     exchanges; `late`: trades/buckets older than the kept minutes, dropped here (the engine's own
-    `late` count adds to it); `derivatives`: perp, oi and liquidation lines, valid but not
-    replayed (spot flow only); `first_minute`/`last_minute`: minutes (ts // 60000) of the first
+    `late` count adds to it); `derivatives`: the derivatives items handed on (perp trades and
+    buckets, oi and liquidation lines); `first_minute`/`last_minute`: minutes (ts // 60000) of the first
     and the newest data (None without data); `window_minutes`: as given to the source (None: not
     known)."""
 
@@ -176,7 +188,9 @@ class LineParser:
 
     `window_minutes` and `keep_extra_minutes` are the engine's (EngineConfig): they say which
     minutes the engine keeps, hence which trades are late and how long an id is remembered. None
-    (not known): 24 hours are kept, which still bounds memory.
+    (not known): 24 hours are kept, which still bounds memory. `perp_venues` are the engine's
+    (EngineConfig.perp_venues, settings.perp_venues): derivatives lines of other venues are
+    ignored, counted; None: those of DEFAULT_PERP_VENUES among `exchanges`.
     """
 
     def __init__(
@@ -185,8 +199,12 @@ class LineParser:
         *,
         window_minutes: int | None = None,
         keep_extra_minutes: int = 10,
+        perp_venues: Sequence[str] | None = None,
     ) -> None:
         self.enabled = frozenset(exchanges)
+        self.perp_enabled = (
+            frozenset(perp_venues) if perp_venues is not None else frozenset(DEFAULT_PERP_VENUES) & self.enabled
+        )
         self.window_minutes = window_minutes
         self._keep_span = window_minutes + keep_extra_minutes if window_minutes is not None else UNKNOWN_KEEP_MINUTES
         self._time = _FAR_PAST  # data time; _FAR_PAST before the first item (ints on the hot path)
@@ -197,7 +215,7 @@ class LineParser:
         self.ignored = 0
         self.late = 0
         self.passed_duplicates = 0  # handed on for the engine to count (not a summary figure)
-        self.derivatives = 0  # perp, oi and liquidation lines: valid, not replayed (spot only)
+        self.derivatives = 0  # derivatives items handed on: perp trades and buckets, oi, liquidations
         self._limit = _INF  # data time + 24 h: a ts beyond it is a bad line
         self._data_minute = _FAR_PAST
         self._next_minute_at = _FAR_PAST  # data time at or past this starts a new minute
@@ -210,14 +228,22 @@ class LineParser:
     # ------------------------------------------------------------ lines
 
     def parse(self, line: bytes) -> SourceItem | None:
-        """One line → an item; None for a blank, ignored or late line; raises BadLine."""
+        """One line → its item; None for a blank, ignored or late line; raises BadLine. A meta line
+        with `perp_listings` gives two items: this returns the first (`parse_items` gives both)."""
+        items = self.parse_items(line)
+        return items[0] if items else None
+
+    def parse_items(self, line: bytes) -> list[SourceItem]:
+        """One line → its items (none for a blank, ignored or late line; two for a meta line with
+        `perp_listings`); raises BadLine."""
         if not self.seen_content:
             return self._parse_first(line)
         try:
             t = _decode_trade(line)
         except _DecodeFailed:
             return self._parse_checked(line)
-        return self._accept(t.exchange, t.symbol, t.ts, t.side, t.price, t.amount, t.id)
+        item = self._accept(t.exchange, t.symbol, t.ts, t.side, t.price, t.amount, t.id, perp=t.market == "perp")
+        return [] if item is None else [item]
 
     def parse_lines(
         self, lines: Sequence[bytes], first_number: int, reject: Callable[[int, str], None]
@@ -240,9 +266,12 @@ class LineParser:
             number += 1
             try:
                 t = decode(line)
+                slow = t.market != "spot"  # a perp trade: its own venues and ids, off this loop
             except failed:
+                t, slow = None, True
+            if slow:
                 self._time, self._limit = data_time, limit
-                self._one(line, number, out, reject)
+                self._one(line, number, out, reject, t)
                 data_time, limit, keep_from, next_minute_at = (
                     self._time,
                     self._limit,
@@ -251,6 +280,7 @@ class LineParser:
                 )
                 cur_minute = _FAR_PAST
                 continue
+            assert t is not None  # for mypy: `slow` covers the failed decode
             price, amount = t.price, t.amount
             if price * amount == _INF:
                 reject(number, "price × amount is not finite")
@@ -302,16 +332,28 @@ class LineParser:
         self._time, self._limit = data_time, limit
         return out
 
-    def _one(self, line: bytes, number: int, out: list[SourceItem], reject: Callable[[int, str], None]) -> None:
+    def _one(
+        self,
+        line: bytes,
+        number: int,
+        out: list[SourceItem],
+        reject: Callable[[int, str], None],
+        decoded: _TradeLine | None = None,
+    ) -> None:
+        """One line off the fast loop: `decoded`, a perp trade line msgspec already checked, or
+        the detailed checks."""
         try:
-            item = self._parse_checked(line) if self.seen_content else self._parse_first(line)
+            if decoded is not None:
+                t = decoded
+                item = self._accept(t.exchange, t.symbol, t.ts, t.side, t.price, t.amount, t.id, perp=True)
+                if item is not None:
+                    out.append(item)
+                return
+            out.extend(self._parse_checked(line) if self.seen_content else self._parse_first(line))
         except BadLine as bad:
             reject(number, str(bad))
-            return
-        if item is not None:
-            out.append(item)
 
-    def _parse_first(self, line: bytes) -> SourceItem | None:
+    def _parse_first(self, line: bytes) -> list[SourceItem]:
         """A line before any valid one: the file's first line may start with a BOM, and the meta
         line is valid only here (blank and bad lines before it do not count, SPEC §8)."""
         if self._at_start:
@@ -320,43 +362,37 @@ class LineParser:
                 line = line[len(BOM) :]
         return self._parse_checked(line)
 
-    def _parse_checked(self, line: bytes) -> SourceItem | None:
+    def _parse_checked(self, line: bytes) -> list[SourceItem]:
         try:
             obj = _decode_any(line)
         except msgspec.DecodeError:
             if not line.strip():
-                return None
+                return []
             raise BadLine("not valid JSON") from None
         if type(obj) is not dict:
             raise BadLine("not a JSON object")
         kind = obj.get("type", "trade")
         item: SourceItem | None
-        if (type(kind) is str and kind in _DERIVATIVE_TYPES) or (
-            kind in ("trade", "bucket") and _market(obj) == "perp"
-        ):
-            self._derivative(obj)
-            item = None
-        elif kind == "trade":
+        if kind == "trade":
             item = self._trade(obj)
         elif kind == "bucket":
             item = self._bucket(obj)
+        elif kind == "oi":
+            item = self._oi(obj)
+        elif kind == "liquidation":
+            item = self._liquidation(obj)
         elif kind == "meta":
             if self.seen_content:
                 raise BadLine("meta line that is not the first line")
-            item = self._meta(obj)
+            self.seen_content = True
+            return self._meta(obj)
         else:
             raise BadLine(f"unknown type {_short(kind)}")
         self.seen_content = True  # a valid line (even one ignored, late or a duplicate)
-        return item
+        return [] if item is None else [item]
 
-    def _derivative(self, obj: Mapping[str, object]) -> None:
-        """A perp trade or bucket, an oi or a liquidation line (SPEC §8): valid, but this replay
-        feeds spot flow only, so it is counted and left out, never mixed into spot."""
-        _exchange(obj)
-        _symbol(obj)
-        self.derivatives += 1
-
-    def _trade(self, obj: Mapping[str, object]) -> Trade | None:
+    def _trade(self, obj: Mapping[str, object]) -> Trade | PerpTrade | None:
+        perp = _market(obj) == "perp"
         exchange = _exchange(obj)
         symbol = _symbol(obj)
         side = obj.get("side")
@@ -370,7 +406,8 @@ class LineParser:
         trade_id = obj.get("id")
         if trade_id is not None and type(trade_id) is not int and type(trade_id) is not str:
             raise BadLine("id is not a string or an integer")
-        return self._accept(exchange, symbol, ts, "buy" if side == "buy" else "sell", price, amount, trade_id)
+        side_of: Literal["buy", "sell"] = "buy" if side == "buy" else "sell"
+        return self._accept(exchange, symbol, ts, side_of, price, amount, trade_id, perp=perp)
 
     def _accept(
         self,
@@ -381,12 +418,15 @@ class LineParser:
         price: float,
         amount: float,
         trade_id: str | int | None,
-    ) -> Trade | None:
+        *,
+        perp: bool = False,
+    ) -> Trade | PerpTrade | None:
         """A trade whose fields have their types: the checks that need state, in the engine's order
-        (ignored, 24 h ahead, duplicate, late), then data time."""
+        (ignored, 24 h ahead, duplicate, late), then data time. `perp`: a PerpTrade, of the perp
+        venues, with ids of its own."""
         if price * amount == _INF:
             raise BadLine("price × amount is not finite")
-        if exchange not in self.enabled:  # before any check that needs data time: ignored entirely
+        if exchange not in (self.perp_enabled if perp else self.enabled):  # ignored entirely
             self.ignored += 1
             return None
         if ts > self._limit:
@@ -394,10 +434,10 @@ class LineParser:
         text_id = _id_text(trade_id) if type(trade_id) is int else trade_id
         minute = ts // MINUTE_MS
         if type(text_id) is str:
-            key = _id_key(exchange, symbol, text_id)
+            key = _id_key(exchange + "+" if perp else exchange, symbol, text_id)  # "+": not a length digit
             if key in self._ids:  # the engine counts it; it does not move data time
                 self.passed_duplicates += 1
-                return Trade(exchange, symbol, ts, side, price, amount, text_id)
+                return _trade_item(perp, exchange, symbol, ts, side, price, amount, text_id, self)
             if minute < self._keep_from:
                 self.late += 1
                 return None
@@ -414,9 +454,10 @@ class LineParser:
                 return None
         if ts > self._time:
             self._advance(ts)
-        return Trade(exchange, symbol, ts, side, price, amount, text_id)
+        return _trade_item(perp, exchange, symbol, ts, side, price, amount, text_id, self)
 
     def _bucket(self, obj: Mapping[str, object]) -> MinuteBucket | None:
+        perp = _market(obj) == "perp"
         exchange = _exchange(obj)
         symbol = _symbol(obj)
         minute = obj.get("minute")
@@ -428,7 +469,7 @@ class LineParser:
         if type(count) is not int or count < 0:
             raise BadLine("count is not a non-negative integer")
         close = _positive(obj, "close") if obj.get("close") is not None else None
-        if exchange not in self.enabled:
+        if exchange not in (self.perp_enabled if perp else self.enabled):
             self.ignored += 1
             return None
         ts = minute * MINUTE_MS
@@ -439,23 +480,55 @@ class LineParser:
             return None
         if ts > self._time:
             self._advance(ts)
+        if perp:
+            self.derivatives += 1
+            return MinuteBucket(exchange, symbol, minute, buy, sell, count, close, market="perp")
         return MinuteBucket(exchange, symbol, minute, buy, sell, count, close)
 
-    def _meta(self, obj: Mapping[str, object]) -> Listings:
-        listings = obj.get("listings", {})
-        if type(listings) is not dict:
-            raise BadLine("meta listings is not an object")
-        symbols: dict[str, tuple[str, ...]] = {}
-        for symbol, exchanges in listings.items():
-            if (
-                type(symbol) is not str
-                or not symbol
-                or type(exchanges) is not list
-                or not all(type(e) is str and e in _KNOWN for e in exchanges)
-            ):
-                raise BadLine(f"meta listing for {_short(symbol)} is not a list of exchange ids")
-            symbols[symbol] = tuple(e for e in exchanges if e in self.enabled)
-        return Listings(symbols)
+    def _oi(self, obj: Mapping[str, object]) -> OpenInterest | None:
+        """An open-interest sample (SPEC §8: base units). 0 is a figure (a new listing's), not a
+        bad line. It does not move data time (the engine's OI does not either)."""
+        exchange = _exchange(obj)
+        symbol = _symbol(obj)
+        ts = _ts(obj)
+        oi = _non_negative(obj, "oi")
+        if exchange not in self.perp_enabled:
+            self.ignored += 1
+            return None
+        if ts > self._limit:
+            raise BadLine("ts more than 24 h beyond data time")
+        self.derivatives += 1
+        return OpenInterest(exchange, symbol, ts, oi)
+
+    def _liquidation(self, obj: Mapping[str, object]) -> Liquidation | None:
+        """SPEC §7's liquidation line: `side` the position liquidated; `value` (quote) as given,
+        else price × amount. It does not move data time (nor does it in the engine)."""
+        exchange = _exchange(obj)
+        symbol = _symbol(obj)
+        ts = _ts(obj)
+        side = obj.get("side")
+        if type(side) is not str or side not in _POSITIONS:
+            raise BadLine("side is not long or short")
+        price = _positive(obj, "price")
+        amount = _positive(obj, "amount")
+        value = _positive(obj, "value") if obj.get("value") is not None else price * amount
+        if value == _INF:
+            raise BadLine("price × amount is not finite")
+        if exchange not in self.perp_enabled:
+            self.ignored += 1
+            return None
+        if ts > self._limit:
+            raise BadLine("ts more than 24 h beyond data time")
+        self.derivatives += 1
+        return Liquidation(ts, exchange, symbol, "long" if side == "long" else "short", price, amount, value)
+
+    def _meta(self, obj: Mapping[str, object]) -> list[SourceItem]:
+        """Listings (spot) and, with `perp_listings`, a Listings(market="perp") of the perp venues."""
+        items: list[SourceItem] = [Listings(_listed(obj.get("listings", {}), "listings", self.enabled))]
+        if "perp_listings" in obj:
+            perp = _listed(obj["perp_listings"], "perp_listings", self.perp_enabled)
+            items.append(Listings(perp, market="perp"))
+        return items
 
     # ------------------------------------------------------------ data time
 
@@ -519,7 +592,49 @@ def _id_text(trade_id: str | int | None) -> str:
         raise BadLine("id is not a string or an integer") from None
 
 
-_DERIVATIVE_TYPES = frozenset(("oi", "liquidation"))
+def _trade_item(
+    perp: bool,
+    exchange: str,
+    symbol: str,
+    ts: int,
+    side: Literal["buy", "sell"],
+    price: float,
+    amount: float,
+    trade_id: str | None,
+    parser: LineParser,
+) -> Trade | PerpTrade:
+    """The item of an accepted trade line: a PerpTrade (counted as a derivatives item) or a Trade."""
+    if perp:
+        parser.derivatives += 1
+        return PerpTrade(exchange, symbol, ts, side, price, amount, trade_id)
+    return Trade(exchange, symbol, ts, side, price, amount, trade_id)
+
+
+def _listed(listings: object, key: str, enabled: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """A meta line's `listings` or `perp_listings`: {symbol: [exchange ids]}, kept to `enabled`."""
+    if type(listings) is not dict:
+        raise BadLine(f"meta {key} is not an object")
+    symbols: dict[str, tuple[str, ...]] = {}
+    for symbol, exchanges in listings.items():
+        if (
+            type(symbol) is not str
+            or not symbol
+            or type(exchanges) is not list
+            or not all(type(e) is str and e in _KNOWN for e in exchanges)
+        ):
+            raise BadLine(
+                f"meta {'perp ' if key == 'perp_listings' else ''}listing for {_short(symbol)} "
+                "is not a list of exchange ids"
+            )
+        symbols[symbol] = tuple(e for e in exchanges if e in enabled)
+    return symbols
+
+
+def _ts(obj: Mapping[str, object]) -> int:
+    ts = obj.get("ts")
+    if type(ts) is not int:
+        raise BadLine("ts is not an integer")
+    return ts
 
 
 def _market(obj: Mapping[str, object]) -> str:
@@ -582,8 +697,10 @@ class ReplaySource:
     Pacing follows the data time of trade lines only: meta and bucket lines before the first
     trade are history and load at once. `window_minutes`/`keep_extra_minutes` are the engine's
     (pass them: they make late and duplicate checks exact, and give warm-up progress and the
-    short-file line); `clock`/`sleep` are injectable (seconds) for tests. `language`: of the
-    short-file line a trader reads (settings.language; English when not given).
+    short-file line); `perp_venues` too (EngineConfig.perp_venues: which derivatives lines the
+    engine takes; None: DEFAULT_PERP_VENUES among `exchanges`, as the default settings say);
+    `clock`/`sleep` are injectable (seconds) for tests. `language`: of the short-file line a
+    trader reads (settings.language; English when not given).
     """
 
     mode = SourceMode.REPLAY
@@ -596,6 +713,7 @@ class ReplaySource:
         exchanges: Sequence[str] = EXCHANGES,
         window_minutes: int | None = None,
         keep_extra_minutes: int = 10,
+        perp_venues: Sequence[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         language: Language = "en",
@@ -606,6 +724,7 @@ class ReplaySource:
         self.exchanges = tuple(exchanges)
         self.window_minutes = window_minutes
         self._keep_extra = keep_extra_minutes
+        self.perp_venues = None if perp_venues is None else tuple(perp_venues)
         self._clock = clock
         self._sleep = sleep
         self._parser = self._new_parser()
@@ -634,7 +753,12 @@ class ReplaySource:
         self.engine_stats: Callable[[], EngineStats] | None = None  # the cli's, for summary_text
 
     def _new_parser(self) -> LineParser:
-        return LineParser(self.exchanges, window_minutes=self.window_minutes, keep_extra_minutes=self._keep_extra)
+        return LineParser(
+            self.exchanges,
+            window_minutes=self.window_minutes,
+            keep_extra_minutes=self._keep_extra,
+            perp_venues=self.perp_venues,
+        )
 
     def check(self) -> None:
         """Fail early, before any UI starts: ReplayError when the file cannot be opened or read,
@@ -754,7 +878,7 @@ class ReplaySource:
         self._log_warmup()
         self._items += len(items)
         for item in reversed(items):
-            if type(item) is Trade:
+            if type(item) is Trade or type(item) is PerpTrade:
                 self._trade_time = max(self._trade_time, item.ts)
                 break
         self._duplicates = self._parser.passed_duplicates
@@ -764,29 +888,32 @@ class ReplaySource:
     async def _paced(self, lines: list[bytes], batch: list[SourceItem]) -> AsyncIterator[Sequence[SourceItem]]:
         """The items of `lines`, each when due; `batch` (shared with the caller) holds what is
         due but not yet handed out."""
-        parser, parse = self._parser, self._parser.parse
+        parser, parse = self._parser, self._parser.parse_items
         for line in lines:
             self._lines += 1
             self._consumed += len(line)
             try:
-                item = parse(line)
+                items = parse(line)
             except BadLine as bad:
                 self._reject(self._lines, str(bad))
                 continue
-            if item is None:
-                continue
-            if type(item) is Trade and parser.passed_duplicates == self._duplicates and item.ts > self._trade_time:
-                async for ready in self._due(item.ts, batch):
-                    yield ready
-                self._trade_time = item.ts
-            self._duplicates = parser.passed_duplicates
-            batch.append(item)
-            self._items += 1
-            self._handed = parser.data_time
-            if len(batch) >= BATCH:
-                yield self._noted(list(batch))
-                batch.clear()
-                await asyncio.sleep(0)
+            for item in items:
+                if (
+                    (type(item) is Trade or type(item) is PerpTrade)
+                    and parser.passed_duplicates == self._duplicates
+                    and item.ts > self._trade_time
+                ):
+                    async for ready in self._due(item.ts, batch):
+                        yield ready
+                    self._trade_time = item.ts
+                self._duplicates = parser.passed_duplicates
+                batch.append(item)
+                self._items += 1
+                self._handed = parser.data_time
+                if len(batch) >= BATCH:
+                    yield self._noted(list(batch))
+                    batch.clear()
+                    await asyncio.sleep(0)
 
     async def _due(self, ts: int, batch: list[SourceItem]) -> AsyncIterator[Sequence[SourceItem]]:
         """Wait until the trade at `ts` is due (paused: until resumed), handing `batch` out first."""
@@ -834,7 +961,7 @@ class ReplaySource:
         """The batch, after noting each exchange's newest trade time in it (for health)."""
         seen: set[str] = set()
         for item in reversed(batch):
-            if type(item) is Trade and item.exchange not in seen:
+            if (type(item) is Trade or type(item) is PerpTrade) and item.exchange not in seen:
                 seen.add(item.exchange)
                 if item.ts > self._last_ts.get(item.exchange, -1):
                     self._last_ts[item.exchange] = item.ts

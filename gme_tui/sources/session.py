@@ -25,6 +25,7 @@ from gme_tui.model import MINUTE_MS, HealthState
 if TYPE_CHECKING:
     from gme_tui.sources.ccxt_common import Connection, Row
     from gme_tui.sources.collector import Collector
+    from gme_tui.sources.perp.common import LiquidationRow
 
 INF = math.inf
 NEVER = -(1 << 62)
@@ -83,6 +84,7 @@ class Session:
         self.covered_through = NEVER  # the last minute handed out as covered (this connection)
         self.next_cover_ms = 1 << 62  # proven_ts at or past this covers one more minute
         self.gap_from: int | None = None  # first minute not covered when the last connection went
+        self.next_try_ms: int | None = None  # local wall ms of the next connect while backing off
 
     # ------------------------------------------------------------ FrameSink
 
@@ -94,6 +96,10 @@ class Session:
 
     def on_rows(self, rows: list[Row]) -> None:
         self.collector.ingest(rows, self)
+
+    def on_liquidations(self, rows: list[LiquidationRow]) -> None:
+        """A perp venue's liquidation frame (its own session; SPEC §4b)."""
+        self.collector.ingest_liquidations(rows)
 
     def on_bad_frame(self, why: str) -> None:
         self.collector.drop(why)

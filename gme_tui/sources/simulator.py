@@ -7,19 +7,40 @@ minute boundary of streaming. With `speed` X > 0, trades of data time t are yiel
 (t - start_ms) / X after streaming starts, in batches at most every ~100 ms; 0 = no pacing.
 
 The flow is planned so that the first scan already shows every consensus level and every graded
-signal (see simulator_market.py), whales appear in the first minute, and levels keep changing.
+signal of spot (see simulator_market.py), the bearish A+ included, whales appear in the first
+minute, and levels keep changing.
+
+With `perp_venues` (the demo passes `Settings.perp_venues`; Binance, OKX and Bybit can be
+simulated) it also simulates their USDT perpetuals (simulator_perps.py): perp listings and a
+backfill of perp minutes after the spot backfill, then open interest each minute (in base units),
+perp trades and liquidations (side = the position liquidated) among the spot trades, in ts
+order. B `derivatives_hedge` then holds from the third scan, and liquidations come from the first
+seconds on. Without perp venues (the default) the source yields spot items only, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from gme_tui.core.clock import wall_ms
-from gme_tui.model import EXCHANGES, MINUTE_MS, ExchangeHealth, HealthState, Listings, SourceItem, SourceMode, Trade
+from gme_tui.model import (
+    EXCHANGES,
+    MINUTE_MS,
+    ExchangeHealth,
+    HealthState,
+    Liquidation,
+    Listings,
+    PerpTrade,
+    SourceItem,
+    SourceMode,
+    Trade,
+)
 from gme_tui.sources.simulator_flow import TICK_MS, FlowGenerator
+from gme_tui.sources.simulator_perps import PERP_MARKETS, PerpGenerator
 
 MIN_BATCH_INTERVAL_S = 0.1  # paced: at most ~10 batches a second, the UI is fed smoothly
 UNPACED_BATCH_MS = 1_000  # speed 0: one second of data per batch
@@ -27,7 +48,9 @@ RATE_WINDOW_S = 5  # health: trades per second over the last few complete data s
 
 
 class SimulatedMarket:
-    """A `Source` (core/seams.py) of simulated trade flow on a dozen symbols and four exchanges."""
+    """A `Source` (core/seams.py) of simulated trade flow on a dozen symbols and four exchanges,
+    and of perpetual flow, open interest and liquidations on `perp_venues` (none by default;
+    venues the demo does not simulate perps on, Coinbase, are left out)."""
 
     mode = SourceMode.DEMO
 
@@ -43,6 +66,7 @@ class SimulatedMarket:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         duration_minutes: float | None = None,
         trades_per_second: float = 400.0,
+        perp_venues: tuple[str, ...] = (),
     ) -> None:
         if not speed >= 0 or speed == float("inf"):
             raise ValueError("speed must be 0 (as fast as possible) or a positive factor")
@@ -55,6 +79,9 @@ class SimulatedMarket:
         unknown = [e for e in exchanges if e not in EXCHANGES]
         if unknown:
             raise ValueError(f"unknown exchange(s): {', '.join(unknown)}; known: {', '.join(EXCHANGES)}")
+        unknown = [e for e in perp_venues if e not in EXCHANGES]
+        if unknown:
+            raise ValueError(f"unknown perp venue(s): {', '.join(unknown)}; known: {', '.join(PERP_MARKETS)}")
         if start_ms is None:
             start_ms = wall_ms() // MINUTE_MS * MINUTE_MS  # on-screen times look real
         self.speed = float(speed)
@@ -69,6 +96,12 @@ class SimulatedMarket:
             exchanges=self.exchanges,
             window_minutes=window_minutes,
             trades_per_second=trades_per_second,
+        )
+        self.perp_venues = tuple(v for v in PERP_MARKETS if v in perp_venues)
+        self._perps = (
+            PerpGenerator(seed=seed, flow=self._flow, venues=self.perp_venues, trades_per_second=trades_per_second)
+            if self.perp_venues
+            else None
         )
         self._closed = False
         self._started = False
@@ -87,7 +120,11 @@ class SimulatedMarket:
             raise RuntimeError("a SimulatedMarket streams once; make a new one to start over")
         self._started = True
         flow = self._flow
-        yield [Listings(symbols=flow.listings()), *flow.backfill()]
+        first: list[SourceItem] = [Listings(symbols=flow.listings()), *flow.backfill()]
+        if self._perps is not None:  # after spot's: the perp backfill reads the spot backfill's prices
+            first.append(self._perps.listings())
+            first.extend(self._perps.backfill())
+        yield first
         if self.speed > 0:
             async for batch in self._paced():
                 yield batch
@@ -122,28 +159,35 @@ class SimulatedMarket:
     def _more(self) -> bool:
         return not self._closed and (self.end_ms is None or self._next_tick < self.end_ms)
 
-    def _generate_until(self, until_ms: float) -> list[Trade]:
+    def _generate_until(self, until_ms: float) -> list[SourceItem]:
         """Every tick that ends at or before `until_ms` (and before the end of the run)."""
-        out: list[Trade] = []
+        out: list[SourceItem] = []
         while self._more() and self._next_tick + TICK_MS <= until_ms:
             out.extend(self._tick())
         return out
 
-    def _tick(self) -> list[Trade]:
+    def _tick(self) -> Sequence[SourceItem]:
         tick_start = self._next_tick
         trades = self._flow.tick(tick_start)
         if self.end_ms is not None and tick_start + TICK_MS > self.end_ms:
             trades = [t for t in trades if t.ts < self.end_ms]
         self._next_tick = tick_start + TICK_MS
         self._count(trades)
-        return trades
+        if self._perps is None:
+            return trades
+        # after the spot tick: the perps follow what spot planned for this minute
+        oi, perp = self._perps.tick(tick_start)
+        if self.end_ms is not None and tick_start + TICK_MS > self.end_ms:
+            perp = [item for item in perp if item.ts < self.end_ms]
+        # open interest of the minute boundary first: the scan that boundary starts sees it
+        return [*oi, *heapq.merge(trades, perp, key=_ts)]
 
-    async def _unpaced(self) -> AsyncIterator[list[Trade]]:
+    async def _unpaced(self) -> AsyncIterator[list[SourceItem]]:
         while self._more():
             yield self._generate_until(self._next_tick + UNPACED_BATCH_MS)
             await asyncio.sleep(0)  # not pacing: lets the event loop (the UI) breathe
 
-    async def _paced(self) -> AsyncIterator[list[Trade]]:
+    async def _paced(self) -> AsyncIterator[list[SourceItem]]:
         started = self._clock()
         last_batch = started - MIN_BATCH_INTERVAL_S
         while self._more():
@@ -162,6 +206,7 @@ class SimulatedMarket:
     # ------------------------------------------------------------ health
 
     def _count(self, trades: list[Trade]) -> None:
+        """Health counts spot trades: perp trades, OI and liquidations are not in trades_per_s."""
         last_ts = self._last_ts
         per_second = self._per_second
         for trade in trades:
@@ -187,3 +232,7 @@ class SimulatedMarket:
             return 0.0
         total = sum(count for second, count in self._per_second[exchange] if first <= second < current)
         return total / seconds
+
+
+def _ts(item: Trade | PerpTrade | Liquidation) -> int:
+    return item.ts

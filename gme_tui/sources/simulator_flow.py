@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-from gme_tui.model import EXCHANGES, MINUTE_MS, MinuteBucket, Trade
+from gme_tui.model import EXCHANGES, MINUTE_MS, MinuteBucket, PerpTrade, Side, Trade
 from gme_tui.sources.simulator_market import EXCHANGE_INDEX, SYMBOLS, SymbolPlan, SymbolSpec, make_plans
 
 TICK_MS = 100
@@ -34,6 +35,17 @@ ID_BASE: Mapping[str, int] = {
     "bybit": 2_290_000_000_061,
     "coinbase": 915_000_000,
 }
+
+
+TradeT = TypeVar("TradeT", Trade, PerpTrade)
+# Trade or PerpTrade: both take (exchange, symbol, ts, side, price, amount, id)
+TradeFactory = Callable[[str, str, int, Side, float, float, str | None], TradeT]
+
+
+class Quoter(Protocol):
+    """Where a stream's taker prices come from: a market's book around the symbol's mid."""
+
+    def quote(self, exchange: str, is_buy: bool, levels: float = 0.0) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -65,13 +77,15 @@ class PriceWalk:
         return round(price, self.spec.price_decimals)
 
 
-class Stream:
-    """Taker trades of one (symbol, exchange)."""
+class Stream(Generic[TradeT]):
+    """Taker trades of one (symbol, exchange), spot (`Trade`, the default) or perpetual (`make`
+    = PerpTrade, `base_volume` and `walk` of the perp book)."""
 
     __slots__ = (
         "base_rate",
         "base_volume",
         "exchange",
+        "make",
         "mean_value",
         "minute_end",
         "next_at",
@@ -84,12 +98,22 @@ class Stream:
         "walk",
     )
 
-    def __init__(self, spec: SymbolSpec, exchange: str, rate_per_s: float, walk: PriceWalk, rng: random.Random) -> None:
+    def __init__(
+        self,
+        spec: SymbolSpec,
+        exchange: str,
+        rate_per_s: float,
+        walk: Quoter,
+        rng: random.Random,
+        make: TradeFactory[TradeT],
+        base_volume: float | None = None,
+    ) -> None:
         self.spec = spec
         self.exchange = exchange
         self.rng = rng
         self.walk = walk
-        self.base_volume = spec.volume_per_minute * spec.shares[exchange]
+        self.make: TradeFactory[TradeT] = make
+        self.base_volume = spec.volume_per_minute * spec.shares[exchange] if base_volume is None else base_volume
         self.base_rate = rate_per_s / 1000.0
         self.rate_per_ms = self.base_rate
         self.mean_value = self.base_volume / (rate_per_s * 60.0)
@@ -110,7 +134,7 @@ class Stream:
         if self.next_at < minute_start:
             self.next_at = minute_start + self.rng.expovariate(self.rate_per_ms)
 
-    def trades_until(self, end_ms: int, ids: dict[str, int], out: list[Trade]) -> None:
+    def trades_until(self, end_ms: int, ids: dict[str, int], out: list[TradeT]) -> None:
         """Append this stream's trades with ts < end_ms."""
         rng = self.rng
         spec = self.spec
@@ -127,12 +151,12 @@ class Stream:
             self.realized += price * amount if is_buy else -price * amount
             ids[self.exchange] += 1
             out.append(
-                Trade(
+                self.make(
                     self.exchange, spec.symbol, ts, "buy" if is_buy else "sell", price, amount, str(ids[self.exchange])
                 )
             )
 
-    def whale(self, ts: int, value: float, is_buy: bool, fills: int, ids: dict[str, int], out: list[Trade]) -> None:
+    def whale(self, ts: int, value: float, is_buy: bool, fills: int, ids: dict[str, int], out: list[TradeT]) -> None:
         """One taker order swept through `fills` price levels: same ts, same side, consecutive ids."""
         weights = [self.rng.random() + 0.3 for _ in range(fills)]
         total = sum(weights)
@@ -144,7 +168,7 @@ class Stream:
             self.realized += price * amount if is_buy else -price * amount
             ids[self.exchange] += 1
             out.append(
-                Trade(
+                self.make(
                     self.exchange,
                     self.spec.symbol,
                     ts,
@@ -160,19 +184,19 @@ class WhaleDesk:
     """When, where and how big the whale orders are. The first minute always holds two of them,
     one of at least 550k, so a fresh demo shows whales (and whale alerts) right away."""
 
-    def __init__(self, streams: Sequence[Stream], start_ms: int, rng: random.Random) -> None:
+    def __init__(self, streams: Sequence[Stream[Trade]], start_ms: int, rng: random.Random) -> None:
         self.rng = rng
         self.streams = [s for s in streams if s.spec.whales and s.base_volume >= WHALE_STREAM_MIN_VOLUME]
         self.weights = [s.base_volume for s in self.streams]
         biggest = sorted(self.streams, key=lambda s: (s.exchange != "binance", -s.base_volume))
-        self.queue: list[tuple[int, Stream, float]] = []
+        self.queue: list[tuple[int, Stream[Trade], float]] = []
         if biggest:
             self.queue.append((start_ms + rng.randint(3_000, 12_000), biggest[0], rng.uniform(550_000, 1_500_000)))
             second = biggest[min(len(biggest) - 1, rng.randint(1, 4))]
             self.queue.append((start_ms + rng.randint(20_000, 45_000), second, rng.uniform(210_000, 450_000)))
         self.next_random = start_ms + rng.expovariate(WHALES_PER_MINUTE / MINUTE_MS)
 
-    def due(self, end_ms: int) -> list[tuple[int, Stream, float]]:
+    def due(self, end_ms: int) -> list[tuple[int, Stream[Trade], float]]:
         """Whales with ts < end_ms, in time order."""
         while self.streams and self.next_random < end_ms:
             stream = self.rng.choices(self.streams, self.weights)[0]
@@ -183,7 +207,7 @@ class WhaleDesk:
         self.queue = [w for w in self.queue if w[0] >= end_ms]
         return due
 
-    def place(self, ts: int, stream: Stream, value: float, ids: dict[str, int], out: list[Trade]) -> None:
+    def place(self, ts: int, stream: Stream[Trade], value: float, ids: dict[str, int], out: list[Trade]) -> None:
         value = max(WHALE_MIN * 1.01, min(value, WHALE_MAX, 0.5 * stream.volume))
         lean = stream.target / stream.volume if stream.volume else 0.0
         is_buy = self.rng.random() < 0.5 + max(-0.35, min(0.35, 3.0 * lean))  # whales mostly follow the regime
@@ -226,17 +250,18 @@ class FlowGenerator:
         self.plans: dict[str, SymbolPlan] = make_plans(random.Random(master.getrandbits(64)), -window_minutes, specs)
         self.walks = {spec.symbol: PriceWalk(spec, random.Random(master.getrandbits(64))) for spec in specs}
         rates = _rates(trades_per_second, specs)
-        self.streams: list[Stream] = []
+        self.streams: list[Stream[Trade]] = []
         for spec in specs:
             for exchange in EXCHANGES:  # every stream draws its seed, enabled or not: same seed, same data
                 stream_rng = random.Random(master.getrandbits(64))
                 if exchange in spec.shares and exchange in self.enabled:
                     key = StreamKey(spec.symbol, exchange)
-                    self.streams.append(Stream(spec, exchange, rates[key], self.walks[spec.symbol], stream_rng))
+                    self.streams.append(Stream(spec, exchange, rates[key], self.walks[spec.symbol], stream_rng, Trade))
         self._by_key = {StreamKey(s.spec.symbol, s.exchange): s for s in self.streams}
         self.whales = WhaleDesk(self.streams, start_ms, random.Random(master.getrandbits(64)))
         self.ids: dict[str, int] = {e: ID_BASE[e] + master.randint(0, 10_000_000) for e in EXCHANGES}
         self.minute = self.start_minute - 1  # the last minute started (streaming)
+        self.backfill_mids: dict[str, list[float]] = {spec.symbol: [] for spec in specs}  # per backfill minute
         for plan in self.plans.values():
             plan.balance_backfill(window_minutes)
 
@@ -256,6 +281,7 @@ class FlowGenerator:
             for symbol, plan in self.plans.items():
                 walk = self.walks[symbol]
                 walk.step(self._drift(plan, k), 1.0)
+                self.backfill_mids[symbol].append(walk.mid)
                 for exchange, row in plan.minute(k).items():
                     if exchange not in self.enabled:
                         continue
@@ -290,6 +316,16 @@ class FlowGenerator:
             self.whales.place(max(ts, tick_start), stream, value, ids, out)
         out.sort(key=_ts)  # stable: a whale's fills stay together
         return out
+
+    def spot_lean(self, symbol: str, k: int) -> float:
+        """The planned imbalance (net / volume) of `symbol` on every spot book together in relative
+        minute k. Only for minutes already planned (the backfill's, or streaming ones up to the
+        current minute): planning ahead would draw from the plan's generator out of turn."""
+        if k > self.minute - self.start_minute:
+            raise ValueError(f"minute {k} is not planned yet")
+        rows = self.plans[symbol].minute(k).values()
+        volume = sum(row.volume for row in rows)
+        return sum(row.net for row in rows) / volume if volume else 0.0
 
     def _start_minute(self, minute: int) -> None:
         self.minute = minute

@@ -133,12 +133,16 @@ STORIES: Mapping[str, Story] = {
     "chop_to_rally": ((-60, (0.01, -0.03, 0.01, -0.01)), (-4, _flat(0.15)), (20, TEMPLATES["trap"])),
     # Asia buys, Coinbase sells: mixed with C
     "trap": ((-60, TEMPLATES["trap"]), (-6, TEMPLATES["sync_bear"])),
-    # a sell-off that buyers have been reversing for a while: strong bearish, mixed, strong bullish
-    "bear_steady": ((-60, TEMPLATES["sync_bear"]), (-12, _flat(0.15))),
+    # a heavy sell-off that buyers have been reversing for a while: the bearish A+ for the first
+    # minutes, then strong bearish, mixed, strong bullish
+    "bear_steady": ((-60, (-0.24, -0.22, -0.23, -0.22)), (-12, _flat(0.15))),
     # buying that has just turned: A+ for a few minutes, strong bullish for longer
     "sync_bull": ((-60, TEMPLATES["sync_bull"]), (-6, TEMPLATES["sync_bear"])),
     # symbols that Coinbase does not list can only be mixed (quorum), so they just wander
     "wander": ((-60, TEMPLATES["chop"]), (-20, TEMPLATES["bull"]), (5, TEMPLATES["chop_other_way"])),
+    # steady spot buying while perps are sold against it (simulator_perps.py): B once open
+    # interest has grown; without Coinbase the spot side stays mixed (quorum), as for "wander"
+    "hedge": ((-60, (0.11, 0.10, 0.09, 0.0)), (14, TEMPLATES["chop"])),
 }
 
 LEAN_ROLES = ("lean_bull", "lean_bear")  # need BTC/ETH size (total > 50M)
@@ -157,6 +161,7 @@ def cast_roles(rng: random.Random) -> dict[str, str]:
     roles = dict(zip(("BTC/USDT", "ETH/USDT"), lean))
     roles.update(zip(("SOL/USDT", "XRP/USDT"), a_roles))
     roles.update(zip(("DOGE/USDT", "ADA/USDT", "AVAX/USDT", "LINK/USDT", "LTC/USDT", "SUI/USDT"), small))
+    roles["BNB/USDT"] = "hedge"  # fixed, no draw: the other roles stay as they were for a seed
     for spec in SYMBOLS:
         roles.setdefault(spec.symbol, "wander")
     return roles
@@ -180,8 +185,9 @@ BACKFILL_JITTER = 0.06  # the backfill's window sums land within 6 % of the stor
 class SymbolPlan:
     """The per-minute plan of one symbol on every exchange that lists it, extended lazily."""
 
-    def __init__(self, spec: SymbolSpec, story: Story, rng: random.Random, first_minute: int) -> None:
+    def __init__(self, spec: SymbolSpec, story: Story, rng: random.Random, first_minute: int, role: str = "") -> None:
         self.spec = spec
+        self.role = role  # the story's name (STORIES): the perp side plays along (simulator_perps.py)
         self._rng = rng
         self._first = first_minute  # relative minute of index 0 (the backfill's first minute)
         self._segments: list[tuple[int, GVector, int]] = [(k, g, 0) for k, g in story]
@@ -199,7 +205,8 @@ class SymbolPlan:
     def g(self, k: int) -> GVector:
         """The regime's imbalance at relative minute k, ramps included, before noise."""
         self._extend_segments(k)
-        index = max(i for i, segment in enumerate(self._segments) if segment[0] <= k)
+        # the first segment also holds before its start (a window longer than the story's past)
+        index = max((i for i, segment in enumerate(self._segments) if segment[0] <= k), default=0)
         start, target, ramp = self._segments[index]
         if ramp and index > 0 and k < start + ramp:
             before = self._segments[index - 1][1]
@@ -261,6 +268,8 @@ def _blend(before: GVector, target: GVector, weight: float) -> GVector:
 def make_plans(rng: random.Random, first_minute: int, specs: Sequence[SymbolSpec] = SYMBOLS) -> dict[str, SymbolPlan]:
     roles = cast_roles(random.Random(rng.getrandbits(64)))
     return {
-        spec.symbol: SymbolPlan(spec, STORIES[roles[spec.symbol]], random.Random(rng.getrandbits(64)), first_minute)
+        spec.symbol: SymbolPlan(
+            spec, STORIES[roles[spec.symbol]], random.Random(rng.getrandbits(64)), first_minute, roles[spec.symbol]
+        )
         for spec in specs
     }

@@ -121,7 +121,11 @@ class StoreWriter:
 
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         """Queue the events that matter to the store; O(number of events), never blocks."""
-        wanted = [e for e in events if type(e) is ClosedMinutes or type(e) is Scan or type(e) is Whale]
+        # A re-scan of a boundary after the settings changed (Scan.rescan) was stored already.
+        # Liquidations are not stored (the store has no table for them).
+        wanted: list[EngineEvent] = [
+            e for e in events if type(e) is ClosedMinutes or (type(e) is Scan and not e.rescan) or type(e) is Whale
+        ]
         if not wanted:
             return
         if self._closed:
@@ -242,7 +246,7 @@ def rows_of(events: Iterable[EngineEvent]) -> tuple[list[MinuteBucket], list[Sig
     for event in events:
         if isinstance(event, ClosedMinutes):
             minutes.extend(event.buckets)
-        elif isinstance(event, Scan):
+        elif isinstance(event, Scan) and not event.rescan:
             for item in event.symbols:
                 for signal in item.signals:
                     signals.append(signal_row(signal, item.consensus.coverage, event.window_minutes))

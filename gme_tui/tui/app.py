@@ -40,8 +40,8 @@ from gme_tui.tui.replay import ReplayStatus, faster, replay_status, slower
 from gme_tui.tui.screens.main import REPLAY_ACTIONS, MainScreen
 from gme_tui.tui.theme import Colours, colours_from
 from gme_tui.tui.view import ASCENDING_FIRST, GRADE_FILTERS, Market, Row, SortSpec, grade_filter_name, visible_rows
-from gme_tui.tui.widgets.cells import CellContext, table_columns
-from gme_tui.tui.widgets.feeds import SignalLogView, WhaleTicker
+from gme_tui.tui.widgets.cells import CellContext, Column, table_columns
+from gme_tui.tui.widgets.feeds import LiquidationTicker, SignalLogView, WhaleTicker
 from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar, StatusInfo
 
@@ -145,7 +145,21 @@ class GmeApp(App[int]):
         self.zone = fmt.zone(settings.timezone)
         self.t: Catalogue = catalogue(settings.language)
         self.colours: Colours = self._make_styles()
-        self._columns = table_columns(settings.enabled_exchanges, self.t)
+        self.show_liquidations = False  # narrow screens: the liquidations in the whales' place (`l`)
+        # perp data came (a derivatives line or a liquidation): the perp columns and the liquidation
+        # pane are worth their room (a spot-only replay keeps it for spot figures)
+        self._perps_seen = False
+        self._columns = self._make_columns()
+
+    @property
+    def liquidations_on(self) -> bool:
+        """Perp data came and some perpetual venue is on: the perp columns and the liquidation
+        feed have their place (SPEC §4b)."""
+        return self._perps_seen and bool(self.settings.perp_venues)
+
+    def _make_columns(self) -> list[Column]:
+        """The table's columns: with the perp flow and the OI change while `liquidations_on`."""
+        return table_columns(self.settings.enabled_exchanges, self.t, perps=self.liquidations_on)
 
     @property
     def store(self) -> HistoryReader | None:
@@ -190,6 +204,7 @@ class GmeApp(App[int]):
         self._started = True
         self.table = main.query_one(FlowTable)
         self.whale_ticker = main.query_one(WhaleTicker)
+        self.liquidation_ticker = main.query_one(LiquidationTicker)
         self.signal_log = main.query_one(SignalLogView)
         self.status_bar = main.query_one(StatusBar)
         self.search_box = main.query_one("#search", Input)
@@ -246,7 +261,14 @@ class GmeApp(App[int]):
         self._shown_rows = market.rows
         self._shown_scan_ts = market.scan.ts if market.scan is not None else None
         self._coverage = _fewest_covered(market.rows.values())
+        if not self._perps_seen and (
+            market.liquidations or any(row.scan.derivatives is not None for row in market.rows.values())
+        ):
+            self._perps_seen = True
+            self._columns = self._make_columns()
+            self.main.relabel()
         self.whale_ticker.show(tuple(market.whales))
+        self.liquidation_ticker.show(tuple(market.liquidations))
         self.signal_log.show(tuple(market.signals.entries))
         self._show_table()
 
@@ -443,8 +465,15 @@ class GmeApp(App[int]):
     def action_pause(self) -> None:
         self.paused = not self.paused
 
+    def action_toggle_liquidations(self) -> None:
+        """Narrow screens: the liquidations in the whales' place, or the whales back."""
+        self.show_liquidations = not self.show_liquidations
+        self.main.relabel()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The replay keys exist only with a replay (hidden otherwise)."""
+        """The replay keys exist only with a replay, the liquidation key only with a perp venue on."""
+        if action == "toggle_liquidations":
+            return self.liquidations_on
         return not (action in REPLAY_ACTIONS and self.replay is None)
 
     def action_replay_pause(self) -> None:
@@ -559,7 +588,7 @@ class GmeApp(App[int]):
         self.zone = fmt.zone(settings.timezone)
         self.t = catalogue(settings.language)
         self.mutes.set_configured(settings.alerts.muted)
-        self._columns = table_columns(settings.enabled_exchanges, self.t)
+        self._columns = self._make_columns()
         if settings.ui.refresh_ms != old.ui.refresh_ms and self._timer is not None:
             self._timer.stop()
             self._timer = self.set_interval(settings.ui.refresh_ms / 1000, self.tick, name="ui-tick")
@@ -576,6 +605,8 @@ class GmeApp(App[int]):
         self.whale_ticker.configure(self.zone, self.t, self.colours)
         self.whale_ticker.set_threshold(self.settings.alerts.whale_notify_threshold)
         self.signal_log.configure(self.zone, self.t, self.colours)
+        self.liquidation_ticker.configure(self.zone, self.t, self.colours)
+        self.liquidation_ticker.set_threshold(self.settings.alerts.liquidation_notify_threshold)
 
     # ------------------------------------------------------------ palette and crashes
 
@@ -599,6 +630,8 @@ class GmeApp(App[int]):
         yield SystemCommand(p.pin, p.pin_help, self.action_pin)
         yield SystemCommand(p.mute, p.mute_help, self.action_mute)
         yield SystemCommand(p.pause, p.pause_help, self.action_pause)
+        if self.liquidations_on:
+            yield SystemCommand(p.liquidations, p.liquidations_help, self.action_toggle_liquidations)
         if self.replay is not None:  # the replay's own controls (space, + / -, n)
             k, tips = self.t.keys, self.t.tips
             yield SystemCommand(k.replay_pause, tips.replay_pause, self.action_replay_pause)

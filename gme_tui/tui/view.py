@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 
 from gme_tui.engine.rules import GRADE_ORDER
 from gme_tui.i18n import Catalogue
-from gme_tui.model import EXCHANGES, EngineEvent, Grade, Level, Scan, Signal, SignalCode, SymbolScan, Whale
+from gme_tui.model import (
+    EXCHANGES,
+    EngineEvent,
+    Grade,
+    Level,
+    Liquidation,
+    Scan,
+    Signal,
+    SignalCode,
+    SymbolScan,
+    Whale,
+)
 
 GRADE_FILTERS: Mapping[int, str] = {0: "all", 1: "A+", 2: "A", 3: "B", 4: "C", 5: "any signal"}
 
@@ -48,6 +59,7 @@ class Row:
     buy_sell: float | None  # all participating exchanges' buy / sell
     net_share: float | None  # total net as a share of window volume
     short_coverage: tuple[str, ...]  # exchanges whose covered minutes fall short of the window
+    short_perp: bool = False  # a perp venue's covered minutes fall short of the window
     _trend: tuple[float, ...] | None = None
 
     @property
@@ -81,6 +93,7 @@ def build_row(item: SymbolScan, window_minutes: int) -> Row:
     grades = tuple(sorted({s.grade for s in signals}, key=GRADE_ORDER.__getitem__)) if signals else ()
     codes = tuple(next(s.code for s in signals if s.grade == grade) for grade in grades)
     total = item.consensus.total
+    perp_coverage = item.derivatives.perp_coverage if item.derivatives is not None else None
     return Row(
         symbol=item.consensus.symbol,
         scan=item,
@@ -90,6 +103,7 @@ def build_row(item: SymbolScan, window_minutes: int) -> Row:
         buy_sell=buy / sell if sell > 0 else (float("inf") if buy > 0 else None),
         net_share=total / item.volume if item.volume > 0 else None,
         short_coverage=tuple(short),
+        short_perp=perp_coverage is not None and any(m < window_minutes for m in perp_coverage.values()),
     )
 
 
@@ -120,6 +134,8 @@ _SORT_VALUES: dict[str, Callable[[Row], float | str | None]] = {
     "change": lambda row: row.scan.price_change,
     "volume": lambda row: row.scan.volume,
     "share": lambda row: row.net_share,
+    "perp": lambda row: d.perp_total if (d := row.scan.derivatives) is not None else None,
+    "oi": lambda row: d.oi_change_pct if (d := row.scan.derivatives) is not None else None,
 }
 # Columns whose natural first direction is ascending (text, ranks where 0 is best).
 ASCENDING_FIRST = frozenset({"symbol", "consensus", "signals"})
@@ -208,11 +224,13 @@ class Market:
     scan: Scan | None = None
     rows: dict[str, Row] = field(default_factory=dict)
     whales: deque[Whale] = field(init=False)
+    liquidations: deque[Liquidation] = field(init=False)  # newest first (SPEC §4b)
     signals: SignalLog = field(init=False)
     scans_seen: int = 0  # read by benchmarks/bench_tui.py
 
     def __post_init__(self) -> None:
         self.whales = deque(maxlen=self.whale_rows)
+        self.liquidations = deque(maxlen=self.whale_rows)
         self.signals = SignalLog(self.signal_rows)
 
     def apply(self, events: Sequence[EngineEvent], cooldown_ms: int) -> None:
@@ -221,6 +239,8 @@ class Market:
         for event in events:
             if isinstance(event, Whale):
                 self._add_whale(event)
+            elif isinstance(event, Liquidation):
+                self.liquidations.appendleft(event)
             elif isinstance(event, Scan):
                 latest = event
                 self.scans_seen += 1
@@ -244,6 +264,16 @@ class Market:
         if full:
             whales.pop()
         whales.insert(index, whale)
+
+    def liquidations_of(self, symbol: str, limit: int = 20) -> list[Liquidation]:
+        """The symbol's latest liquidations of this session, newest first."""
+        out: list[Liquidation] = []
+        for item in self.liquidations:
+            if item.symbol == symbol:
+                out.append(item)
+                if len(out) >= limit:
+                    break
+        return out
 
     def whales_of(self, symbol: str, limit: int = 20) -> list[Whale]:
         out: list[Whale] = []

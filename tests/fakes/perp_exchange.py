@@ -12,6 +12,25 @@ It answers the endpoints the perp adapters call, in each venue's documented shap
 Script it with `set_oi`, `add_oi_history`, `add_kline`, or `recorded[(venue, path)] = body` to
 serve a recorded answer as it is; observe `requests` and `binance_weight`.
 
+Markets (what ccxt's load_markets reads: Binance `/fapi/v1/exchangeInfo`, OKX
+`/api/v5/public/instruments?instType=SWAP`, Bybit `/v5/market/instruments-info?category=linear`),
+built from the venues' recorded BTC entries (../shared/fixtures/ccxt/*.markets.json) for every
+base of `bases`; `listing[(venue, base)]` renames one (`1000PEPE`); OKX contract sizes are the
+real ones (BTC 0.01, ETH 0.1, XRP 100, DOGE 1000, else 1). Recent trades for the liveness check
+(Binance `/fapi/v1/trades`, OKX `/api/v5/market/trades`, Bybit `/v5/market/recent-trade`), and
+Binance klines made from the published trades when none are scripted.
+
+A live market: `publish(trades)` (PerpTapeTrade, in the venue's own units: listing price,
+contracts) records them and sends each venue's trade frames to the sockets subscribed to them;
+`liquidate(...)` sends a liquidation frame in the venue's shape to the sockets on its feed.
+
+Hostile, as the venues are (all off by default): `rate_limit(venue, kind, times, path, wait_s)`
+(the real over-limit answers of tests/fakes/faults.py), `binance_weight_limit` (HTTP 429 beyond
+it), `refuse_ws` (handshakes answered 503), `drop(venue)` (every socket closed),
+`keepalive(venue, every_s)` (keep-alives without data: Binance protocol pings, OKX `pong`, Bybit's
+ping answer), `stall(venue)` (the current sockets stay open, nothing at all sent, pings unanswered).
+The clock: a Clock (ScaledClock in live runs) or a fixed `now_ms`.
+
 WebSocket (the paths ccxt.pro 4.5.90 opens): Binance `<ws>/market/ws/<n>` (aggTrade and
 forceOrder streams; `SUBSCRIBE` answered `{"result": null, "id": n}`), OKX `<ws>/ws/v5/public`
 (`subscribe` answered per arg), Bybit `<ws>/v5/public/linear` (`subscribe`, at most 10 args, as
@@ -22,17 +41,98 @@ frame to every socket of the venue; `wait_for(predicate)` awaits a change.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from aiohttp import WSMsgType, web
 
+from tests.fakes import faults as F
+from tests.fakes.faults import RateLimitKind
+
 MINUTE_MS = 60_000
 # Binance USDⓈ-M REST weights, from each endpoint's documentation ("Request Weight").
-BINANCE_WEIGHTS = {"/fapi/v1/openInterest": 1, "/futures/data/openInterestHist": 0, "/fapi/v1/exchangeInfo": 1}
+BINANCE_WEIGHTS = {
+    "/fapi/v1/openInterest": 1,
+    "/futures/data/openInterestHist": 0,
+    "/fapi/v1/exchangeInfo": 1,
+    "/fapi/v1/trades": 5,
+}
+OKX_CONTRACT_SIZES = {"BTC": 0.01, "ETH": 0.1, "XRP": 100.0, "DOGE": 1000.0}  # OKX ctVal, as listed
+Venue = Literal["binance", "okx", "bybit"]
+
+# The venues' recorded BTC entries (ccxt's test data, ../shared/fixtures/ccxt/*.markets.json): the
+# template of every listed market, renamed per base.
+_BINANCE_BTC: dict[str, Any] = {
+    "symbol": "BTCUSDT", "pair": "BTCUSDT", "contractType": "PERPETUAL", "deliveryDate": "4133404800000",
+    "onboardDate": "1569398400000", "status": "TRADING", "maintMarginPercent": "2.5000",
+    "requiredMarginPercent": "5.0000", "baseAsset": "BTC", "quoteAsset": "USDT", "marginAsset": "USDT",
+    "pricePrecision": "2", "quantityPrecision": "3", "baseAssetPrecision": "8", "quotePrecision": "8",
+    "underlyingType": "COIN", "underlyingSubType": ["PoW"], "settlePlan": "0", "triggerProtect": "0.0500",
+    "liquidationFee": "0.012500", "marketTakeBound": "0.05", "maxMoveOrderLimit": "10000",
+    "filters": [
+        {"tickSize": "0.10", "minPrice": "556.80", "filterType": "PRICE_FILTER", "maxPrice": "4529764"},
+        {"filterType": "LOT_SIZE", "stepSize": "0.001", "minQty": "0.001", "maxQty": "1000"},
+        {"stepSize": "0.001", "maxQty": "120", "minQty": "0.001", "filterType": "MARKET_LOT_SIZE"},
+        {"limit": "200", "filterType": "MAX_NUM_ORDERS"},
+        {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": "10"},
+        {"filterType": "MIN_NOTIONAL", "notional": "5"},
+        {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDecimal": "4", "multiplierDown": "0.9500"},
+    ],
+    "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                   "TRAILING_STOP_MARKET"],
+    "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+}  # fmt: skip
+_OKX_BTC: dict[str, Any] = {
+    "alias": "", "baseCcy": "", "category": "1", "ctMult": "1", "ctType": "linear", "ctVal": "0.01",
+    "ctValCcy": "BTC", "expTime": "", "instFamily": "BTC-USDT", "instId": "BTC-USDT-SWAP", "instType": "SWAP",
+    "lever": "100", "listTime": "1611916828000", "lotSz": "0.1", "maxIcebergSz": "100000000.0000000000000000",
+    "maxLmtAmt": "20000000", "maxLmtSz": "100000000", "maxMktAmt": "", "maxMktSz": "12000", "maxStopSz": "12000",
+    "maxTriggerSz": "100000000.0000000000000000", "maxTwapSz": "100000000.0000000000000000", "minSz": "0.1",
+    "optType": "", "quoteCcy": "", "ruleType": "normal", "settleCcy": "USDT", "state": "live", "stk": "",
+    "tickSz": "0.1", "uly": "BTC-USDT",
+}  # fmt: skip
+_BYBIT_BTC: dict[str, Any] = {
+    "symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": "BTC",
+    "quoteCoin": "USDT", "launchTime": "1584230400000", "deliveryTime": "0", "deliveryFeeRate": "",
+    "priceScale": "2", "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+    "priceFilter": {"minPrice": "0.10", "maxPrice": "1999999.80", "tickSize": "0.10"},
+    "lotSizeFilter": {"maxOrderQty": "1190.000", "minOrderQty": "0.001", "qtyStep": "0.001",
+                      "postOnlyMaxOrderQty": "1190.000", "maxMktOrderQty": "119.000", "minNotionalValue": "5"},
+    "unifiedMarginTrade": True, "fundingInterval": "480", "settleCoin": "USDT", "copyTrading": "both",
+    "upperFundingRate": "0.005", "lowerFundingRate": "-0.005", "isPreListing": False, "preListingInfo": None,
+    "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"}, "displayName": "",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PerpTapeTrade:
+    """One trade as the venue publishes it: `price` per listing unit, `contracts` in the venue's
+    amount unit (OKX contracts; Binance and Bybit the listing's base)."""
+
+    venue: str
+    market_id: str
+    ts: int
+    side: Literal["buy", "sell"]
+    price: float
+    contracts: float
+    id: int
+
+
+class _FixedClock:
+    """The fake's clock when a test gives a fixed `now_ms`: sleeps are real."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.now = now_ms
+
+    def wall_ms(self) -> int:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 def kline_weight(limit: int) -> int:
@@ -54,16 +154,32 @@ class PerpConn:
     path: str
     ws: web.WebSocketResponse
     subscribe_messages: list[dict[str, Any]] = field(default_factory=list)
+    trades: set[str] = field(default_factory=set)  # market ids whose trades it subscribed
+    liquidations: set[str] = field(default_factory=set)  # market ids, or "*" (all-market feeds)
+    stalled: bool = False  # sends nothing at all (stall())
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 class FakePerpExchange:
-    def __init__(self, now_ms: int) -> None:
-        self.now_ms = now_ms  # the venues' clock: stamps answers, picks the weight minute
+    def __init__(self, clock: Any, bases: Iterable[str] = ("BTC", "ETH", "SOL", "XRP", "DOGE")) -> None:
+        """`clock`: a Clock (wall_ms, sleep) or a fixed time in ms (then `now_ms` may be set)."""
+        self.clock = _FixedClock(clock) if isinstance(clock, int) else clock
+        self.bases = list(bases)
+        self.listing: dict[tuple[str, str], str] = {}  # (venue, base) -> the listing's base, e.g. "1000PEPE"
+        self.history: dict[str, list[PerpTapeTrade]] = defaultdict(list)  # venue -> trades, oldest first
+        self.connections_total: dict[str, int] = defaultdict(int)
+        self.limit_answers: dict[str, list[tuple[int, str, str]]] = defaultdict(list)  # (ms, path, kind)
+        self.refuse_ws: set[str] = set()
+        self.keepalive_s: dict[str, float] = {}
+        self.binance_weight_limit: int | None = None
+        self._rate_limits: dict[str, list[tuple[RateLimitKind, str, float | None]]] = defaultdict(list)
+        self._next_id = 5000
         self.oi: dict[tuple[str, str], tuple[int, float]] = {}  # (venue, market id) -> (ts, contracts)
         self.oi_history: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
         self.klines: dict[str, list[Kline]] = defaultdict(list)  # binance market id -> rows
         self.recorded: dict[tuple[str, str], Any] = {}  # (venue, path) -> a recorded answer's body
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (venue, path, query)
+        self.request_ms: list[int] = []  # the venues' clock at each of `requests`
         self.binance_weight: dict[int, int] = defaultdict(int)  # minute -> weight
         self.conns: list[PerpConn] = []  # the open sockets
         self.opened: list[PerpConn] = []  # every socket ever accepted (their subscriptions stay readable)
@@ -86,9 +202,22 @@ class FakePerpExchange:
 
     async def stop(self) -> None:
         for conn in list(self.conns):
+            for task in conn.tasks:
+                task.cancel()
             await conn.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @property
+    def now_ms(self) -> int:
+        """The venues' clock: stamps answers, picks the weight minute."""
+        return int(self.clock.wall_ms())
+
+    @now_ms.setter
+    def now_ms(self, value: int) -> None:
+        if not isinstance(self.clock, _FixedClock):
+            raise TypeError("now_ms follows the clock given: set it on a fake made with a fixed time")
+        self.clock.now = value
 
     def ccxt_settings(self, venue: str) -> dict[str, Any]:
         http = f"http://127.0.0.1:{self.port}/{venue}"
@@ -119,6 +248,117 @@ class FakePerpExchange:
 
     def add_kline(self, market_id: str, kline: Kline) -> None:
         self.klines[market_id].append(kline)
+
+    # ------------------------------------------------------------ markets and trades
+
+    def listing_base(self, venue: str, base: str) -> str:
+        return self.listing.get((venue, base), base)
+
+    def market_id(self, venue: str, base: str) -> str:
+        listed = self.listing_base(venue, base)
+        return f"{listed}-USDT-SWAP" if venue == "okx" else f"{listed}USDT"
+
+    def contract_size(self, venue: str, base: str) -> float:
+        return OKX_CONTRACT_SIZES.get(base, 1.0) if venue == "okx" else 1.0
+
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def trade(
+        self, venue: str, base: str, ts: int, side: Literal["buy", "sell"], price: float, contracts: float
+    ) -> PerpTapeTrade:
+        return PerpTapeTrade(venue, self.market_id(venue, base), ts, side, price, contracts, self.new_id())
+
+    async def publish(self, trades: Iterable[PerpTapeTrade]) -> int:
+        """Record the trades and send them to the sockets subscribed to them; returns frames sent."""
+        sent = 0
+        for t in trades:
+            self.history[t.venue].append(t)
+            frame = _trade_frame(t)
+            for conn in list(self.conns):
+                if conn.venue == t.venue and t.market_id in conn.trades and not self._silent(conn):
+                    sent += await _send(conn, frame)
+        self._changed.set()
+        return sent
+
+    async def liquidate(
+        self, venue: str, base: str, ts: int, position: Literal["long", "short"], price: float, contracts: float
+    ) -> int:
+        """A forced liquidation of a `position`, sent in the venue's shape to the sockets on its
+        liquidation feed (Binance and OKX name the ORDER's side, Bybit the position's)."""
+        market_id = self.market_id(venue, base)
+        frame = _liquidation_frame(venue, market_id, ts, position, price, contracts)
+        sent = 0
+        for conn in list(self.conns):
+            if conn.venue == venue and ({"*", market_id} & conn.liquidations) and not self._silent(conn):
+                sent += await _send(conn, frame)
+        self._changed.set()
+        return sent
+
+    def subscribed(self, venue: str) -> set[str]:
+        """Market ids whose trades an open socket of `venue` subscribed."""
+        return {m for c in self.conns if c.venue == venue and not c.ws.closed for m in c.trades}
+
+    def on_liquidations(self, venue: str) -> bool:
+        return any(c.liquidations for c in self.conns if c.venue == venue and not c.ws.closed)
+
+    # ------------------------------------------------------------ fault switches
+
+    def rate_limit(
+        self, venue: str, kind: RateLimitKind, times: int = 1, path: str = "", wait_s: float | None = None
+    ) -> None:
+        """The next `times` REST calls of `venue` whose path contains `path` get the `kind` answer."""
+        self._rate_limits[venue].extend([(kind, path, wait_s)] * times)
+
+    async def drop(self, venue: str) -> None:
+        for conn in list(self.conns):
+            if conn.venue == venue:
+                await conn.ws.close()
+
+    def stall(self, venue: str) -> None:
+        """The current sockets of `venue` stay open but send nothing at all from now on (no data, no
+        keep-alives, no answers, pings unanswered): a half-dead connection. Sockets opened later
+        work (what a reconnect finds)."""
+        for conn in self.conns:
+            if conn.venue == venue:
+                conn.stalled = True
+
+    def keepalive(self, venue: str, every_s: float | None) -> None:
+        """Keep-alives without data every `every_s` on every socket of `venue` (None: off)."""
+        if every_s is None:
+            self.keepalive_s.pop(venue, None)
+            return
+        self.keepalive_s[venue] = every_s
+        for conn in self.conns:
+            if conn.venue == venue:
+                conn.tasks.append(asyncio.create_task(self._keepalive_loop(conn)))
+
+    def _silent(self, conn: PerpConn) -> bool:
+        return conn.stalled or conn.ws.closed
+
+    async def _keepalive_loop(self, conn: PerpConn) -> None:
+        while not conn.ws.closed and conn.venue in self.keepalive_s:
+            await self.clock.sleep(self.keepalive_s[conn.venue])
+            if self._silent(conn):
+                continue
+            try:
+                if conn.venue == "binance":
+                    await conn.ws.ping()
+                elif conn.venue == "okx":
+                    await conn.ws.send_str(F.okx_keepalive())
+                else:
+                    await conn.ws.send_str(orjson.dumps(F.bybit_keepalive()).decode())
+            except ConnectionError:
+                return
+
+    def calls_per_minute(self, venue: str, path: str) -> dict[int, int]:
+        """Calls of `path` per minute of the venues' clock."""
+        out: dict[int, int] = defaultdict(int)
+        for (v, p, _q), ms in zip(self.requests, self.request_ms, strict=True):
+            if v == venue and p == path:
+                out[ms // MINUTE_MS] += 1
+        return dict(out)
 
     def calls(self, venue: str, path: str) -> list[dict[str, str]]:
         return [q for v, p, q in self.requests if v == venue and p == path]
@@ -157,6 +397,11 @@ class FakePerpExchange:
             return await self._websocket(venue, path, request)
         query = dict(request.query)
         self.requests.append((venue, path, query))
+        self.request_ms.append(self.now_ms)
+        self._changed.set()
+        limited = self._rate_limit_answer(venue, path)
+        if limited is not None:
+            return limited
         headers: dict[str, str] = {}
         if venue == "binance":
             weight = (
@@ -164,15 +409,91 @@ class FakePerpExchange:
             )
             minute = self.now_ms // MINUTE_MS
             self.binance_weight[minute] += weight
-            headers["X-MBX-USED-WEIGHT-1M"] = str(self.binance_weight[minute])
+            used = self.binance_weight[minute]
+            if self.binance_weight_limit is not None and used > self.binance_weight_limit:
+                self.violations.append(f"binance: weight {used} > {self.binance_weight_limit} in minute {minute}")
+                return self._limit_response(
+                    "binance", path, "binance-429", (MINUTE_MS - self.now_ms % MINUTE_MS) / 1000
+                )
+            headers["X-MBX-USED-WEIGHT-1M"] = str(used)
         if (venue, path) in self.recorded:
             status, body = 200, self.recorded[(venue, path)]
         else:
             status, body = getattr(self, f"_{venue}")(path, query)
         return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
 
+    def _rate_limit_answer(self, venue: str, path: str) -> web.Response | None:
+        for i, (kind, fragment, wait_s) in enumerate(self._rate_limits[venue]):
+            if fragment in path:
+                del self._rate_limits[venue][i]
+                return self._limit_response(venue, path, kind, 1.0 if wait_s is None else wait_s)
+        return None
+
+    def _limit_response(self, venue: str, path: str, kind: RateLimitKind, wait_s: float) -> web.Response:
+        answer = F.rate_limit_answer(kind, self.now_ms, wait_s)
+        self.limit_answers[venue].append((self.now_ms, path, kind))
+        return web.Response(
+            status=answer.status, text=answer.body, content_type=answer.content_type, headers=answer.headers
+        )
+
+    def _markets(self, venue: str) -> Any:
+        rows = []
+        for base in self.bases:
+            listed, market_id = self.listing_base(venue, base), self.market_id(venue, base)
+            if venue == "binance":
+                row = copy.deepcopy(_BINANCE_BTC)
+                row.update(symbol=market_id, pair=market_id, baseAsset=listed)
+            elif venue == "okx":
+                row = copy.deepcopy(_OKX_BTC)
+                size = self.contract_size(venue, base)
+                row.update(instId=market_id, ctVal=repr(size), ctValCcy=listed, instFamily=f"{listed}-USDT",
+                           uly=f"{listed}-USDT")  # fmt: skip
+            else:
+                row = copy.deepcopy(_BYBIT_BTC)
+                row.update(symbol=market_id, baseCoin=listed)
+            rows.append(row)
+        if venue == "binance":
+            limits = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}]
+            return {"timezone": "UTC", "serverTime": self.now_ms, "futuresType": "U_MARGINED", "rateLimits": limits,
+                    "exchangeFilters": [], "assets": [], "symbols": rows}  # fmt: skip
+        if venue == "okx":
+            return {"code": "0", "msg": "", "data": rows}
+        result = {"category": "linear", "list": rows, "nextPageCursor": ""}
+        return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": self.now_ms}
+
+    def _recent(self, venue: str, market_id: str, limit: int) -> list[PerpTapeTrade]:
+        """The newest `limit` trades of a market, oldest first."""
+        trades = [t for t in self.history[venue] if t.market_id == market_id]
+        return trades[-limit:] if limit > 0 else []
+
+    def _klines_of_history(self, symbol: str, start: int, end: int, limit: int) -> list[Kline]:
+        end = min(end, self.now_ms // MINUTE_MS * MINUTE_MS + MINUTE_MS - 1)  # no future candles
+        minutes: dict[int, list[PerpTapeTrade]] = defaultdict(list)
+        for t in self.history["binance"]:
+            if t.market_id == symbol and start <= t.ts <= end:
+                minutes[t.ts // MINUTE_MS * MINUTE_MS].append(t)
+        out = []
+        for open_ms in sorted(minutes)[:limit]:
+            rows = minutes[open_ms]
+            quote = buy = 0.0
+            for t in rows:
+                quote += t.price * t.contracts
+                if t.side == "buy":
+                    buy += t.price * t.contracts
+            out.append(Kline(open_ms, rows[-1].price, quote, buy, len(rows)))
+        return out
+
     def _binance(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         symbol = query.get("symbol", "")
+        if path == "/fapi/v1/exchangeInfo":
+            return 200, self._markets("binance")
+        if path == "/fapi/v1/trades":
+            rows = self._recent("binance", symbol, min(int(query.get("limit", 500)), 1000))
+            return 200, [
+                {"id": t.id, "price": repr(t.price), "qty": repr(t.contracts),
+                 "quoteQty": repr(t.price * t.contracts), "time": t.ts, "isBuyerMaker": t.side == "sell"}
+                for t in rows
+            ]  # fmt: skip
         if path == "/fapi/v1/openInterest":
             known = self.oi.get(("binance", symbol))
             if known is None:
@@ -194,7 +515,11 @@ class FakePerpExchange:
             ]
         if path == "/fapi/v1/klines":
             start, end = int(query["startTime"]), int(query["endTime"])
-            rows = [k for k in self.klines[symbol] if start <= k.open_ms <= end][: int(query.get("limit", 500))]
+            limit = int(query.get("limit", 500))
+            if symbol in self.klines:
+                rows = [k for k in self.klines[symbol] if start <= k.open_ms <= end][:limit]
+            else:
+                rows = self._klines_of_history(symbol, start, end, limit)
             return 200, [
                 [
                     k.open_ms,
@@ -215,6 +540,18 @@ class FakePerpExchange:
         return 404, {"code": -5000, "msg": "Path not found"}
 
     def _okx(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path == "/api/v5/public/instruments":
+            if query.get("instType") == "SWAP":
+                return 200, self._markets("okx")
+            return 200, {"code": "0", "msg": "", "data": []}
+        if path == "/api/v5/market/trades":  # newest first
+            rows = self._recent("okx", query.get("instId", ""), min(int(query.get("limit", 100)), 500))[::-1]
+            data = [
+                {"instId": t.market_id, "side": t.side, "sz": repr(t.contracts), "px": repr(t.price),
+                 "tradeId": str(t.id), "ts": str(t.ts), "count": "1", "source": "0"}
+                for t in rows
+            ]  # fmt: skip
+            return 200, {"code": "0", "msg": "", "data": data}
         if path == "/api/v5/public/open-interest" and query.get("instType") == "SWAP":
             data = [
                 {
@@ -237,6 +574,20 @@ class FakePerpExchange:
         return 404, {"code": "50014", "msg": "not found", "data": []}
 
     def _bybit(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path == "/v5/market/instruments-info":
+            if query.get("category") == "linear" and query.get("status") != "PreLaunch":
+                return 200, self._markets("bybit")
+            result = {"category": query.get("category"), "list": [], "nextPageCursor": ""}
+            return 200, {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": self.now_ms}
+        if path == "/v5/market/recent-trade" and query.get("category") == "linear":  # newest first
+            rows = self._recent("bybit", query.get("symbol", ""), min(int(query.get("limit", 500)), 1000))[::-1]
+            items = [
+                {"execId": f"id-{t.id}", "symbol": t.market_id, "price": repr(t.price), "size": repr(t.contracts),
+                 "side": "Buy" if t.side == "buy" else "Sell", "time": str(t.ts), "isBlockTrade": False}
+                for t in rows
+            ]  # fmt: skip
+            result = {"category": "linear", "list": items}
+            return 200, {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": self.now_ms}
         if path == "/v5/market/tickers" and query.get("category") == "linear":
             tickers = [
                 {
@@ -270,22 +621,36 @@ class FakePerpExchange:
     # ------------------------------------------------------------ WebSocket
 
     async def _websocket(self, venue: str, path: str, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse()
+        if venue in self.refuse_ws:
+            return web.Response(status=503, text="unavailable")
+        # Protocol pings answered here, not by aiohttp, so that a stalled socket stays silent.
+        ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
         conn = PerpConn(venue, path, ws)
         self.conns.append(conn)
         self.opened.append(conn)
+        self.connections_total[venue] += 1
+        if venue in self.keepalive_s:
+            conn.tasks.append(asyncio.create_task(self._keepalive_loop(conn)))
         self._changed.set()
         try:
             async for message in ws:
-                if message.type != WSMsgType.TEXT:
+                if message.type == WSMsgType.PING:
+                    if not self._silent(conn):
+                        await ws.pong(message.data)
+                    continue
+                if message.type != WSMsgType.TEXT or self._silent(conn):
                     continue
                 for reply in self._answer(conn, message.data):
                     await ws.send_str(reply if isinstance(reply, str) else orjson.dumps(reply).decode())
                 self._changed.set()
         finally:
+            for task in conn.tasks:
+                task.cancel()
             self.conns.remove(conn)
             self._changed.set()
+        if not ws.closed:
+            await ws.close()
         return ws
 
     def _answer(self, conn: PerpConn, text: str) -> list[Any]:
@@ -294,9 +659,22 @@ class FakePerpExchange:
         message = orjson.loads(text)
         if conn.venue == "binance" and message.get("method") == "SUBSCRIBE":
             conn.subscribe_messages.append(message)
+            for stream in message["params"]:
+                name, _, kind = stream.partition("@")
+                if stream == "!forceOrder@arr":
+                    conn.liquidations.add("*")
+                elif kind == "forceOrder":
+                    conn.liquidations.add(name.upper())
+                elif kind in ("aggTrade", "trade"):
+                    conn.trades.add(name.upper())
             return [{"result": None, "id": message["id"]}]
         if conn.venue == "okx" and message.get("op") == "subscribe":
             conn.subscribe_messages.append(message)
+            for arg in message["args"]:
+                if arg.get("channel") == "liquidation-orders":
+                    conn.liquidations.add("*")
+                elif arg.get("channel") in ("trades", "trades-all"):
+                    conn.trades.add(arg["instId"])
             return [{"event": "subscribe", "arg": a, "connId": "fake01"} for a in message["args"]]
         if conn.venue == "bybit":
             op, req_id = message.get("op"), message.get("req_id", "")
@@ -309,5 +687,51 @@ class FakePerpExchange:
                     return [
                         {"success": False, "ret_msg": "args size >10", "conn_id": "fake", "req_id": req_id, "op": op}
                     ]
+                for topic in message["args"]:
+                    kind, _, market_id = topic.partition(".")
+                    (conn.trades if kind == "publicTrade" else conn.liquidations).add(market_id)
                 return [{"success": True, "ret_msg": "", "conn_id": "fake", "req_id": req_id, "op": op}]
         return []
+
+
+async def _send(conn: PerpConn, frame: Any) -> int:
+    try:
+        await conn.ws.send_str(orjson.dumps(frame).decode())
+    except ConnectionError:  # closing under our feet: like a real drop
+        return 0
+    return 1
+
+
+def _trade_frame(t: PerpTapeTrade) -> dict[str, Any]:
+    """The venue's public trade push (the same shapes as their spot feeds, SPEC §4b)."""
+    if t.venue == "binance":
+        return {"e": "aggTrade", "E": t.ts + 1, "s": t.market_id, "a": t.id, "p": repr(t.price),
+                "q": repr(t.contracts), "f": t.id * 10, "l": t.id * 10, "T": t.ts, "m": t.side == "sell"}  # fmt: skip
+    if t.venue == "okx":
+        row = {"instId": t.market_id, "tradeId": str(t.id), "px": repr(t.price), "sz": repr(t.contracts),
+               "side": t.side, "ts": str(t.ts), "count": "1", "source": "0", "seqId": t.id}  # fmt: skip
+        return {"arg": {"channel": "trades", "instId": t.market_id}, "data": [row]}
+    row = {"T": t.ts, "s": t.market_id, "S": "Buy" if t.side == "buy" else "Sell", "v": repr(t.contracts),
+           "p": repr(t.price), "L": "PlusTick", "i": f"id-{t.id}", "BT": False}  # fmt: skip
+    return {"topic": f"publicTrade.{t.market_id}", "type": "snapshot", "ts": t.ts, "data": [row]}
+
+
+def _liquidation_frame(
+    venue: str, market_id: str, ts: int, position: Literal["long", "short"], price: float, contracts: float
+) -> dict[str, Any]:
+    """Binance `forceOrder` (order side: SELL closes a long), OKX `liquidation-orders` (order side),
+    Bybit `allLiquidation` (`S` = the position's side: Buy = a long was liquidated)."""
+    order_side = "sell" if position == "long" else "buy"
+    if venue == "binance":
+        order = {"s": market_id, "S": order_side.upper(), "o": "LIMIT", "f": "IOC", "q": repr(contracts),
+                 "p": repr(price), "ap": repr(price), "X": "FILLED", "l": repr(contracts), "z": repr(contracts),
+                 "T": ts}  # fmt: skip
+        return {"e": "forceOrder", "E": ts + 1, "o": order}
+    if venue == "okx":
+        detail = {"side": order_side, "posSide": position, "bkPx": repr(price), "sz": repr(contracts),
+                  "ts": str(ts), "bkLoss": "0", "ccy": ""}  # fmt: skip
+        data = [{"instId": market_id, "instType": "SWAP", "details": [detail]}]
+        return {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": data}
+    row = {"T": ts, "s": market_id, "S": "Buy" if position == "long" else "Sell", "v": repr(contracts),
+           "p": repr(price)}  # fmt: skip
+    return {"topic": f"allLiquidation.{market_id}", "type": "snapshot", "ts": ts, "data": [row]}

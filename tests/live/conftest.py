@@ -10,9 +10,17 @@ import pytest
 from gme_tui.core.clock import ScaledClock, SystemClock, wall_ms
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import EXCHANGES, MINUTE_MS, Trade
-from gme_tui.settings import ExchangeSettings, LiveSettings, Settings, SymbolSettings, WindowSettings
+from gme_tui.settings import (
+    DerivativeSettings,
+    ExchangeSettings,
+    LiveSettings,
+    Settings,
+    SymbolSettings,
+    WindowSettings,
+)
 from gme_tui.sources.live import LiveSource
 from tests.fakes.exchange import FakeExchange
+from tests.fakes.perp_exchange import FakePerpExchange
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT"]
 
@@ -26,17 +34,32 @@ def make_settings(
     watchdog: float = 30.0,
     backfill: bool = True,
     overrides: dict | None = None,
+    perp: FakePerpExchange | None = None,
+    perp_venues=("binance", "okx", "bybit"),
+    derivatives: DerivativeSettings | None = None,
+    perp_overrides: dict | None = None,
 ) -> Settings:
+    """Settings against the fake. Perps stay off (they would go to the real venues) unless `perp`
+    is a FakePerpExchange: then `perp_venues` (of the enabled exchanges) use it."""
     table = {}
     for name in EXCHANGES:
         ccxt = dict(fake.ccxt_settings(name))
         ccxt.update((overrides or {}).get(name, {}))
-        table[name] = ExchangeSettings(enabled=name in exchanges, ccxt=ccxt)
+        on = perp is not None and name in perp_venues
+        table[name] = ExchangeSettings(
+            enabled=name in exchanges,
+            ccxt=ccxt,
+            perp=on,
+            perp_ccxt={**perp.ccxt_settings(name), **(perp_overrides or {}).get(name, {})}
+            if perp is not None and on
+            else {},
+        )
     return Settings(
         exchanges=table,
         symbols=SymbolSettings(list=tuple(symbols)),
         window=WindowSettings(minutes=window),
         live=LiveSettings(watchdog_seconds=watchdog, backoff_max_seconds=20.0, backfill=backfill),
+        derivatives=derivatives or DerivativeSettings(),
     )
 
 

@@ -35,12 +35,13 @@ def runtime(short_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return short_dir
 
 
-def market_events() -> list[EngineEvent]:
+def market_events(*, perps: bool = False) -> list[EngineEvent]:
     """A replayed 50-minute window of eight symbols: one reported scan (every level, A+, A, C;
-    ratios of +inf where an exchange only bought) and whales."""
+    ratios of +inf where an exchange only bought) and whales; with `perps`, also perpetual flow,
+    open interest (derivatives lines, B) and liquidations."""
     config = replace(EngineConfig.from_settings(Settings(), live=False), track_coverage=True)
     engine = Engine(config)
-    return [*engine.feed_many(market_items()), *engine.finish()]
+    return [*engine.feed_many(market_items(perps=perps)), *engine.finish()]
 
 
 def health(now: int = NOW_MS, state: HealthState = HealthState.LIVE) -> HealthUpdate:

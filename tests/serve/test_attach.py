@@ -15,7 +15,7 @@ import msgspec
 import pytest
 from aiohttp import web
 
-from gme_tui.model import Consensus, ExchangeWindow, Scan, SymbolScan
+from gme_tui.model import Consensus, ExchangeWindow, Liquidation, Scan, SymbolScan
 from gme_tui.serve.client import AttachedFeed, AttachError, AttachStatus, connect, probe
 from gme_tui.serve.protocol import (
     PROTOCOL,
@@ -148,6 +148,35 @@ async def test_snapshot_on_connect_then_increments_rebuild_the_same_view(served)
     ]
     assert feed.mode == "live" and feed.status.daemon is not None and feed.status.daemon.pid == os.getpid()
     assert seen.health[0] == health()
+
+
+async def test_derivatives_and_liquidations_reach_an_attached_tui(served):
+    """Issue 14: the scan's derivatives lines (B included) and the liquidation feed, served before
+    the client attached (snapshot) and after (events), rebuild the same view as the local one."""
+    events = market_events(perps=True)
+    liquidations = [e for e in events if isinstance(e, Liquidation)]
+    scan = next(e for e in events if isinstance(e, Scan))
+    assert liquidations and any(i.derivatives is not None for i in scan.symbols)
+    assert any(s.grade == "B" for i in scan.symbols for s in i.signals)
+    half = len(events) // 2
+    served.on_events(events[:half])
+    feed = AttachedFeed(unix(served))
+    seen = Collector()
+    feed.add_consumer(seen)
+    task = asyncio.create_task(feed.run())
+    try:
+        await until(lambda: feed.status.attached, event=seen.changed)
+        served.on_events(events[half:])
+        await until(lambda: sum(isinstance(e, Liquidation) for e in seen.events) == len(liquidations))
+        await until(lambda: any(isinstance(e, Scan) and e.ts == scan.ts for e in seen.events))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    attached, local = Market(), Market()
+    attached.apply(seen.events, 30 * 60_000)
+    local.apply(events, 30 * 60_000)
+    assert attached.scan == local.scan == scan
+    assert list(attached.liquidations) == list(local.liquidations) and len(local.liquidations) > 0
 
 
 async def test_five_clients_cost_one_encode_per_batch(served):

@@ -18,7 +18,7 @@ from gme_tui.tui.screens.settings import SettingsScreen
 from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar
 from tests.tui.conftest import RecordingAlerts
-from tests.tui.market import NOW_MS, SHAPES, settle
+from tests.tui.market import NOW_MS, SHAPES, market_items, settle
 
 ALL = set(SHAPES)
 
@@ -53,7 +53,7 @@ async def move_cursor_to(pilot, app: GmeApp, symbol: str) -> None:
     ],
 )
 async def test_grade_filter_keys(make_app, key, expected, label):
-    app = make_app()
+    app = make_app(items=market_items(perps=False))  # spot only: no B
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("5" if key == "0" else "0")  # start from another filter

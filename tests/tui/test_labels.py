@@ -23,7 +23,7 @@ from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.keybar import KeyBar
 from gme_tui.tui.widgets.status import StatusBar
 from tests.tui.conftest import RecordingAlerts
-from tests.tui.market import SHAPES, settle
+from tests.tui.market import SHAPES, market_items, settle
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 CJK_SYMBOLS = {s for s in SHAPES if CJK.search(s)}  # exchange data, not labels
@@ -108,7 +108,7 @@ async def test_the_language_switches_live_from_the_settings_screen(make_app, tmp
     ],
 )
 async def test_an_empty_table_says_why(make_app, keys, expected):
-    app = make_app()
+    app = make_app(items=market_items(perps=False))  # spot only: no B
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(app, pilot)
         for key in keys:

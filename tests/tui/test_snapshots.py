@@ -1,5 +1,6 @@
 """Snapshots of every screen from deterministic data (fixed clock, UTC, in-memory replay), in both
-languages, at the three sizes issue 13 names (80×24, 100×30, 160×45) for the main and detail screens.
+languages, at the three sizes issue 13 names (80×24, 100×30, 160×45) for the main and detail screens;
+the market has perpetuals (issue 14): perp columns, B, liquidations, the detail's perp section.
 
 Update after an intended change: pytest tests/tui/test_snapshots.py --snapshot-update
 (and look at each changed picture: the report pytest writes shows old and new side by side).
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from textual.widgets import Static
 
-from tests.tui.market import settle
+from tests.tui.market import market_items, settle
 from tests.tui.test_history import store  # noqa: F401 (a fixture)
 
 SIZES = [(80, 24), (100, 30), (160, 45)]
@@ -76,5 +78,31 @@ def test_history_screen_without_a_store(make_app, snap_compare):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_an_empty_filter_says_so(make_app, tui_settings, snap_compare, language):
-    app = make_app(in_language(tui_settings, language))
+    app = make_app(in_language(tui_settings, language), items=market_items(perps=False))  # spot only: no B
     assert snap_compare(app, run_before=before("3"), terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_filter_3_shows_b(make_app, tui_settings, snap_compare, language):
+    app = make_app(in_language(tui_settings, language))
+    assert snap_compare(app, run_before=before("3"), terminal_size=(100, 30))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_liquidations_in_the_whales_place(make_app, tui_settings, snap_compare, language):
+    app = make_app(in_language(tui_settings, language))
+    assert snap_compare(app, run_before=before("l"), terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 45)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_detail_perp_section(make_app, tui_settings, snap_compare, language, size):
+    """The detail screen scrolled to its perp section: spot against perp, OI, liquidations."""
+    app = make_app(in_language(tui_settings, language))
+
+    async def run(pilot) -> None:
+        await before("down", "enter")(pilot)
+        pilot.app.screen.query_one("#perp", Static).scroll_visible(top=True, animate=False, immediate=True)
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run, terminal_size=size)

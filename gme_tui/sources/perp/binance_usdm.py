@@ -42,6 +42,7 @@ KlineRow = list[
 ]  # as spot: [open ms, o, h, l, c, volume, close ms, quote volume, trades, tb base, tb quote, _]
 OpenInterestAnswer = dict[str, str | int]  # {"openInterest": "10659.509", "symbol": "BTCUSDT", "time": ms}
 OpenInterestHistRow = dict[str, str | int]  # {"symbol", "sumOpenInterest" (base), "sumOpenInterestValue", "timestamp"}
+RecentTrade = dict[str, str | int | bool]  # {"id": trade id, "price", "qty", "time": ms, "isBuyerMaker", ...}
 KLINE_WEIGHTS = ((99, 1), (499, 2), (1000, 5))
 
 
@@ -53,6 +54,8 @@ class _UsdmRest(Protocol):
     async def fapiDataGetOpenInterestHist(self, params: Mapping[str, str | int]) -> list[OpenInterestHistRow]: ...
 
     async def fapiPublicGetKlines(self, params: Mapping[str, str | int]) -> list[KlineRow]: ...
+
+    async def fapiPublicGetTrades(self, params: Mapping[str, str | int]) -> list[RecentTrade]: ...
 
 
 class _UsdmWs(Protocol):
@@ -102,6 +105,12 @@ class BinanceUsdmAdapter(PerpAdapter):
             price, amount = number(order["p"]), number(order["q"])
         out.append((str(order["s"]), millis(order["T"]), position_of_order(str(order["S"])), price, amount))
         return True
+
+    async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
+        # /fapi/v1/trades (weight 5): trade ids, not the stream's aggTrade ids, so (as on spot)
+        # the check matches it by time or by "unchanged" (liveness.streamed)
+        rows = await cast(_UsdmRest, rest).fapiPublicGetTrades({"symbol": market["id"], "limit": 1})
+        return (f"t{rows[-1]['id']}", int(rows[-1]["time"])) if rows else None
 
     async def watch_liquidations(self, ws: WsClient, markets: Sequence[PerpMarket]) -> None:
         # No symbols: ccxt subscribes the all-market stream `!forceOrder@arr` (one stream for all).

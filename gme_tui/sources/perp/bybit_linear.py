@@ -23,7 +23,7 @@ import ccxt.pro
 
 from gme_tui.model import OpenInterest, PositionSide
 from gme_tui.sources import bybit as spot
-from gme_tui.sources.ccxt_common import RestClient, Row, WsClient, chunks
+from gme_tui.sources.ccxt_common import CcxtMarket, RestClient, Row, WsClient, chunks
 from gme_tui.sources.perp.common import LiquidationRow, PerpAdapter, PerpMarket, millis, number, open_interest
 
 Ticker = dict[str, str]  # {"symbol", "lastPrice", "openInterest" (base), "openInterestValue", ...}
@@ -37,6 +37,10 @@ class _BybitRest(Protocol):
     async def publicGetV5MarketTickers(self, params: Mapping[str, str]) -> dict[str, object]: ...
 
     async def publicGetV5MarketOpenInterest(self, params: Mapping[str, str | int]) -> dict[str, object]: ...
+
+    async def publicGetV5MarketRecentTrade(
+        self, params: Mapping[str, str | int]
+    ) -> dict[str, dict[str, list[spot.RecentTrade]]]: ...
 
 
 class _BybitWs(Protocol):
@@ -70,6 +74,7 @@ class BybitLinearAdapter(PerpAdapter):
     oi_batch = True
     oi_weight = 1
     oi_unit = "requests"
+    liquidations_per_symbol = True  # allLiquidation.<symbol>
 
     def parse_trades(self, message: object, out: list[Row]) -> bool:
         if type(message) is not dict:
@@ -87,6 +92,14 @@ class BybitLinearAdapter(PerpAdapter):
 
     def resubscribe(self, market_ids: list[str]) -> object | None:
         return spot.ADAPTER.resubscribe(market_ids)
+
+    async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
+        # /v5/market/recent-trade?category=linear, newest first: execId is the stream's `i`
+        answer = await cast(_BybitRest, rest).publicGetV5MarketRecentTrade(
+            {"category": "linear", "symbol": market["id"], "limit": 1}
+        )
+        rows = answer.get("result", {}).get("list") or []
+        return (str(rows[0]["execId"]), int(str(rows[0]["time"]))) if rows else None
 
     def parse_raw_liquidations(self, message: object, out: list[LiquidationRow]) -> bool:
         if type(message) is not dict:

@@ -160,6 +160,7 @@ class PerpAdapter(ExchangeAdapter):
     oi_unit: ClassVar[OiUnit] = "requests"
     oi_history_step_ms: ClassVar[int] = 5 * 60_000  # the granularity of the venue's OI history
     liquidations_sampled: ClassVar[bool] = False  # the venue sends at most one per symbol per second
+    liquidations_per_symbol: ClassVar[bool] = False  # one liquidation topic per symbol (else all-market)
     weight_header: ClassVar[str | None] = None  # the response header with the weight used this minute
 
     _scales: Mapping[str, PerpMarket] = {}  # market id → market, once bound
@@ -177,6 +178,13 @@ class PerpAdapter(ExchangeAdapter):
         bound._scales = {m.id: m for m in markets}
         bound._bound = True
         return bound
+
+    def add_markets(self, markets: Iterable[PerpMarket]) -> None:
+        """Teach a bound adapter (the collector's own copy) markets listed since it was bound, so
+        its clients already connected convert their units too. Raises on an unbound adapter."""
+        if not self._bound:
+            raise RuntimeError(f"{self.id} perp adapter: add_markets before bind(markets)")
+        self._scales = {**self._scales, **{m.id: m for m in markets}}
 
     @property
     def bound_markets(self) -> Mapping[str, PerpMarket]:

@@ -23,7 +23,7 @@ import ccxt.pro
 
 from gme_tui.model import OpenInterest
 from gme_tui.sources import okx as spot
-from gme_tui.sources.ccxt_common import RestClient, Row, WsClient
+from gme_tui.sources.ccxt_common import CcxtMarket, RestClient, Row, WsClient
 from gme_tui.sources.perp.common import (
     LiquidationRow,
     PerpAdapter,
@@ -79,6 +79,10 @@ class OkxSwapAdapter(PerpAdapter):
     def rejected_markets(self, message: object) -> list[str] | None:
         # the same 60018 error frames as spot (one per refused arg): the spot adapter names them
         return spot.ADAPTER.rejected_markets(message)
+
+    async def fetch_latest_trade(self, rest: RestClient, market: CcxtMarket) -> tuple[str, int] | None:
+        # /api/v5/market/trades takes a SWAP instId too, with the channel's trade ids
+        return await spot.ADAPTER.fetch_latest_trade(rest, market)
 
     def parse_raw_liquidations(self, message: object, out: list[LiquidationRow]) -> bool:
         if type(message) is not dict:

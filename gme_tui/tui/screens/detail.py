@@ -1,13 +1,15 @@
 """Detail of one symbol: the consensus and its figures, a per-exchange table (per-minute bars on a
 shared scale, net, buy/sell ratio, coverage), charts with axes and time labels (net flow per minute
-of all exchanges; cumulative flow per exchange), the last 24 h from the store (when one is open),
-and the symbol's recent whales and signals. Every word from the catalogue, every colour from the
-theme's semantic colours.
+of all exchanges; cumulative flow per exchange), the perpetual side (SPEC §4b: spot against perp
+totals and their cumulative flow, the per-venue perp table, open interest at both ends of the
+window, the window's liquidations, marked as sampled where a venue samples them), the last 24 h
+from the store (when one is open), and the symbol's recent whales, liquidations and signals.
+Every word from the catalogue, every colour from the theme's semantic colours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from itertools import accumulate
 
@@ -21,13 +23,13 @@ from textual.widgets import Static
 
 from gme_tui import format as fmt
 from gme_tui.i18n import Catalogue
-from gme_tui.model import EXCHANGE_SHORT, EXCHANGES, MINUTE_MS, MinuteBucket
+from gme_tui.model import EXCHANGE_SHORT, EXCHANGES, MINUTE_MS, Derivatives, ExchangeWindow, MinuteBucket
 from gme_tui.tui.theme import BOLD, Colours
 from gme_tui.tui.typed_app import gme_app
 from gme_tui.tui.view import Market, Row
-from gme_tui.tui.widgets.cells import SPARKS, Piece, fit
+from gme_tui.tui.widgets.cells import SPARKS, Piece, fit, oi_text
 from gme_tui.tui.widgets.charts import FlowChart, Series
-from gme_tui.tui.widgets.feeds import side_text
+from gme_tui.tui.widgets.feeds import position_text, side_text
 from gme_tui.tui.widgets.keybar import KeyBar, KeyItem
 
 LABEL = 5  # "BIN  "
@@ -78,8 +80,17 @@ def header_text(row: Row, t: Catalogue, colours: Colours, zone: tzinfo) -> Text:
 
 def exchange_table(row: Row, t: Catalogue, colours: Colours, width: int) -> Text:
     """Per exchange: the minutes as bars on one shared scale, net, buy/sell ratio, coverage."""
-    d, windows = t.detail, row.scan.exchanges
-    window_minutes = row.scan.consensus.window_minutes
+    return window_table(
+        row.scan.exchanges, row.scan.consensus.window_minutes, t.detail.net_per_minute, t, colours, width
+    )
+
+
+def window_table(
+    windows: Mapping[str, ExchangeWindow], window_minutes: int, title: str, t: Catalogue, colours: Colours, width: int
+) -> Text:
+    """Per venue (spot or perp): the minutes as bars on one shared scale, net, buy/sell ratio,
+    coverage; `title` a template with {peak} (what a full bar is worth)."""
+    d = t.detail
     minutes = max((len(w.minute_nets) for w in windows.values()), default=0)
     chart_width = max(10, min(minutes or 10, width - LABEL - FIGURES))
     peak = max((max(abs(v) for v in w.minute_nets) for w in windows.values() if w.minute_nets), default=0.0)
@@ -87,7 +98,7 @@ def exchange_table(row: Row, t: Catalogue, colours: Colours, width: int) -> Text
     axis = (
         d.axis_per_minute if chart_width >= minutes else d.axis_compressed.format(minutes=minutes, columns=chart_width)
     )
-    text.append(d.net_per_minute.format(peak=fmt.money(peak).lstrip("+")) + "\n", style=BOLD)
+    text.append(title.format(peak=fmt.money(peak).lstrip("+")) + "\n", style=BOLD)
     text.append(" " * LABEL + fit(axis, chart_width, "left"), style=colours.neutral)
     text.append(f" {fit(d.net, 9, 'right')} {fit(d.ratio, 6, 'right')} {fit(d.coverage, 9, 'right')}\n")
     for exchange, window in windows.items():
@@ -105,6 +116,74 @@ def exchange_table(row: Row, t: Catalogue, colours: Colours, width: int) -> Text
     return text
 
 
+def perp_text(line: Derivatives, t: Catalogue, colours: Colours, width: int) -> Text:
+    """The perpetual side of the window (SPEC §4b): spot against perp totals and ratios, the hedge
+    ratio, the OI change, the liquidated long and short value (marked when sampled); then the
+    per-venue perp bars and the open interest at both ends of the window."""
+    d = t.detail
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(d.perp_title + "\n", style=BOLD)
+    text.append(f"{d.spot} ")
+    text.append(fmt.money(line.spot_total), style=colours.signed(line.spot_total))
+    text.append(f" {t.columns.ratio} {fmt.ratio(line.spot_ratio)}   {d.perp} ")
+    text.append(fmt.money(line.perp_total), style=colours.signed(line.perp_total))
+    text.append(f" {t.columns.ratio} {fmt.ratio(line.perp_ratio)}   {d.hedge_ratio} {fmt.ratio(line.hedge_ratio)}\n")
+    text.append(f"{d.oi_change} ")
+    text.append(oi_text(line.oi_change_pct), style=colours.signed(line.oi_change_pct))
+    text.append("   ")
+    long_value = fmt.money(line.liquidated_long).lstrip("+")
+    short_value = fmt.money(line.liquidated_short).lstrip("+")
+    text.append(d.liquidated.format(long=long_value, short=short_value))
+    if line.liquidations_sampled:
+        text.append(" " + d.sampled, style=colours.warn)
+    text.append("\n")
+    if line.liquidations_sampled:
+        text.append(d.sampled_note + "\n", style=colours.neutral)
+    text.append("\n")
+    text.append_text(window_table(line.windows, line.window_minutes, d.perp_per_minute, t, colours, width))
+    text.append("\n")
+    text.append_text(oi_table(line, t, colours))
+    return text
+
+
+OI_FIGURE = 10  # an OI amount: "90.70M", "1,030", "50.2k"
+
+
+def oi_amount(value: float) -> str:
+    """Open interest in base units, short but never rounding a change away below 10,000."""
+    size = abs(value)
+    if size >= 1e9:
+        return f"{value / 1e9:.2f}B"
+    if size >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if size >= 1e4:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:,.0f}" if size >= 100 else f"{value:.4g}"
+
+
+def oi_table(line: Derivatives, t: Catalogue, colours: Colours) -> Text:
+    """Per perp venue: the OI samples at the window's start and end and their change; a venue out
+    of the OI set (a sample missing or too old at either end) reads n/a and is not in the total."""
+    d = t.detail
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(d.oi_title + "\n", style=BOLD)
+    if not line.oi:
+        text.append("  " + d.oi_none + "\n", style=colours.neutral)
+        return text
+    head = f"{fit(d.oi_start, OI_FIGURE, 'right')}   {fit(d.oi_end, OI_FIGURE, 'right')} {fit(d.oi_delta, 9, 'right')}"
+    text.append(" " * LABEL + head + "\n", style=colours.neutral)
+    for venue in (*line.windows, *(v for v in line.oi if v not in line.windows)):
+        text.append(fit(EXCHANGE_SHORT.get(venue, venue), LABEL, "left"), style=BOLD)
+        span = line.oi.get(venue)
+        if span is None:
+            text.append(fit(t.common.not_available, OI_FIGURE, "right") + "\n", style=colours.neutral)
+            continue
+        change = (span.end - span.start) * 100.0 / span.start if span.start else None
+        text.append(f"{oi_amount(span.start):>{OI_FIGURE}} → {oi_amount(span.end):>{OI_FIGURE}}")
+        text.append(f" {oi_text(change):>9}\n", style=colours.signed(change))
+    return text
+
+
 def legend(entries: Sequence[tuple[str, Style]]) -> Text:
     """`── BIN   ── OKX ...`: each name after a dash, in its line's colour."""
     text = Text(no_wrap=True, overflow="ellipsis")
@@ -113,6 +192,12 @@ def legend(entries: Sequence[tuple[str, Style]]) -> Text:
             text.append("   ")
         text.append("── " + name, style=style)
     return text
+
+
+def _summed(windows: Iterable[ExchangeWindow]) -> tuple[float, ...]:
+    """Net per minute summed over venues, oldest first."""
+    nets = [w.minute_nets for w in windows if w.minute_nets]
+    return tuple(map(sum, zip(*nets))) if nets else ()
 
 
 LOOKBACK_MINUTES = 24 * 60
@@ -188,6 +273,15 @@ def recent_text(symbol: str, market: Market, t: Catalogue, colours: Colours, zon
         text.append(side_text(t, whale.side) + " ", style=side)
         text.append(f" {fmt.usd(whale.value):>12}", style=side)
         text.append(f" @ {fmt.price(whale.price)}\n", style=colours.neutral)
+    liquidations = market.liquidations_of(symbol, 8)
+    if liquidations:
+        text.append("\n" + d.recent_liquidations + "\n", style=BOLD)
+    for item in liquidations:
+        side = colours.down if item.side == "long" else colours.up
+        text.append(f"  {fmt.clock(item.ts, zone)} {EXCHANGE_SHORT.get(item.exchange, item.exchange)} ")
+        text.append(position_text(t, item.side) + " ", style=side)
+        text.append(f" {fmt.usd(item.value):>12}", style=side)
+        text.append(f" @ {fmt.price(item.price)}\n", style=colours.neutral)
     text.append("\n" + d.recent_signals + "\n", style=BOLD)
     entries = market.signals.for_symbol(symbol)[:8]
     if not entries:
@@ -221,6 +315,7 @@ class DetailScreen(Screen[None]):
     DetailScreen .chart-title { padding: 1 1 0 1; }
     DetailScreen FlowChart { margin: 0 1; }
     DetailScreen #recent { padding: 1 1 0 1; }
+    DetailScreen #perp { padding: 1 1 0 1; }
     DetailScreen #lookback { padding: 1 1 0 1; }
     """
 
@@ -237,6 +332,9 @@ class DetailScreen(Screen[None]):
             yield FlowChart(id="net-chart")
             yield Static(id="cumulative-title", classes="chart-title")
             yield FlowChart(id="cumulative-chart")
+            yield Static(id="perp")
+            yield Static(id="spot-perp-title", classes="chart-title")
+            yield FlowChart(id="spot-perp-chart")
             yield Static(id="lookback")
             yield Static(id="recent")
         yield KeyBar(id="keys")
@@ -263,6 +361,7 @@ class DetailScreen(Screen[None]):
         ]
         for widget in charts:
             widget.display = row is not None
+        self._draw_perps(row, width)
         if row is None:
             chart.update(Text(t.detail.not_in_scan.format(symbol=self.symbol), style=colours.warn))
         else:
@@ -295,6 +394,31 @@ class DetailScreen(Screen[None]):
         title.append_text(legend(entries))
         self.query_one("#cumulative-title", Static).update(title)
         self.query_one("#cumulative-chart", FlowChart).show_lines(first_ms, lines, colours, zone)
+
+    def _draw_perps(self, row: Row | None, width: int) -> None:
+        """The perpetual side and the spot-against-perp chart; a line saying there is none when
+        perp venues are on but the symbol has no perp there; nothing when none is on."""
+        app = gme_app(self)
+        t, colours, zone = app.t, app.colours, app.zone
+        box = self.query_one("#perp", Static)
+        title, chart = self.query_one("#spot-perp-title", Static), self.query_one("#spot-perp-chart", FlowChart)
+        line = row.scan.derivatives if row is not None else None
+        box.display = row is not None and (line is not None or app.liquidations_on)
+        title.display = chart.display = line is not None
+        if row is None:
+            return
+        if line is None:
+            box.update(Text(t.detail.no_perp.format(symbol=self.symbol), style=colours.neutral))
+            return
+        box.update(perp_text(line, t, colours, width))
+        spot = _summed(row.scan.exchanges.values())
+        perp = _summed(line.windows.values())
+        heading = Text(t.detail.chart_spot_perp + "   ", style=BOLD)
+        heading.append_text(legend([(t.detail.spot, colours.info), (t.detail.perp, colours.warn)]))
+        title.update(heading)
+        first_ms = line.ts - line.window_minutes * MINUTE_MS
+        series = [Series(tuple(accumulate(spot)), colours.info), Series(tuple(accumulate(perp)), colours.warn)]
+        chart.show_lines(first_ms, [s for s in series if s.values], colours, zone)
 
     def _draw_lookback(self, width: int) -> None:
         """The last 24 h from the store, read once per scan (not per UI tick); hidden without a store."""

@@ -49,6 +49,7 @@ LAYOUT: tuple[HelpLine, ...] = (
     HelpLine(("pin",)),
     HelpLine(("mute",)),
     HelpLine(("pause",)),
+    HelpLine(("toggle_liquidations",)),
     HelpLine(("replay_pause",)),
     HelpLine(("faster", "slower")),
     HelpLine(("next_signal",)),
@@ -84,6 +85,7 @@ MEANINGS: Mapping[str, Callable[[Tips], str]] = {
     "pin": lambda tips: tips.pin,
     "mute": lambda tips: tips.mute,
     "pause": lambda tips: tips.pause,
+    "toggle_liquidations": lambda tips: tips.liquidations,
     "replay_pause": lambda tips: tips.replay_pause,
     "faster": lambda tips: tips.speed,
     "slower": lambda tips: tips.speed,
@@ -143,6 +145,8 @@ def marks(t: Catalogue, red_up: bool) -> list[tuple[str, str]]:
         ("A+ A B C", h.mark_grades),
         (t.columns.trend, h.mark_trend.format(up=up, down=down)),
         (t.columns.share, h.mark_share),
+        (t.columns.perp, h.mark_perp),
+        (t.columns.oi_change, h.mark_oi),
     ]
 
 

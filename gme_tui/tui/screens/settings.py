@@ -53,12 +53,29 @@ NUMBERS = (
     NumberField("signals.aplus_ratio", lambda t: t.aplus_ratio, float, lambda s: s.signals.aplus_ratio),
     NumberField("signals.a_min_flow", lambda t: t.a_min_flow, float, lambda s: s.signals.a_min_flow),
     NumberField("signals.a_multiple", lambda t: t.a_multiple, float, lambda s: s.signals.a_multiple),
+    NumberField("signals.bearish_ratio", lambda t: t.bearish_ratio, float, lambda s: s.signals.bearish_ratio),
+    NumberField("signals.b_min_perp_venues", lambda t: t.b_min_perp_venues, int, lambda s: s.signals.b_min_perp_venues),
+    NumberField("signals.b_spot_min_flow", lambda t: t.b_spot_min_flow, float, lambda s: s.signals.b_spot_min_flow),
+    NumberField("signals.b_spot_min_ratio", lambda t: t.b_spot_min_ratio, float, lambda s: s.signals.b_spot_min_ratio),
+    NumberField("signals.b_perp_min_flow", lambda t: t.b_perp_min_flow, float, lambda s: s.signals.b_perp_min_flow),
+    NumberField("signals.b_perp_max_ratio", lambda t: t.b_perp_max_ratio, float, lambda s: s.signals.b_perp_max_ratio),
+    NumberField(
+        "signals.b_oi_min_change_pct", lambda t: t.b_oi_min_change_pct, float, lambda s: s.signals.b_oi_min_change_pct
+    ),
     NumberField("whales.threshold", lambda t: t.whale_threshold, float, lambda s: s.whales.threshold),
     NumberField(
         "alerts.whale_notify_threshold", lambda t: t.whale_notify, float, lambda s: s.alerts.whale_notify_threshold
     ),
+    NumberField(
+        "alerts.liquidation_notify_threshold",
+        lambda t: t.liquidation_notify,
+        float,
+        lambda s: s.alerts.liquidation_notify_threshold,
+    ),
     NumberField("alerts.cooldown_minutes", lambda t: t.cooldown, float, lambda s: s.alerts.cooldown_minutes),
 )
+PERP_EXCHANGES: tuple[ExchangeId, ...] = tuple(e for e in EXCHANGES if e != "coinbase")
+"""Exchanges with a USDT perpetual (SPEC §4b): Coinbase has none (its US futures are not collected)."""
 
 
 def settings_keys(t: Catalogue) -> list[KeyItem]:
@@ -133,6 +150,10 @@ class SettingsScreen(Screen[bool]):
                     yield Checkbox(
                         EXCHANGE_NAMES[name], settings.exchanges[name].enabled, id=f"ex-{name}", compact=True
                     )
+            yield Static(text.perps, classes="section")
+            with Horizontal():
+                for name in PERP_EXCHANGES:
+                    yield Checkbox(EXCHANGE_NAMES[name], settings.exchanges[name].perp, id=f"perp-{name}", compact=True)
             yield Static(text.thresholds, classes="section")
             for field in NUMBERS:
                 with Horizontal(classes="row"):
@@ -145,6 +166,12 @@ class SettingsScreen(Screen[bool]):
                         grade, grade in settings.alerts.notify_grades, id=f"grade-{_grade_id(grade)}", compact=True
                     )
                 yield Checkbox(text.whale_alerts, settings.alerts.enable_whale_notify, id="whale-notify", compact=True)
+                yield Checkbox(
+                    text.liquidation_alerts,
+                    settings.alerts.enable_liquidation_notify,
+                    id="liquidation-notify",
+                    compact=True,
+                )
             yield Static(text.display, classes="section")
             with Horizontal(classes="row"):
                 yield Label(text.language)
@@ -204,6 +231,10 @@ class SettingsScreen(Screen[bool]):
             enabled = self.query_one(f"#ex-{name}", Checkbox).value
             if enabled != settings.exchanges[name].enabled:
                 changes[f"exchanges.{name}.enabled"] = enabled
+        for name in PERP_EXCHANGES:
+            perp = self.query_one(f"#perp-{name}", Checkbox).value
+            if perp != settings.exchanges[name].perp:
+                changes[f"exchanges.{name}.perp"] = perp
         for field in NUMBERS:
             typed = self.query_one(f"#{_number_id(field.key)}", Input).value
             try:
@@ -220,6 +251,9 @@ class SettingsScreen(Screen[bool]):
         whale_notify = self.query_one("#whale-notify", Checkbox).value
         if whale_notify != settings.alerts.enable_whale_notify:
             changes["alerts.enable_whale_notify"] = whale_notify
+        liquidation_notify = self.query_one("#liquidation-notify", Checkbox).value
+        if liquidation_notify != settings.alerts.enable_liquidation_notify:
+            changes["alerts.enable_liquidation_notify"] = liquidation_notify
         select: Select[str] = self.query_one("#language", Select)
         language = select.value
         if isinstance(language, str) and language != settings.language:  # never blank: allow_blank=False

@@ -171,14 +171,43 @@ def share_cell(row: Row, ctx: CellContext) -> list[Piece]:
     return [(f"{share * 100:+.1f}%", ctx.colours.signed(share))]
 
 
+def perp_cell(row: Row, ctx: CellContext) -> list[Piece]:
+    """The perpetuals' net flow over every perp venue (SPEC §4b); `·` for a symbol without a perp."""
+    line = row.scan.derivatives
+    if line is None:
+        return [("·", ctx.colours.neutral)]
+    return [
+        (fmt.money(line.perp_total), ctx.colours.signed(line.perp_total)),
+        ("~" if row.short_perp else " ", ctx.colours.warn),
+    ]
+
+
+def oi_text(change_pct: float | None) -> str:
+    """An OI change in percent (already ×100): `+2.14%`, `-12.3%`, `+154%`; `-` when unknown."""
+    if change_pct is None or change_pct != change_pct:
+        return "-"
+    size = abs(change_pct)
+    if size >= 100:
+        return f"{change_pct:+.0f}%"
+    return f"{change_pct:+.1f}%" if size >= 10 else f"{change_pct:+.2f}%"
+
+
+def oi_cell(row: Row, ctx: CellContext) -> list[Piece]:
+    line = row.scan.derivatives
+    if line is None:
+        return [("·", ctx.colours.neutral)]
+    return [(oi_text(line.oi_change_pct), ctx.colours.signed(line.oi_change_pct))]
+
+
 TREND_WIDTH = 10
 SYMBOL_MARKS = 2  # the pin and mute marks before a symbol
 
 
-def table_columns(exchanges: tuple[str, ...], t: Catalogue) -> list[Column]:
+def table_columns(exchanges: tuple[str, ...], t: Catalogue, *, perps: bool = False) -> list[Column]:
     """Display order; priorities decide what stays on a narrow terminal (80 columns keeps the
-    symbol, consensus, every exchange, total and signals in both languages). Each width is the
-    widest of its figures and of its title with the sort arrow."""
+    symbol, consensus, every exchange, total and signals in both languages; 100 adds the perp flow
+    and the OI change). Each width is the widest of its figures and of its title with the sort
+    arrow. `perps`: the perpetual columns exist (some perp venue is on)."""
     c = t.columns
     level_width = max(cell_len(name) for name in t.common.levels.values())
 
@@ -193,15 +222,18 @@ def table_columns(exchanges: tuple[str, ...], t: Catalogue) -> list[Column]:
     ]
     for rank, exchange in enumerate(exchanges):
         columns.append(column(exchange, EXCHANGE_SHORT[exchange], 8, 3 + rank, "right", exchange_cell(exchange)))
+    columns.append(column("total", c.total, 8, 1, "right", total_cell))
+    if perps:  # next to the spot total: B compares the two
+        columns.append(column("perp", c.perp, 8, 7, "right", perp_cell))
+        columns.append(column("oi", c.oi_change, 7, 8, "right", oi_cell))
     columns += [
-        column("total", c.total, 8, 1, "right", total_cell),
-        column("ratio", c.ratio, 5, 11, "right", ratio_cell),
+        column("ratio", c.ratio, 5, 12, "right", ratio_cell),
         column("signals", c.signals, 6, 2, "left", signals_cell),
-        column("trend", c.trend, TREND_WIDTH, 13, "left", trend_cell),
-        column("price", c.price, 10, 8, "right", price_cell),
-        column("change", c.change, 8, 9, "right", change_cell),
-        column("volume", c.volume, 7, 12, "right", volume_cell),
-        column("share", c.share, 7, 10, "right", share_cell),
+        column("trend", c.trend, TREND_WIDTH, 14, "left", trend_cell),
+        column("price", c.price, 10, 9, "right", price_cell),
+        column("change", c.change, 8, 10, "right", change_cell),
+        column("volume", c.volume, 7, 13, "right", volume_cell),
+        column("share", c.share, 7, 11, "right", share_cell),
     ]
     return columns
 

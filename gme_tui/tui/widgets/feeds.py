@@ -1,4 +1,5 @@
-"""The whale ticker and the signal log: newest first, line API, only visible lines rendered."""
+"""The whale ticker, the liquidation feed and the signal log: newest first, line API, only visible
+lines rendered."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from textual.strip import Strip
 
 from gme_tui import format as fmt
 from gme_tui.i18n import Catalogue, catalogue
-from gme_tui.model import EXCHANGE_SHORT, Whale
+from gme_tui.model import EXCHANGE_SHORT, Liquidation, Whale
 from gme_tui.tui.theme import BOLD, PLAIN, Colours, default_colours
 from gme_tui.tui.view import SignalEntry
 from gme_tui.tui.widgets.cells import Piece, fit
@@ -27,6 +28,22 @@ def side_text(t: Catalogue, side: str) -> str:
     words = t.common
     width = max(cell_len(words.buy), cell_len(words.sell))
     return fit(words.buy if side == "buy" else words.sell, width, "left")
+
+
+def position_text(t: Catalogue, side: str) -> str:
+    """LONG / SHORT (多单 / 空单): the position a liquidation closed, padded to one width."""
+    words = t.common
+    width = max(cell_len(words.long), cell_len(words.short))
+    return fit(words.long if side == "long" else words.short, width, "left")
+
+
+def value_tier(style: Style, value: float, threshold: float) -> Style:
+    """From `threshold` bold, from four times it inverted: the big ones stand out."""
+    if value >= 4 * threshold:
+        return style + Style(bold=True, reverse=True)
+    if value >= threshold:
+        return style + Style(bold=True)
+    return style
 
 
 ItemT = TypeVar("ItemT")
@@ -119,13 +136,7 @@ class WhaleTicker(LineList[Whale]):
     def pieces(self, whale: Whale, width: int) -> list[Piece]:
         colours = self.colours
         side_style = colours.up if whale.side == "buy" else colours.down
-        # tiers: at or above the notify threshold bold, four times it inverted
-        if whale.value >= 4 * self.notify_threshold:
-            value_style = side_style + Style(bold=True, reverse=True)
-        elif whale.value >= self.notify_threshold:
-            value_style = side_style + Style(bold=True)
-        else:
-            value_style = side_style
+        value_style = value_tier(side_style, whale.value, self.notify_threshold)
         value = fmt.usd(whale.value) if width >= 46 else fmt.money(whale.value).lstrip("+")
         pieces: list[Piece] = [
             (fmt.clock(whale.ts, self.zone) + " ", colours.neutral),
@@ -135,6 +146,43 @@ class WhaleTicker(LineList[Whale]):
             (fit(value, 11 if width >= 46 else 6, "right"), value_style),
         ]
         price = " @ " + fmt.price(whale.price)
+        if sum(cell_len(text) for text, _ in pieces) + len(price) <= width:  # whole or not at all
+            pieces.append((price, colours.neutral))
+        return _clip(pieces, width)
+
+
+class LiquidationTicker(LineList[Liquidation]):
+    """Forced liquidations (SPEC §4b), as the whale ticker draws whales. A liquidated long is a
+    forced sell (the down colour), a liquidated short a forced buy (the up colour)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.notify_threshold = 1_000_000.0
+
+    @property
+    def empty_text(self) -> str:
+        return self.t.main.liquidations_empty
+
+    def set_threshold(self, notify_threshold: float) -> None:
+        """Liquidations from this value are drawn bold, from four times it inverted."""
+        if notify_threshold != self.notify_threshold:
+            self.notify_threshold = notify_threshold
+            self._strips.clear()
+            self.refresh()
+
+    def pieces(self, item: Liquidation, width: int) -> list[Piece]:
+        colours = self.colours
+        side_style = colours.down if item.side == "long" else colours.up
+        value_style = value_tier(side_style, item.value, self.notify_threshold)
+        value = fmt.usd(item.value) if width >= 46 else fmt.money(item.value).lstrip("+")
+        pieces: list[Piece] = [
+            (fmt.clock(item.ts, self.zone) + " ", colours.neutral),
+            (EXCHANGE_SHORT.get(item.exchange, item.exchange[:3].upper()) + " ", PLAIN),
+            (fit(item.symbol, 10, "left") + " ", BOLD),
+            (position_text(self.t, item.side) + " ", side_style),
+            (fit(value, 11 if width >= 46 else 6, "right"), value_style),
+        ]
+        price = " @ " + fmt.price(item.price)
         if sum(cell_len(text) for text, _ in pieces) + len(price) <= width:  # whole or not at all
             pieces.append((price, colours.neutral))
         return _clip(pieces, width)

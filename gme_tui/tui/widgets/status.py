@@ -55,13 +55,15 @@ class StatusInfo:
 @dataclass(frozen=True, slots=True)
 class Part:
     """A piece of a status line. Pieces go from the highest `drop` first when the line is too
-    long (0: never); a `shrink` piece is cut with an ellipsis before anything essential goes."""
+    long (0: never), or take their `short` form; a `shrink` piece is cut with an ellipsis before
+    anything essential goes."""
 
     text: str
     style: Style = PLAIN
     drop: int = 0
     shrink: bool = False
     least: int = 8  # cells a shrunk piece keeps
+    short: str | None = None  # at its `drop` turn the piece becomes this (kept from then on) instead of going
 
 
 def fit_parts(parts: Sequence[Part], width: int) -> Text:
@@ -74,7 +76,10 @@ def fit_parts(parts: Sequence[Part], width: int) -> Text:
     for part in sorted((p for p in kept if p.drop), key=lambda p: -p.drop):
         if size() <= width:
             break
-        kept.remove(part)
+        if part.short is None:
+            kept.remove(part)
+        else:
+            kept[kept.index(part)] = Part(part.short, part.style)
     for index in sorted((i for i, p in enumerate(kept) if p.shrink), key=lambda i: -cell_len(kept[i].text)):
         excess = size() - width
         if excess <= 0:
@@ -123,11 +128,16 @@ def exchange_parts(info: StatusInfo) -> list[Part]:
         if number:
             parts.append(Part(" │ ", colours.neutral))
         state_style = colours.state(health.state)
+        retrying = health.attempt > 0 and health.state not in _QUIET_STATES
         parts.append(Part(EXCHANGE_SHORT.get(health.exchange, health.exchange) + " ", BOLD))
         parts.append(Part("●", state_style))
         if health.state not in _QUIET_STATES:
-            parts.append(Part(" " + t.status.states.get(health.state, health.state), state_style))
-        parts.append(Part(" " + rate(health.trades_per_s), drop=4))
+            # beside a retry the dot and ↻ say it already: the word may go on a narrow line
+            word = t.status.states.get(health.state, health.state)
+            parts.append(Part(" " + word, state_style, drop=3 if retrying else 0))
+        if retrying:
+            parts.append(retry_part(health, info.now_ms, t, state_style))
+        parts.append(Part(" " + rate(health.trades_per_s), drop=6 if retrying else 4))  # a retry's rate: ~0
         if health.last_message_ms is not None and info.mode == SourceMode.LIVE:
             parts.append(Part(" " + age(info.now_ms - health.last_message_ms), colours.neutral, drop=5))
         covered = info.coverage.get(health.exchange)
@@ -144,6 +154,19 @@ def exchange_parts(info: StatusInfo) -> list[Part]:
         parts.append(Part(progress_bar(done, total), colours.warn, drop=1))
         parts.append(Part(f" {done}/{total}", colours.warn))
     return parts
+
+
+def retry_part(health: ExchangeHealth, now_ms: int, t: Catalogue, style: Style) -> Part:
+    """A backing-off exchange's attempt and the time to its next try (issue 13 item 7):
+    `try 3 in 8s` (the catalogue's words), on a narrow line `↻3 8s`; `try 3 now` / `↻3` while the
+    attempt runs (`next_try_ms` None or past). Seconds are rounded up, so 0 means now."""
+    wait_ms = None if health.next_try_ms is None else health.next_try_ms - now_ms
+    if wait_ms is None or wait_ms <= 0:
+        return Part(" " + t.status.retry_now.format(attempt=health.attempt), style, drop=4, short=f" ↻{health.attempt}")
+    seconds = -(-wait_ms // 1000)
+    text = t.status.retry.format(attempt=health.attempt, seconds=seconds)
+    wait = f"{seconds}s" if seconds < 120 else f"{-(-seconds // 60)}m"
+    return Part(" " + text, style, drop=4, short=f" ↻{health.attempt} {wait}")
 
 
 def replay_parts(info: StatusInfo) -> list[Part]:
