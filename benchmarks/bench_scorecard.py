@@ -78,6 +78,7 @@ def main() -> None:
         size = path.stat().st_size / 1e6
         print(f"file: {args.trades:,} trades, {args.symbols} symbols x 4 exchanges, {args.minutes} min, {size:.0f} MB")
 
+        floor_s = _floor(path)  # the baseline of this run: the least any replay of the file must do
         start = time.perf_counter()
         data = replay_data(path, config)
         replay_s = time.perf_counter() - start
@@ -85,7 +86,11 @@ def main() -> None:
         card = compute(data)
         compute_s = time.perf_counter() - start
         episodes = {str(c.code): c.episodes for c in card.codes}
-        print(f"replay : {replay_s:6.2f} s  the file into the scorecard's input ({len(data.row_minutes)} minutes)")
+        print(f"floor  : {floor_s:6.2f} s  orjson-decode every line and sum its value per (exchange, symbol, minute)")
+        print(
+            f"replay : {replay_s:6.2f} s  the file into the scorecard's input ({len(data.row_minutes)} minutes),"
+            f" {replay_s / floor_s:.2f}x the floor"
+        )
         print(f"compute: {compute_s:6.2f} s  {card.scans} scans x {card.symbols} symbols; episodes {episodes}")
 
         database = Path(folder) / "store.db"
@@ -105,7 +110,28 @@ def main() -> None:
         store_compute_s = time.perf_counter() - start
         store.close()
         print(f"store  : {read_s:6.2f} s  reading it back, {store_compute_s:.2f} s computing; same figures: {same}")
-        print(f"total from the file: {replay_s + compute_s:.2f} s; from the store: {read_s + store_compute_s:.2f} s")
+        total = replay_s + compute_s
+        stored_total = read_s + store_compute_s
+        print(
+            f"total from the file: {total:.2f} s ({total / floor_s:.2f}x the floor);"
+            f" from the store: {stored_total:.2f} s ({stored_total / floor_s:.2f}x)"
+        )
+
+
+def _floor(path: Path) -> float:
+    """Seconds of bench_replay's floor loop on `path`, best of two."""
+    sums: dict[tuple[str, str, int], float] = {}
+    best = math.inf
+    for _ in range(2):
+        start = time.perf_counter()
+        with path.open("rb") as lines:
+            next(lines)  # the meta line
+            for line in lines:
+                t = orjson.loads(line)
+                key = (t["exchange"], t["symbol"], t["ts"] // 60_000)
+                sums[key] = sums.get(key, 0.0) + t["price"] * t["amount"]
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -25,6 +26,7 @@ from gme_tui.i18n import catalogue
 from gme_tui.logs import set_log_timezone, setup_logging
 from gme_tui.model import Language, SourceMode
 from gme_tui.pipeline import Pipeline
+from gme_tui.scorecard import Scorecard, ScoreCollector, compute
 from gme_tui.scorecard.command import add_arguments as add_scorecard_arguments
 from gme_tui.scorecard.command import run_scorecard
 from gme_tui.serve.protocol import TOKEN_ENV, Address, AddressError, Hello, default_socket, parse_address
@@ -37,6 +39,7 @@ from gme_tui.store import StoreError, StoreRun, known_by_pair, restore_window, s
 if TYPE_CHECKING:
     from gme_tui.headless import HeadlessPrinter
 
+SESSION_SCORE_MINUTES = 1440  # the TUI's session scorecard keeps the last day of minutes
 log = logging.getLogger("gme_tui")
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
@@ -207,6 +210,7 @@ def _make_source(args: Arguments, settings: Settings, mode: SourceMode, known: K
             window_minutes=settings.window.minutes,  # exact late and duplicate checks, warm-up progress
             keep_extra_minutes=settings.window.keep_extra_minutes,
             language=settings.language,  # the short-file line
+            perp_venues=settings.perp_venues,  # a venue switched off never moves the parser's data time
         )
         source.check()
         return source
@@ -220,7 +224,7 @@ def _make_source(args: Arguments, settings: Settings, mode: SourceMode, known: K
             window_minutes=settings.window.minutes,
             perp_venues=settings.perp_venues,  # SIM: the demo's perps follow the settings (SPEC §4b)
         )
-    from gme_tui.sources.live import LiveSource
+    from gme_tui.sources.live import LiveSource  # ccxt loads only for a live run
 
     return LiveSource.from_settings(settings, known_minutes=known)
 
@@ -260,7 +264,8 @@ def _run_monitor(
     args: Arguments, settings: Settings, secrets: Secrets, mode: SourceMode, store_run: StoreRun | None
 ) -> int:
     live = mode == SourceMode.LIVE
-    engine = Engine(_engine_config(settings, live, store_run))
+    minutes = store_run is not None or not args.headless  # the store and the TUI's scorecard take them
+    engine = Engine(_engine_config(settings, live, minutes=minutes))
     known: KnownMinutes = {}
     if store_run is not None and live:  # a restart needs no warm-up: the stored window goes back in
         restored = restore_window(
@@ -277,7 +282,12 @@ def _run_monitor(
     except ReplayError as problem:
         print(f"gme-tui: {problem}", file=sys.stderr)
         return EXIT_UNUSABLE
-    pipeline = Pipeline(source, engine, scan_grace_ms=int(settings.window.scan_grace_seconds * 1000))
+    pipeline = Pipeline(
+        source,
+        engine,
+        scan_grace_ms=int(settings.window.scan_grace_seconds * 1000),
+        monotonic_ms=lambda: time.monotonic_ns() // 1_000_000,  # arrivals and whale quiet time: never steps
+    )
     if store_run is not None:
         pipeline.add_consumer(store_run.writer)
     mutes = Mutes(settings.alerts.muted)  # one mute state: the table marks what the alerts skip
@@ -297,10 +307,21 @@ def _run_monitor(
         replay=replay,
         alerts=alerts,
         mutes=mutes,
-        on_settings_saved=SettingsApplier(pipeline, alerts, live=live, store_run=store_run),
+        on_settings_saved=SettingsApplier(pipeline, alerts, live=live, minutes=minutes),
         secrets=secrets,
         store=store_run.store if store_run is not None else None,
+        scorecard=_session_scorecard(settings, pipeline),
     )
+
+
+def _session_scorecard(settings: Settings, pipeline: Pipeline) -> Callable[[], Scorecard]:
+    """The `c` screen's scorecard of this session (SPEC §13), from what the engine closes. Kept to
+    the last day plus the longest horizon and a window, so a TUI open for days stays bounded."""
+    horizons = settings.scorecard.horizons
+    keep = SESSION_SCORE_MINUTES + max(horizons) + settings.window.minutes
+    collector = ScoreCollector(settings.window.minutes, keep_minutes=keep)
+    pipeline.add_consumer(collector)
+    return lambda: compute(collector.data(), horizons)
 
 
 class SettingsApplier:
@@ -309,25 +330,29 @@ class SettingsApplier:
     them at once (figures, TOTAL, consensus, signals, coverage; `Pipeline.rescan_now`), the log
     file's time zone and the alerts follow. Called on the UI's loop, which runs the pipeline."""
 
-    def __init__(
-        self, pipeline: Pipeline, alerts: AlertDispatcher | None, *, live: bool, store_run: StoreRun | None
-    ) -> None:
+    def __init__(self, pipeline: Pipeline, alerts: AlertDispatcher | None, *, live: bool, minutes: bool) -> None:
         self.pipeline = pipeline
         self.alerts = alerts
         self.live = live
-        self.store_run = store_run
+        self.minutes = minutes
 
     def __call__(self, new: Settings) -> None:
-        self.pipeline.reconfigure(_engine_config(new, self.live, self.store_run))
+        self.pipeline.reconfigure(_engine_config(new, self.live, minutes=self.minutes))
         set_log_timezone(new.timezone)
         if self.alerts is not None:
             self.alerts.update_settings(new)
+        from gme_tui.sources.live import LiveSource
+
+        source = self.pipeline.source
+        if isinstance(source, LiveSource):  # an exchange turned on starts streaming, one turned off stops
+            source.set_exchanges(new)
         self.pipeline.rescan_now()
 
 
-def _engine_config(settings: Settings, live: bool, store_run: StoreRun | None) -> EngineConfig:
+def _engine_config(settings: Settings, live: bool, *, minutes: bool) -> EngineConfig:
+    """`minutes`: the engine hands out ClosedMinutes (for the store and the TUI's scorecard)."""
     config = EngineConfig.from_settings(settings, live=live)
-    return dataclasses.replace(config, emit_minutes=True) if store_run is not None else config
+    return dataclasses.replace(config, emit_minutes=True) if minutes else config
 
 
 def _open_store(args: Arguments, settings: Settings, mode: SourceMode) -> StoreRun | None:

@@ -53,12 +53,17 @@ class Pipeline:
         *,
         scan_grace_ms: int = 2_000,
         now_ms: Callable[[], int] = wall_ms,
+        monotonic_ms: Callable[[], int] | None = None,
     ) -> None:
+        """`now_ms`: the wall clock (ms UTC) scans are scheduled on. `monotonic_ms` (live): a
+        clock that never steps (ms), which arrivals and the whale quiet time are measured on, so an
+        NTP step of the wall clock cannot split or hold back an order (SPEC §5); None: `now_ms`."""
         self.source = source
         self.engine = engine
         self.consumers: list[EventConsumer] = list(consumers)
         self.scan_grace_ms = scan_grace_ms
         self.now_ms = now_ms
+        self.monotonic_ms = monotonic_ms or now_ms
         self._pending_config: EngineConfig | None = None
         self._health_key: _HealthKey | None = None  # what the last update said (state, reason)
         self._health_due_ms: int | None = None  # when the next update is due without a change
@@ -124,11 +129,16 @@ class Pipeline:
         self._apply_pending_config()
         if not self.live:
             return self.engine.feed_many(batch) if batch else []
-        # Live: trades are stamped with their arrival on the local clock, which the whale quiet
-        # time is measured on (SPEC §5), never against their exchange ts.
+        # Live: trades are stamped with their arrival on the local monotonic clock, which the whale
+        # quiet time is measured on (SPEC §5), never against their exchange ts nor the wall clock.
         now = self.now_ms()
-        events = self.engine.feed_many(batch, arrived_ms=now) if batch else []
-        events.extend(self.engine.advance(now, scan_grace_ms=self.scan_grace_ms, scan_before_ms=self._hold(now)))
+        arrived = self.monotonic_ms()
+        events = self.engine.feed_many(batch, arrived_ms=arrived) if batch else []
+        events.extend(
+            self.engine.advance(
+                now, scan_grace_ms=self.scan_grace_ms, scan_before_ms=self._hold(now), quiet_now_ms=arrived
+            )
+        )
         return events
 
     def _hold(self, now: int) -> int | None:

@@ -75,6 +75,7 @@ EXPECTED = [
         "symbol": "BTC/USDT",
         "grade": "A+",
         "code": "global_sync_bullish",
+        "direction": "bullish",  # SPEC §7: every signal line carries its direction
         "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0},
     },
     {
@@ -83,6 +84,7 @@ EXPECTED = [
         "symbol": "BTC/USDT",
         "grade": "A",
         "code": "us_institutional_accumulation",
+        "direction": "bullish",  # SPEC §7: every signal line carries its direction
         "flows": {"binance": 1500.0, "okx": 2000.0, "bybit": 4000.0, "coinbase": 1_900_000.0},
     },
     {
@@ -100,6 +102,7 @@ EXPECTED = [
         "symbol": "BTC/USDT",
         "grade": "C",
         "code": "single_platform_long_trap",
+        "direction": "bearish",  # SPEC §7: every signal line carries its direction
         "flows": {"binance": 500.0, "okx": 1000.0, "bybit": 0.0, "coinbase": -102_000.0},
     },
 ]

@@ -303,3 +303,54 @@ def test_a_file_of_bad_derivatives_lines_is_nothing_to_replay(tmp_path):
     path = write(tmp_path / "bad.jsonl", [OI | {"oi": "x"}, LIQ | {"side": "sell"}])
     with pytest.raises(NothingToReplay, match="oi is not a number"):
         ReplaySource(path).check()
+
+
+def test_headless_json_replay_prints_derivatives_and_liquidations(tmp_path, run_cli):
+    """End to end (SPEC §7, §8): the replayed perp side shows as `derivatives` and `liquidation`
+    lines; the consensus is that of the spot lines alone."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'language = "en"\ntimezone = "UTC"\n[window]\nminutes = {WINDOW}\n', encoding="utf-8")
+    both = write(tmp_path / "both.jsonl", [META, *mixed(SPOT_ROWS, PERP_ROWS)])
+    only_spot = write(tmp_path / "spot.jsonl", [{"type": "meta", "listings": META["listings"]}, *SPOT_ROWS])
+    runs = [
+        run_cli("--config", str(settings), "--replay", str(path), "--headless", "--json") for path in (both, only_spot)
+    ]
+    assert [done.returncode for done in runs] == [0, 0], runs[0].stderr
+    lines, spot_lines = ([json.loads(text) for text in done.stdout.splitlines()] for done in runs)
+    kinds = [row["type"] for row in lines]
+    assert kinds.count("liquidation") == 2 and "derivatives" in kinds
+    derivatives = next(row for row in lines if row["type"] == "derivatives")
+    assert derivatives["perp_flows"] == {"binance": -2_999_900.0, "bybit": 99_950.0}
+    assert [r for r in lines if r["type"] == "consensus"] == [r for r in spot_lines if r["type"] == "consensus"]
+    assert "derivatives_hedge" in [r.get("code") for r in lines]
+
+
+async def test_pacing_follows_perp_trades_and_history_loads_at_once(tmp_path):
+    """SPEC §8: oi lines before the first trade are history (no wait); a perp trade is a trade
+    line, so pacing follows it; liquidations and later oi lines never make the replay wait."""
+    rows = [
+        oi(T0 - 30 * MINUTE_MS, "okx", 1.0),  # history, half an hour before the data
+        perp(T0, "okx", "buy", 1.0, 1.0),
+        liquidation(T0 + 50_000, "okx", "long", 1.0, 1.0),  # no wait for this one
+        perp(T0 + 10_000, "okx", "sell", 1.0, 1.0),  # 10 s of data after the first trade
+        oi(T0 + 20 * MINUTE_MS, "okx", 2.0),  # never waited for
+        spot(T0 + 30_000, "okx", "buy", 1.0, 1.0),  # 30 s after the first trade
+    ]
+    slept: list[float] = []
+    now = [1_000.0]
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    source = ReplaySource(write(tmp_path / "paced.jsonl", rows), speed=1.0, clock=lambda: now[0], sleep=sleep)
+    items = [item for batch in [b async for b in source.batches()] for item in batch]
+    assert [type(item).__name__ for item in items] == [
+        "OpenInterest",
+        "PerpTrade",
+        "Liquidation",
+        "PerpTrade",
+        "OpenInterest",
+        "Trade",
+    ]
+    assert slept == [10.0, 20.0]

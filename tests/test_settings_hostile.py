@@ -74,7 +74,10 @@ def test_a_huge_integer_where_a_float_goes_is_out_of_range(section, key):
         ('[symbols]\nquote_map = ["USD"]\n', "symbols.quote_map (line 2): expected a table, got a list"),
         ("[window.minutes]\nx = 1\n", "window.minutes (line 1): expected a number, got a table"),
         # keys it does not know
-        ("[exchanges.okx]\nenbled = true\n", "exchanges.okx.enbled (line 2): unknown key (known here: ccxt, enabled, perp, perp_ccxt)"),
+        (
+            "[exchanges.okx]\nenbled = true\n",
+            "exchanges.okx.enbled (line 2): unknown key (known here: ccxt, enabled, perp, perp_ccxt)",
+        ),
         (
             'source_path = "/etc"\n',
             "source_path (line 1): unknown key (known here: alerts, colour_convention, consensus, derivatives, exchanges, language, live, log, scorecard, "

@@ -7,6 +7,7 @@ Times are in the `timezone` setting and name the zone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,9 +18,11 @@ from gme_tui.model import (
     EXCHANGE_SHORT,
     EXCHANGES,
     Consensus,
+    Derivatives,
     Grade,
     Language,
     Level,
+    Liquidation,
     Signal,
     SourceMode,
     SymbolScan,
@@ -41,6 +44,7 @@ class Category(StrEnum):
     SIGNAL = "signal"
     CONSENSUS = "consensus"
     WHALE = "whale"
+    LIQUIDATION = "liquidation"
     SYSTEM = "system"
     TEST = "test"
 
@@ -96,6 +100,20 @@ _WORDS: Mapping[Language, Mapping[str, str]] = {
         "disclaimer": "仅供参考，不构成投资建议。",
         "minutes": "{m} 分钟",
         "down_note": "该交易所的数据缺失期间，共识与信号只基于其余交易所。",
+        "direction": "方向",
+        "bullish": "看涨",
+        "bearish": "看跌",
+        "neutral": "中性（观望）",
+        "derivatives": "现货与合约",
+        "spot_line": "现货净流入 {flow} USDT，买卖比 {ratio}",
+        "perp_line": "合约净流入 {flow} USDT，买卖比 {ratio}",
+        "oi_line": "持仓量变化 {pct}",
+        "hedge_line": "对冲比例 {ratio}（合约净卖出 / 现货净买入）",
+        "liquidation": "爆仓",
+        "long": "多单",
+        "short": "空单",
+        "position": "被强平仓位",
+        "liq_note": "币安每个币种每秒最多推送一笔爆仓，合计为抽样值。",
     },
     "en": {
         "alert": "alert",
@@ -132,6 +150,20 @@ _WORDS: Mapping[Language, Mapping[str, str]] = {
         "disclaimer": "For information only, not investment advice.",
         "minutes": "{m} min",
         "down_note": "While its data is missing, consensus and signals rely on the other exchanges.",
+        "direction": "Direction",
+        "bullish": "bullish",
+        "bearish": "bearish",
+        "neutral": "neutral (watch)",
+        "derivatives": "Spot and perpetuals",
+        "spot_line": "spot net flow {flow} USDT, buy/sell {ratio}",
+        "perp_line": "perpetual net flow {flow} USDT, buy/sell {ratio}",
+        "oi_line": "open interest change {pct}",
+        "hedge_line": "hedge ratio {ratio} (perp net sold / spot net bought)",
+        "liquidation": "Liquidation",
+        "long": "long",
+        "short": "short",
+        "position": "Position liquidated",
+        "liq_note": "Binance sends at most one liquidation per symbol per second: totals are sampled.",
     },
 }
 
@@ -147,6 +179,10 @@ _ADVICE = {
     "derivatives_hedge": (
         "⚖️ **建议**: 中等信号，现货买盘可能被衍生品对冲，注意仓位。",
         "⚖️ **Advice**: medium signal; spot buying may be hedged, size positions carefully.",
+    ),
+    "global_sync_bearish": (
+        "🔻 **强烈建议**: 主力全平台出货，避免抄底；持仓可考虑减仓，止损设置在关键阻力位上方。",
+        "🔻 **Advice**: sellers lead everywhere; avoid buying the dip, consider trimming, stop above key resistance.",
     ),
     "single_platform_long_trap": (
         "⚠️ **建议**: 警惕信号，不建议追涨；已持仓可考虑减仓或止盈。",
@@ -242,11 +278,13 @@ class MessageRenderer:
             [
                 (w["type"], self._label(label)),
                 (w["grade"], signal.grade),
+                (w["direction"], w[signal.direction]),
                 (w["symbol"], signal.symbol),
                 (w["time"], self.when(signal.ts)),
             ],
             [
                 [f"**{w['flows']}** ({w['past'].format(w=window)}):", *flows, "", *consensus_line],
+                *([self._derivative_lines(signal.derivatives)] if signal.derivatives is not None else []),
                 [f"**{w['meaning']}**: {self._meaning(label)}", "", self._advice(signal.code)],
             ],
         )
@@ -260,6 +298,47 @@ class MessageRenderer:
             self.signal_line(signal),
             at_all=signal.grade in (Grade.A_PLUS, Grade.A),
         )
+
+    def _derivative_lines(self, line: Derivatives) -> list[str]:
+        """B's figures (SPEC §4b): spot against perp flow and ratio, the OI change, the hedge ratio."""
+        w = self.words
+
+        def ratio(value: float | None) -> str:
+            return "—" if value is None else ("∞" if value == math.inf else f"{value:.2f}")
+
+        pct = "—" if line.oi_change_pct is None else f"{line.oi_change_pct:+.2f}%"
+        return [
+            f"**{w['derivatives']}** ({w['past'].format(w=line.window_minutes)}):",
+            f"- {w['spot_line'].format(flow=fmt.money(line.spot_total), ratio=ratio(line.spot_ratio))}",
+            f"- {w['perp_line'].format(flow=fmt.money(line.perp_total), ratio=ratio(line.perp_ratio))}",
+            f"- {w['oi_line'].format(pct=pct)}",
+            f"- {w['hedge_line'].format(ratio=ratio(line.hedge_ratio))}",
+        ]
+
+    def liquidation(self, event: Liquidation) -> AlertMessage:
+        """A large liquidation (SPEC §10's row; `side` is the position liquidated, SPEC §4b)."""
+        w = self.words
+        side = w[event.side]
+        icon = "💥🔴" if event.side == "long" else "💥🟢"
+        title = self._title(icon, f"{w['liquidation']} {event.symbol} {side} {fmt.usd(event.value)}")
+        text = self._body(
+            title,
+            [
+                (w["symbol"], event.symbol),
+                (w["exchange"], event.exchange.upper()),
+                (w["position"], side),
+                (w["value"], fmt.usd(event.value)),
+                (w["price"], fmt.price(event.price)),
+                (w["amount"], fmt.price(event.amount)),
+                (w["time"], self.when(event.ts)),
+            ],
+            [[w["liq_note"]]] if event.exchange == "binance" else [],
+        )
+        line = (
+            f"{fmt.clock(event.ts, self.tz)} 💥 {event.symbol} {event.exchange.upper()} {side} "
+            f"{fmt.usd(event.value)} @ {fmt.price(event.price)}"
+        )
+        return AlertMessage(Category.LIQUIDATION, "liquidation", event.symbol, event.ts, title, text, line)
 
     def consensus(self, consensus: Consensus) -> AlertMessage:
         w = self.words

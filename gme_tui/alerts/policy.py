@@ -6,6 +6,10 @@
 | whale ≥ whale_notify_threshold        | immediate         | immediate | no   |
 | B signal                              | 30-minute digest  | immediate | no   |
 | C signal                              | log only          | log only  | no   |
+| liquidation ≥ liquidation_notify_threshold (off by default) | immediate | immediate | no |
+
+A re-scan (`Scan.rescan`: the last boundary scanned again after a settings change) is shown, never
+alerted: that boundary was decided already.
 
 The policy decides before it renders: grade, mute and cooldown are checked on the event itself,
 and only an alert that goes out is rendered to markdown. Pure apart from the log and two pieces
@@ -23,7 +27,19 @@ from enum import StrEnum
 
 from gme_tui.alerts.messages import AlertMessage, Category, MessageRenderer
 from gme_tui.core.mutes import Mutes
-from gme_tui.model import MINUTE_MS, Consensus, EngineEvent, Grade, Level, RobotName, Scan, Signal, SymbolScan, Whale
+from gme_tui.model import (
+    MINUTE_MS,
+    Consensus,
+    EngineEvent,
+    Grade,
+    Level,
+    Liquidation,
+    RobotName,
+    Scan,
+    Signal,
+    SymbolScan,
+    Whale,
+)
 from gme_tui.settings import AlertSettings
 
 log = logging.getLogger("gme_tui.alerts")
@@ -133,9 +149,12 @@ class AlertPolicy:
         out: list[Decision] = []
         for event in events:
             if isinstance(event, Scan):
-                self._scan(event, now_ms, out)
+                if not event.rescan:
+                    self._scan(event, now_ms, out)
             elif isinstance(event, Whale):
                 self._whale(event, now_ms, out)
+            elif isinstance(event, Liquidation):
+                self._liquidation(event, now_ms, out)
         return out
 
     def _scan(self, scan: Scan, now_ms: int, out: list[Decision]) -> None:
@@ -189,6 +208,16 @@ class AlertPolicy:
             return
         dedupe = f"whale|{whale.exchange}|{whale.symbol}|{whale.ts}|{whale.side}"  # one taker order (SPEC §5)
         out.append(Decision(self.renderer.whale(whale), both(Route.IMMEDIATE), dedupe))
+
+    def _liquidation(self, event: Liquidation, now_ms: int, out: list[Decision]) -> None:
+        alerts = self.alerts
+        if not alerts.enable_liquidation_notify or event.value < alerts.liquidation_notify_threshold:
+            return
+        # No cooldown, as for whales: each is a distinct forced order; floods go into digests.
+        if self._muted(Category.LIQUIDATION, event.symbol, "liquidation", now_ms):
+            return
+        dedupe = f"liquidation|{event.exchange}|{event.symbol}|{event.ts}|{event.side}|{event.value!r}"
+        out.append(Decision(self.renderer.liquidation(event), both(Route.IMMEDIATE), dedupe))
 
     def system(self, message: AlertMessage) -> Decision:
         return Decision(message, both(Route.IMMEDIATE))

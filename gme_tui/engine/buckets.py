@@ -36,6 +36,7 @@ class PairFlow:
         "covered",
         "ids",
         "ids_by_minute",
+        "kept_from",
         "last_price",
         "last_ts",
         "participating",
@@ -51,6 +52,7 @@ class PairFlow:
         self.close_ts: list[int] = []  # ts of the close; UNKNOWN for an empty slot
         self.ids: set[str] = set()
         self.ids_by_minute: dict[int, list[str]] = {}
+        self.kept_from: int | None = None  # the last prune's keep_from (None: never pruned)
         self.bucket_minutes: set[int] = set()  # minutes that came from a bucket line/backfill
         self.covered: set[int] = set()
         self.last_price: float | None = None
@@ -94,25 +96,29 @@ class PairFlow:
     # ------------------------------------------------------------ input
 
     def add(self, minute: int, is_buy: bool, value: float, price: float, ts: int, trade_id: str | None = None) -> None:
+        # The per-trade hot path: each list looked up once (profiled: about a fifth of the engine).
+        buys = self.buys
         index = minute - self.base
-        if index < 0 or index >= len(self.buys):
+        if index < 0 or index >= len(buys):
             index = self._slot(minute)
         if is_buy:
-            self.buys[index] += value
+            buys[index] += value
         else:
             self.sells[index] += value
         self.counts[index] += 1
-        if ts >= self.close_ts[index]:
+        close_ts = self.close_ts
+        if ts >= close_ts[index]:
             self.closes[index] = price
-            self.close_ts[index] = ts
+            close_ts[index] = ts
         if ts >= self.last_ts:
             self.last_ts = ts
             self.last_price = price
         if trade_id is not None:  # remembered per minute, so pruning the minute forgets it
             self.ids.add(trade_id)
-            ids = self.ids_by_minute.get(minute)
+            by_minute = self.ids_by_minute
+            ids = by_minute.get(minute)
             if ids is None:
-                self.ids_by_minute[minute] = [trade_id]
+                by_minute[minute] = [trade_id]
             else:
                 ids.append(trade_id)
 
@@ -150,10 +156,20 @@ class PairFlow:
         if drop > 0 and self.buys:
             del self.buys[:drop], self.sells[:drop], self.counts[:drop], self.closes[:drop], self.close_ts[:drop]
             self.base = keep_from
-        if self.ids_by_minute:
-            for minute in [m for m in self.ids_by_minute if m < keep_from]:
-                for trade_id in self.ids_by_minute.pop(minute):
-                    self.ids.discard(trade_id)
+        by_minute = self.ids_by_minute
+        if by_minute:
+            # The usual step is a minute since the last prune, and no minute before the last
+            # keep_from is ever added again (the caller drops those as late): look at just those.
+            old = self.kept_from
+            if old is None or keep_from - old > len(by_minute):
+                stale = [m for m in by_minute if m < keep_from]
+            else:
+                stale = [m for m in range(old, keep_from) if m in by_minute]
+            ids = self.ids
+            for minute in stale:
+                ids.difference_update(by_minute.pop(minute))
+        if self.kept_from is None or keep_from > self.kept_from:
+            self.kept_from = keep_from
         # Minute sets: drop just the minutes since the previous prune (one a minute, usually).
         if self.bucket_minutes:
             self.bucket_minutes.difference_update(range(min(self.bucket_minutes), keep_from))
@@ -171,11 +187,14 @@ class PairFlow:
             return WindowSums(0.0, 0.0, 0, covered, (0.0,) * (last - first + 1), None)
         buys, sells = self.buys[lo:hi], self.sells[lo:hi]
         first_close = None
-        for close in self.closes[lo:hi]:
-            if close is not None:
-                first_close = close
+        closes = self.closes
+        for i in range(lo, hi):  # the first slot with a close: usually the first one (no slice)
+            if closes[i] is not None:
+                first_close = closes[i]
                 break
-        nets = (0.0,) * (lo - start) + tuple(map(sub, buys, sells)) + (0.0,) * (stop - hi)
+        nets = tuple(map(sub, buys, sells))
+        if lo > start or stop > hi:
+            nets = (0.0,) * (lo - start) + nets + (0.0,) * (stop - hi)
         covered = sum(map(self.covered.__contains__, range(first, last + 1))) if self.covered else 0
         return WindowSums(sum(buys, 0.0), sum(sells, 0.0), sum(self.counts[lo:hi]), covered, nets, first_close)
 

@@ -1,5 +1,10 @@
 """The engine: trades and backfilled minutes in, scans and whales out. Pure: no I/O, no clock.
 
+Perpetuals (SPEC §4b): PerpTrade items and MinuteBucket/Listings/Coverage with market="perp" go to
+engine/perps.py's PerpSide, apart from spot; OpenInterest samples too; a Liquidation is passed
+through as an event and summed per window. Each SymbolScan carries its `derivatives` line, and B
+takes its place among the signals in grade order.
+
 Two clocks drive scans (SPEC §6):
 - `data` (replay, demo): data time is the largest ts applied; before a trade with ts ≥ T is
   applied, every boundary T not yet scanned is scanned, in order; `finish()` runs the last scan.
@@ -328,13 +333,22 @@ class Engine:
 
     # ------------------------------------------------------------ clock
 
-    def advance(self, now_ms: int, *, scan_grace_ms: int = 0, scan_before_ms: int | None = None) -> list[EngineEvent]:
+    def advance(
+        self,
+        now_ms: int,
+        *,
+        scan_grace_ms: int = 0,
+        scan_before_ms: int | None = None,
+        quiet_now_ms: int | None = None,
+    ) -> list[EngineEvent]:
         """External clock: close whale orders whose last fill arrived `whale_quiet_ms` or more
-        before `now_ms` (the clock `arrived_ms` was given on), then scan every boundary T with
+        before `quiet_now_ms` (now on the clock `arrived_ms` was given on; None: `now_ms`), then
+        scan every boundary T with
         T + scan_grace_ms ≤ now_ms (the grace lets late trades land first) and, when given,
         T < scan_before_ms (the caller holds a boundary whose minutes the source is settling)."""
         events: list[EngineEvent] = []
-        for whale in self._whales.close_quiet(now_ms, self.config.whale_quiet_ms):
+        quiet_now = now_ms if quiet_now_ms is None else quiet_now_ms
+        for whale in self._whales.close_quiet(quiet_now, self.config.whale_quiet_ms):
             self._counts["whales"] += 1
             events.append(whale)
         scan_until = now_ms - scan_grace_ms

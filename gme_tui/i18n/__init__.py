@@ -66,6 +66,9 @@ def entries(node: object, prefix: str = "") -> dict[str, str]:
         for key, value in node.items():
             name = key.value if isinstance(key, Enum) else str(key)
             out.update(entries(value, f"{prefix}.{name}" if prefix else name))
+    elif isinstance(node, tuple):  # a row of column titles
+        for index, value in enumerate(node):
+            out.update(entries(value, f"{prefix}.{index}"))
     elif is_dataclass(node) and not isinstance(node, type):
         for field in fields(node):
             if field.name != "language":

@@ -146,6 +146,7 @@ class Keys:
     slower: str
     next_signal: str
     liquidations: str  # `l`: liquidations in the whales' place and back (narrow screens)
+    scorecard: str  # `c`: the session's signal scorecard
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,7 @@ class Tips:
     speed: str
     next_signal: str
     liquidations: str
+    scorecard: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +223,7 @@ class Notices:
     crash_details_unknown: str
     exchange_on: str  # {exchange}
     exchange_off: str  # {exchange}
+    scorecard_off: str  # no scorecard in this run (attached, tests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,6 +546,20 @@ class Daemon:
 
 
 @dataclass(frozen=True, slots=True)
+class ScorecardText:
+    """The session's signal scorecard screen (gme_tui/tui/screens/scorecard.py, SPEC §13)."""
+
+    title: str
+    session: str  # {scans} {symbols}: what the figures cover
+    no_scan: str  # before the first scan after a full window
+    plot_title: str  # {h}: the plot's title
+    legend: str  # {h}: bars and the baseline
+    header: tuple[str, ...]  # the table's columns, as `gme-tui scorecard` has them
+    baseline: str  # the baseline rows' label
+    footer: str  # the keys
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
     """Every label of one language."""
 
@@ -563,3 +580,4 @@ class Catalogue:
     summary: Summary
     attach: Attach
     daemon: Daemon
+    scorecard: ScorecardText

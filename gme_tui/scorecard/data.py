@@ -75,6 +75,21 @@ class ScoreDataBuilder:
             return
         self._rows.setdefault((bucket.symbol, bucket.exchange), {})[bucket.minute] = bucket.close
 
+    def forget_before(self, minute: int) -> None:
+        """Drop rows of minutes before `minute` and signals before it (a session's bound: a TUI
+        open for days must not grow without end). Rows are kept in arrival order, which is minute
+        order but for late ones, so the oldest are at the front."""
+        for rows in self._rows.values():
+            while rows:
+                first = next(iter(rows))
+                if first >= minute:
+                    break
+                del rows[first]
+        cut_ms = minute * MINUTE_MS
+        for symbol, marks in self._signals.items():
+            if any(mark.ts < cut_ms for mark in marks):
+                self._signals[symbol] = {mark for mark in marks if mark.ts >= cut_ms}
+
     def add_signal(self, symbol: str, ts: int, code: SignalCode, exchanges: Iterable[str]) -> None:
         self._signals.setdefault(symbol, set()).add(SignalMark(ts, code, tuple(exchanges)))
 
@@ -107,15 +122,23 @@ class ScoreCollector:
     """An event consumer that keeps what the scorecard needs from a run (a replay, or the TUI's
     session: the engine must emit ClosedMinutes, `EngineConfig(emit_minutes=True)`)."""
 
-    def __init__(self, window_minutes: int) -> None:
+    def __init__(self, window_minutes: int, *, keep_minutes: int | None = None) -> None:
+        """`keep_minutes`: keep only the latest this many minutes of data (None: all of it, as
+        a replay's scorecard needs)."""
         self.builder = ScoreDataBuilder(window_minutes)
+        self.keep_minutes = keep_minutes
+        self._newest = -1
 
     def on_events(self, events: Sequence[EngineEvent]) -> None:
         for event in events:
             if isinstance(event, ClosedMinutes):
                 for bucket in event.buckets:
                     self.builder.add_minute(bucket)
-            elif isinstance(event, Scan):
+                    if bucket.minute > self._newest:
+                        self._newest = bucket.minute
+                if self.keep_minutes is not None and self._newest >= 0:
+                    self.builder.forget_before(self._newest - self.keep_minutes + 1)
+            elif isinstance(event, Scan) and not event.rescan:  # a re-scan under new settings: not data
                 for item in event.symbols:
                     for signal in item.signals:
                         self.builder.add_signal(signal.symbol, signal.ts, signal.code, signal.flows)

@@ -30,6 +30,7 @@ def replay_data(
         exchanges=config.exchanges,
         window_minutes=config.window_minutes,
         keep_extra_minutes=config.keep_extra_minutes,
+        perp_venues=config.perp_venues,
     )
     source.check()
     engine = Engine(replace(config, emit_minutes=True))

@@ -50,25 +50,8 @@ def table(card: Scorecard, tz: tzinfo, source: str) -> str:
     episodes, the ones still open, hits, hit rate, mean and median return, then the baseline.
     `source` names where the data came from (a file, the store)."""
     rows: list[tuple[str, ...]] = [_HEADER]
-    for score in card.codes:
-        for h in card.horizons:
-            rows.append(_code_row(score, h))
-    for h in card.horizons:
-        base = card.baseline[h]
-        rows.append(
-            (
-                "",
-                "baseline: every scan",
-                "",
-                f"{h}m",
-                str(base.scans),
-                "",
-                "",
-                _rate(base.up_rate, "up "),
-                _percent(base.mean),
-                _percent(base.median),
-            )
-        )
+    rows += [row for _, row in code_rows(card)]
+    rows += [row for _, row in baseline_rows(card)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
     lines = [_heading(card, tz, source)]
     for number, row in enumerate(rows):
@@ -84,6 +67,33 @@ def table(card: Scorecard, tz: tzinfo, source: str) -> str:
         "hits: bullish r > 0, bearish r < 0"
     )
     return "\n".join(lines)
+
+
+def code_rows(card: Scorecard) -> list[tuple[CodeScore, tuple[str, ...]]]:
+    """The table's code rows, per code and horizon (the columns of its header), with their score:
+    the TUI's scorecard screen shows the same cells."""
+    return [(score, _code_row(score, h)) for score in card.codes for h in card.horizons]
+
+
+def baseline_rows(card: Scorecard) -> list[tuple[BaselineScore, tuple[str, ...]]]:
+    """The table's baseline rows, one per horizon, with their score."""
+    rows: list[tuple[BaselineScore, tuple[str, ...]]] = []
+    for h in card.horizons:
+        base = card.baseline[h]
+        cells = (
+            "",
+            "baseline: every scan",
+            "",
+            f"{h}m",
+            str(base.scans),
+            "",
+            "",
+            _rate(base.up_rate, "up "),
+            _percent(base.mean),
+            _percent(base.median),
+        )
+        rows.append((base, cells))
+    return rows
 
 
 def _code_row(score: CodeScore, h: int) -> tuple[str, ...]:

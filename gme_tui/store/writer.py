@@ -245,7 +245,9 @@ def rows_of(events: Iterable[EngineEvent]) -> tuple[list[MinuteBucket], list[Sig
     whales: list[Whale] = []
     for event in events:
         if isinstance(event, ClosedMinutes):
-            minutes.extend(event.buckets)
+            # The store has no market column: a perp minute would overwrite the spot row of its
+            # pair. The engine hands out spot minutes only; this keeps it so whatever comes.
+            minutes.extend(b for b in event.buckets if b.market == "spot")
         elif isinstance(event, Scan) and not event.rescan:
             for item in event.symbols:
                 for signal in item.signals:

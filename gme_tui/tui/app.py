@@ -46,6 +46,7 @@ from gme_tui.tui.widgets.flow_table import FlowTable
 from gme_tui.tui.widgets.status import StatusBar, StatusInfo
 
 if TYPE_CHECKING:  # the UI never imports the pipeline at runtime (layering contract)
+    from gme_tui.scorecard.compute import Scorecard
     from gme_tui.tui.feed import EventFeed  # a Pipeline, or a daemon's AttachedFeed
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,10 @@ class GmeApp(App[int]):
         start_pipeline: bool = True,
         store: HistoryReader | None = None,
         replay: ReplayControl | None = None,
+        scorecard: Callable[[], Scorecard] | None = None,
     ) -> None:
-        """`mutes` is shared with the alert dispatcher (default: the settings' `alerts.muted`);
+        """`scorecard`: this session's signal scorecard, computed on demand (None: the `c` key
+        says there is none). `mutes` is shared with the alert dispatcher (default: the settings' `alerts.muted`);
         `store` feeds the history and detail screens (None: they say it is off); `replay` the
         replay's controls (None: live or demo, the replay keys are hidden)."""
         # before Textual's __init__, which asks get_css_variables for the semantic colours
@@ -124,6 +127,7 @@ class GmeApp(App[int]):
         self.secrets = secrets
         self.start_pipeline = start_pipeline
         self.replay = replay
+        self._scorecard = scorecard
         self._allow_max = replay is not None and replay.speed <= 0  # ×max only for a --speed 0 start
         self._jump_back: float | None = None  # the speed to go back to once the next signal is in
         self._summary_shown = False
@@ -465,6 +469,15 @@ class GmeApp(App[int]):
     def action_pause(self) -> None:
         self.paused = not self.paused
 
+    def action_scorecard(self) -> None:
+        """The signal scorecard of this session (SPEC §13)."""
+        if self._scorecard is None:
+            self.notify(self.t.notices.scorecard_off, severity="warning")  # attached, tests
+            return
+        from gme_tui.tui.screens.scorecard import ScorecardScreen
+
+        self.push_screen(ScorecardScreen(self._scorecard, language=self.settings.language, colours=self.colours))
+
     def action_toggle_liquidations(self) -> None:
         """Narrow screens: the liquidations in the whales' place, or the whales back."""
         self.show_liquidations = not self.show_liquidations
@@ -692,6 +705,7 @@ def run_tui(
     secrets: Secrets | None = None,
     store: HistoryReader | None = None,
     replay: ReplayControl | None = None,
+    scorecard: Callable[[], Scorecard] | None = None,
 ) -> int:
     """Run the app until quit. Returns 0, or 1 after a crash (traceback in the log file, a
     one-line hint on the terminal). The arguments are GmeApp's."""
@@ -704,6 +718,7 @@ def run_tui(
         secrets=secrets,
         store=store,
         replay=replay,
+        scorecard=scorecard,
     )
     return run_app(app)
 

@@ -96,6 +96,7 @@ class LiveRun:
             [self.recorder, *consumers],
             scan_grace_ms=int(settings.window.scan_grace_seconds * 1000),
             now_ms=clock.wall_ms,
+            monotonic_ms=lambda: int(clock.monotonic() * 1000),
         )
         self.task: asyncio.Task | None = None
 

@@ -20,7 +20,7 @@ from tests.tui.market import NOW_MS, make_pipeline, settle
 
 def app_with_applier(settings: Settings) -> GmeApp:
     pipeline = make_pipeline(settings)
-    applier = SettingsApplier(pipeline, None, live=False, store_run=None)
+    applier = SettingsApplier(pipeline, None, live=False, minutes=False)
     return GmeApp(settings, pipeline, on_settings_saved=applier, now_ms=lambda: NOW_MS)
 
 

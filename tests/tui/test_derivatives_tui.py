@@ -329,3 +329,22 @@ def test_trader_words_for_the_perpetual_side_in_chinese():
     assert (t.columns.perp, t.columns.oi_change) == ("合约净流", "持仓变化")
     assert t.common.signals[SignalCode.DERIVATIVES_HEDGE] == "衍生品对冲"  # B keeps the original's name
     assert "U 本位" in t.settings.perps
+
+
+async def test_c_opens_the_session_scorecard_or_says_there_is_none(make_app):
+    from gme_tui.scorecard import ScoreCollector, compute
+    from gme_tui.tui.screens.scorecard import ScorecardScreen
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        assert any("the scorecard needs a running session" in str(n.message) for n in app._notifications)
+        assert not isinstance(app.screen, ScorecardScreen)
+    collector = ScoreCollector(50)
+    app = make_app(scorecard=lambda: compute(collector.data(), (15, 60)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ScorecardScreen)

@@ -87,6 +87,7 @@ class MainScreen(Screen[None]):
         Binding("minus", "app.slower", KEYS.slower, key_display="-", tooltip=TIPS.speed),
         Binding("n", "app.next_signal", KEYS.next_signal, tooltip=TIPS.next_signal),
         Binding("l", "app.toggle_liquidations", KEYS.liquidations, tooltip=TIPS.liquidations),
+        Binding("c", "app.scorecard", KEYS.scorecard, tooltip=TIPS.scorecard),
         Binding("escape", "app.clear_search", KEYS.clear_search, show=False, tooltip=TIPS.clear_search),
     ]
 
