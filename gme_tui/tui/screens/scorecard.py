@@ -12,7 +12,6 @@ the legend are this screen's widgets, in the catalogue's words.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.table import Table
@@ -24,6 +23,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from gme_tui.i18n import catalogue
+from gme_tui.i18n.catalogue import ScorecardText
 from gme_tui.model import Direction, Language, SignalCode
 from gme_tui.scorecard.compute import Scorecard
 from gme_tui.scorecard.report import baseline_rows, code_rows
@@ -46,45 +47,9 @@ BASELINE_LABEL = "base"
 NARROW = 100  # columns: below this the table's rows are led by the short label alone
 
 
-@dataclass(frozen=True, slots=True)
-class ScorecardWords:
-    """The screen's words. Until the catalogue holds them (REPLAY-progress.md, request Q4 to
-    TUI-D: `Catalogue.scorecard`, these fields), `scorecard_words` gives them from here."""
-
-    title: str  # the screen's title
-    session: str  # {scans} {symbols}: what the figures cover
-    no_scan: str  # before the first scan after a full window
-    plot_title: str  # {h}: the plot's title
-    legend: str  # {h}: bars and the baseline line
-    header: tuple[str, ...]  # the table's columns, as `gme-tui scorecard` has them
-    baseline: str  # the baseline rows' label
-    footer: str  # the keys
-
-
-_EN = ScorecardWords(
-    title="Signal scorecard: this session",
-    session="{scans} scans of {symbols} symbols",
-    no_scan="No scan after a full window yet: the scorecard fills in as the session goes on.",
-    plot_title="Mean {h}-minute return per signal, against every scan (the baseline)",
-    legend="bars: each signal's mean return after {h} minutes; base (grey): every scan's, the baseline",
-    header=("grade", "signal", "direction", "h", "episodes", "open", "hits", "hit rate", "mean", "median"),
-    baseline="baseline: every scan",
-    footer="r refresh   esc close",
-)
-_ZH = ScorecardWords(
-    title="信号成绩单：本次运行",
-    session="{symbols} 个币种的 {scans} 次扫描",
-    no_scan="还没有满窗口后的扫描：成绩单会随运行逐步填满。",
-    plot_title="各信号 {h} 分钟平均收益，对比全部扫描（基准）",
-    legend="柱：各信号 {h} 分钟后的平均收益；base（灰）：全部扫描的平均收益，即基准",
-    header=("等级", "信号", "方向", "周期", "次数", "未结", "命中", "命中率", "平均", "中位数"),
-    baseline="基准：全部扫描",
-    footer="r 刷新   esc 关闭",
-)
-
-
-def scorecard_words(language: Language) -> ScorecardWords:
-    return _ZH if language == "zh" else _EN
+def scorecard_words(language: Language) -> ScorecardText:
+    """The screen's words, from the catalogue."""
+    return catalogue(language).scorecard
 
 
 def plot_horizon(card: Scorecard) -> int:
