@@ -106,9 +106,10 @@ def derivatives_json(item: Derivatives) -> JsonEvent:
     return event
 
 
-def liquidation_json(item: Liquidation) -> JsonEvent:
+def _order_json(kind: str, item: Whale | Liquidation) -> JsonEvent:
+    """The keys a whale and a liquidation line share (SPEC §7): value in quote, amount in base."""
     return {
-        "type": "liquidation",
+        "type": kind,
         "ts": item.ts,
         "exchange": item.exchange,
         "symbol": item.symbol,
@@ -119,17 +120,12 @@ def liquidation_json(item: Liquidation) -> JsonEvent:
     }
 
 
+def liquidation_json(item: Liquidation) -> JsonEvent:
+    return _order_json("liquidation", item)
+
+
 def whale_json(item: Whale) -> JsonEvent:
-    return {
-        "type": "whale",
-        "ts": item.ts,
-        "exchange": item.exchange,
-        "symbol": item.symbol,
-        "side": item.side,
-        "price": item.price,
-        "amount": item.amount,
-        "value": item.value,
-    } | ({"backfilled": True} if item.backfilled else {})
+    return _order_json("whale", item) | ({"backfilled": True} if item.backfilled else {})
 
 
 def event_dicts(events: Sequence[EngineEvent]) -> list[JsonEvent]:

@@ -61,6 +61,8 @@ async def capture(
 
 DEMO_START_MS = 1_765_530_000_000  # 2025-12-12 09:00 UTC: a fixed start keeps the picture stable
 DEMO_MINUTES = 6
+SCORECARD_MINUTES = 150
+SCORECARDS = {"scorecard": "en", "scorecard-zh": "zh"}  # name: language
 
 
 class _Frozen:
@@ -75,32 +77,47 @@ class _Frozen:
         return self.records
 
 
-async def capture_demo(name: str = "demo-zh") -> Path:
+async def capture_demo(
+    name: str = "demo-zh", *, language: str = "zh", minutes: int = DEMO_MINUTES, keys: tuple[str, ...] = ()
+) -> Path:
     """The real simulated market, Chinese labels, as `gme-tui --demo` shows it a few minutes in."""
     from gme_tui.engine import Engine, EngineConfig
     from gme_tui.pipeline import Pipeline
     from gme_tui.sources.simulator import SimulatedMarket
 
-    settings = msgspec.structs.replace(load_settings(Path("settings.toml")), language="zh")
+    from gme_tui.scorecard import ScoreCollector, compute
+
+    settings = msgspec.structs.replace(load_settings(Path("settings.toml")), language=language)
     market = SimulatedMarket(
         seed=7,
         speed=0,
         start_ms=DEMO_START_MS,
-        duration_minutes=DEMO_MINUTES,
+        duration_minutes=minutes,
         perp_venues=settings.perp_venues,  # as `gme-tui --demo` does
     )
-    engine = Engine(EngineConfig.from_settings(settings, live=False))
+    engine = Engine(dataclasses.replace(EngineConfig.from_settings(settings, live=False), emit_minutes=True))
     events = [event async for batch in market.batches() for event in engine.feed_many(batch)]
+    collector = ScoreCollector(settings.window.minutes)  # the `c` screen's, as cli's _session_scorecard
+    collector.on_events(events)
     frozen = _Frozen(market)
     pipeline = Pipeline(frozen, engine)  # type: ignore[arg-type]
-    now = DEMO_START_MS + DEMO_MINUTES * 60_000 + 4_000
-    app = GmeApp(settings, pipeline, now_ms=lambda: now, start_pipeline=False)
+    now = DEMO_START_MS + minutes * 60_000 + 4_000
+    app = GmeApp(
+        settings,
+        pipeline,
+        now_ms=lambda: now,
+        start_pipeline=False,
+        scorecard=lambda: compute(collector.data(), settings.scorecard.horizons),
+    )
     async with app.run_test(size=(160, 45)) as pilot:
         while not app._started:
             await pilot.pause()
         app.inbox.on_events(events)
         app.inbox.on_health(HealthUpdate(now, SourceMode.DEMO, frozen.records))  # the pipeline is not run
         app.tick()
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
         await pilot.pause()
         svg = HERE / f"{name}.svg"
         svg.write_text(app.export_screenshot(title="gme-tui --demo"), encoding="utf-8")
@@ -131,6 +148,8 @@ async def main() -> None:
     for name, (language, size, keys, widget) in SCROLLED.items():
         to_png(await capture(name, language, size, keys, widget))
     to_png(await capture_demo())
+    for name, language in SCORECARDS.items():  # two hours of the demo: every horizon scored
+        to_png(await capture_demo(name, language=language, minutes=SCORECARD_MINUTES, keys=("c",)))
 
 
 if __name__ == "__main__":

@@ -199,6 +199,18 @@ _ADVICE = {
 }
 
 
+@dataclass(frozen=True)
+class _LargeOrder:
+    """What a whale and a liquidation message share: value in quote (USDT), amount in base."""
+
+    symbol: str
+    exchange: str
+    ts: int
+    price: float
+    amount: float
+    value: float
+
+
 class MessageRenderer:
     """Renders alerts for one run: the language, time zone and mode mark are fixed at start."""
 
@@ -318,27 +330,12 @@ class MessageRenderer:
     def liquidation(self, event: Liquidation) -> AlertMessage:
         """A large liquidation (SPEC §10's row; `side` is the position liquidated, SPEC §4b)."""
         w = self.words
-        side = w[event.side]
         icon = "💥🔴" if event.side == "long" else "💥🟢"
-        title = self._title(icon, f"{w['liquidation']} {event.symbol} {side} {fmt.usd(event.value)}")
-        text = self._body(
-            title,
-            [
-                (w["symbol"], event.symbol),
-                (w["exchange"], event.exchange.upper()),
-                (w["position"], side),
-                (w["value"], fmt.usd(event.value)),
-                (w["price"], fmt.price(event.price)),
-                (w["amount"], fmt.price(event.amount)),
-                (w["time"], self.when(event.ts)),
-            ],
-            [[w["liq_note"]]] if event.exchange == "binance" else [],
+        notes = [[w["liq_note"]]] if event.exchange == "binance" else []
+        order = _LargeOrder(event.symbol, event.exchange, event.ts, event.price, event.amount, event.value)
+        return self._large_order(
+            Category.LIQUIDATION, icon, "💥", w["liquidation"], (w["position"], w[event.side]), order, notes
         )
-        line = (
-            f"{fmt.clock(event.ts, self.tz)} 💥 {event.symbol} {event.exchange.upper()} {side} "
-            f"{fmt.usd(event.value)} @ {fmt.price(event.price)}"
-        )
-        return AlertMessage(Category.LIQUIDATION, "liquidation", event.symbol, event.ts, title, text, line)
 
     def consensus(self, consensus: Consensus) -> AlertMessage:
         w = self.words
@@ -369,27 +366,41 @@ class MessageRenderer:
 
     def whale(self, whale: Whale) -> AlertMessage:
         w = self.words
-        side = w[whale.side]
         icon = "🐳🟢" if whale.side == "buy" else "🐳🔴"
-        title = self._title(icon, f"{w['whale']} {whale.symbol} {side} {fmt.usd(whale.value)}")
+        order = _LargeOrder(whale.symbol, whale.exchange, whale.ts, whale.price, whale.amount, whale.value)
+        return self._large_order(Category.WHALE, icon, "🐳", w["whale"], (w["side"], w[whale.side]), order, [])
+
+    def _large_order(
+        self,
+        category: Category,
+        icon: str,
+        mark: str,
+        kind: str,
+        side: tuple[str, str],
+        order: _LargeOrder,
+        notes: list[list[str]],
+    ) -> AlertMessage:
+        """One large order's message (a whale, a liquidation): `side` is (its label, its word)."""
+        w = self.words
+        title = self._title(icon, f"{kind} {order.symbol} {side[1]} {fmt.usd(order.value)}")
         text = self._body(
             title,
             [
-                (w["symbol"], whale.symbol),
-                (w["exchange"], whale.exchange.upper()),
-                (w["side"], side),
-                (w["value"], f"{fmt.usd(whale.value)}"),
-                (w["price"], fmt.price(whale.price)),
-                (w["amount"], fmt.price(whale.amount)),
-                (w["time"], self.when(whale.ts)),
+                (w["symbol"], order.symbol),
+                (w["exchange"], order.exchange.upper()),
+                side,
+                (w["value"], fmt.usd(order.value)),
+                (w["price"], fmt.price(order.price)),
+                (w["amount"], fmt.price(order.amount)),
+                (w["time"], self.when(order.ts)),
             ],
-            [],
+            notes,
         )
         line = (
-            f"{fmt.clock(whale.ts, self.tz)} 🐳 {whale.symbol} {whale.exchange.upper()} {side} "
-            f"{fmt.usd(whale.value)} @ {fmt.price(whale.price)}"
+            f"{fmt.clock(order.ts, self.tz)} {mark} {order.symbol} {order.exchange.upper()} {side[1]} "
+            f"{fmt.usd(order.value)} @ {fmt.price(order.price)}"
         )
-        return AlertMessage(Category.WHALE, "whale", whale.symbol, whale.ts, title, text, line)
+        return AlertMessage(category, category.value, order.symbol, order.ts, title, text, line)
 
     def exchange_down(self, exchange: str, since_ms: int, now_ms: int, reason: str) -> AlertMessage:
         w = self.words

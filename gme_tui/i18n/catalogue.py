@@ -109,6 +109,7 @@ class Status:
     data_time: str  # {time}: the replay's data time
     jumping: str  # playing fast to the next signal
     warmup: str  # {minutes} {window}: the first window fills
+    rest_weight: str  # {used} {limit}: Binance USDⓈ-M REST weight used this minute (the OI poll)
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +557,9 @@ class ScorecardText:
     legend: str  # {h}: bars and the baseline
     header: tuple[str, ...]  # the table's columns, as `gme-tui scorecard` has them
     baseline: str  # the baseline rows' label
+    directions: tuple[str, str, str]  # a signal's direction: bullish, bearish, neutral
+    up: str  # {rate}: the baseline's share of scans followed by a rise
+    not_applicable: str  # hits of a neutral code
     footer: str  # the keys
 
 

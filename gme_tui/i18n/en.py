@@ -136,6 +136,7 @@ EN = Catalogue(
         jumping="→ next signal",
         warmup="window {minutes}/{window}m",
         robot_sent_by="{robot}: sent by {who}",
+        rest_weight="weight {used}/{limit}",
     ),
     keys=Keys(
         quit="Quit",
@@ -558,6 +559,9 @@ EN = Catalogue(
         legend="bars: each signal's mean return after {h} minutes; base (grey): every scan's, the baseline",
         header=("grade", "signal", "direction", "h", "episodes", "open", "hits", "hit rate", "mean", "median"),
         baseline="baseline: every scan",
+        directions=("bullish", "bearish", "neutral"),
+        up="up {rate}",
+        not_applicable="n/a",
         footer="r refresh   esc close",
     ),
 )

@@ -136,6 +136,7 @@ ZH = Catalogue(
         jumping="→ 下一信号",
         warmup="窗口 {minutes}/{window} 分钟",
         robot_sent_by="{robot}：由 {who} 发送",
+        rest_weight="权重 {used}/{limit}",
     ),
     keys=Keys(
         quit="退出",
@@ -548,6 +549,9 @@ ZH = Catalogue(
         legend="柱：各信号 {h} 分钟后的平均收益；base（灰）：全部扫描的平均收益，即基准",
         header=("等级", "信号", "方向", "周期", "次数", "未结", "命中", "命中率", "平均", "中位数"),
         baseline="基准：全部扫描",
+        directions=("看涨", "看跌", "中性"),
+        up="上涨 {rate}",
+        not_applicable="不适用",
         footer="r 刷新   esc 关闭",
     ),
 )

@@ -83,6 +83,7 @@ async def test_a_live_recording_replays_with_a_full_window_at_any_phase(phase_s,
     first_trade = kinds.index("trade")
     assert kinds[:first_trade] == ["bucket"] * first_trade and first_trade >= W, kinds[:12]
     assert {line["minute"] for line in lines[1 : first_trade + 1]} >= set(range(up_minute - W, up_minute))
+    assert all(isinstance(line["id"], str) for line in lines[1:] if line.get("type", "trade") == "trade")
 
     engine = Engine(EngineConfig(exchanges=("binance",), window_minutes=W, warmup=False))
     scans: list[Scan] = []

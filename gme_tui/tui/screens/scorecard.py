@@ -26,7 +26,7 @@ from textual_plotext import PlotextPlot
 from gme_tui.i18n import catalogue
 from gme_tui.i18n.catalogue import ScorecardText
 from gme_tui.model import Direction, Language, SignalCode
-from gme_tui.scorecard.compute import Scorecard
+from gme_tui.scorecard.compute import CodeScore, Scorecard
 from gme_tui.scorecard.report import baseline_rows, code_rows
 from gme_tui.tui.theme import Colours
 from gme_tui.tui.widgets.cells import DEFAULT_COLOURS
@@ -185,6 +185,10 @@ class ScorecardScreen(ModalScreen[None]):
         if self.card is not None:  # the table's columns depend on the width
             self.show(self.card)
 
+    def _direction(self, score: CodeScore) -> str:
+        bullish, bearish, neutral = self.words.directions
+        return {Direction.BULLISH: bullish, Direction.BEARISH: bearish}.get(score.direction, neutral)
+
     def _table(self, card: Scorecard) -> Table:
         """The figures of `gme-tui scorecard` (report.code_rows / baseline_rows), mean and median
         coloured by sign. Narrower than NARROW columns: the plot's short label (`A+ up`) stands
@@ -198,8 +202,9 @@ class ScorecardScreen(ModalScreen[None]):
         for score, row in code_rows(card):
             style = colours.neutral if score.direction is Direction.NEUTRAL else ""
             closed = score.horizons[int(row[3].rstrip("m"))]
-            lead = [PLOT_LABELS.get(score.code, row[1])] if narrow else list(row[:3])
-            cells = [Text(cell, style=style) for cell in (*lead, *row[3:8])]
+            lead = [PLOT_LABELS.get(score.code, row[1])] if narrow else [row[0], row[1], self._direction(score)]
+            hits = words.not_applicable if score.direction is Direction.NEUTRAL else row[6]
+            cells = [Text(cell, style=style) for cell in (*lead, *row[3:6], hits, row[7])]
             cells += [
                 Text(row[8], style=colours.signed(closed.mean)),
                 Text(row[9], style=colours.signed(closed.median)),
@@ -207,7 +212,8 @@ class ScorecardScreen(ModalScreen[None]):
             table.add_row(*cells)
         for base, row in baseline_rows(card):
             lead = [BASELINE_LABEL] if narrow else ["", words.baseline, ""]
-            cells = [Text(cell, style=colours.neutral) for cell in (*lead, *row[3:8])]
+            rate = row[7] if base.up_rate is None else words.up.format(rate=f"{base.up_rate * 100:.1f}%")
+            cells = [Text(cell, style=colours.neutral) for cell in (*lead, *row[3:7], rate)]
             cells += [Text(row[8], style=colours.signed(base.mean)), Text(row[9], style=colours.signed(base.median))]
             table.add_row(*cells)
         return table
