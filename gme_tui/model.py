@@ -429,6 +429,11 @@ class ExchangeHealth:
     backfill_total: int = 0
     attempt: int = 0  # reconnect or reload attempts since the last success (0: none running)
     next_try_ms: int | None = None  # wall ms of the next attempt while backing off; None: trying now or live
+    # Binance USDⓈ-M (issue 14 item 2): the REST weight this IP used in the minute of the last
+    # open-interest poll (X-MBX-USED-WEIGHT-1M), of `rest_weight_limit` per minute (2400); None
+    # where the exchange has no perp venue counting weight, or before its first poll.
+    rest_weight: int | None = None
+    rest_weight_limit: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,3 +58,12 @@ def scan_with_signal(
 
 def whale(ts: int, exchange: str = "binance", symbol: str = "BTC/USDT", value: float = 600_000.0) -> Whale:
     return Whale(ts, exchange, symbol, "buy", value / 10.0, 10.0, value, 2)
+
+
+def signal_scan(
+    ts: int, grade: str, code: str, flows: dict[str, float], coverage: dict[str, int] | None = None
+) -> Scan:
+    """A live scan of BTC/USDT at `ts` whose one signal is `code` on these spot flows."""
+    consensus = Consensus(ts, "BTC/USDT", "mixed", flows, {e: 1.0 for e in flows}, sum(flows.values()), coverage)
+    item = SymbolScan(consensus, (Signal(ts, "BTC/USDT", grade, code, flows),), {}, None, None, 0.0)  # type: ignore[arg-type]
+    return Scan(ts, 50, (item,))

@@ -1,6 +1,8 @@
 """The store and the derivatives (issue 14): the store has no market column, so perp minutes never
 reach it (they would overwrite the spot rows of their pair); liquidations are not stored; a
-re-scan of a boundary (Scan.rescan, issue 13) writes no second signal rows."""
+re-scan of a boundary (Scan.rescan, issue 13) writes no second signal rows; B and the bearish A+
+are stored as every signal is (code, grade, direction, spot flows and coverage), B's derivatives
+figures are not (SPEC asks the store for minutes, signals and whales only: §13, ARCHITECTURE)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import replace
 from gme_tui.model import MINUTE_MS, ClosedMinutes, Liquidation, MinuteBucket, OpenInterest, PerpTrade, Trade
 from gme_tui.store import StoreWriter
 from gme_tui.store.writer import rows_of
-from tests.store.flows import M0, bucket, live_engine, minutes_event, scan_with_signal
+from tests.store.flows import M0, bucket, live_engine, minutes_event, scan_with_signal, signal_scan
 
 SYMBOL = "BTC/USDT"
 
@@ -70,4 +72,23 @@ def test_a_rescan_writes_no_second_signal_rows_and_liquidations_are_not_stored(s
     assert [s.code for s in store.signals(since_ms=0)] == ["global_sync_bullish"]
     _, signals, _ = rows_of([again])
     assert signals == []
+    writer.close()
+
+
+def test_b_and_the_bearish_a_plus_are_stored_like_every_signal(store) -> None:
+    writer = StoreWriter(store)
+    ts = (M0 + 1) * MINUTE_MS
+    flows = {"binance": 2_000_000.0, "okx": 1_000_000.0}
+    coverage = {"binance": 50, "okx": 48}
+    writer.on_events([signal_scan(ts, "B", "derivatives_hedge", flows, coverage)])
+    bearish = {"binance": -3_000.0, "okx": -1_000.0}
+    writer.on_events([signal_scan(ts + MINUTE_MS, "A+", "global_sync_bearish", bearish, coverage)])
+    assert writer.flush()
+    stored = store.signals(since_ms=0)
+    assert [(s.code, s.grade, s.direction) for s in stored] == [
+        ("global_sync_bearish", "A+", "bearish"),
+        ("derivatives_hedge", "B", "neutral"),
+    ]
+    assert dict(stored[1].flows) == flows and dict(stored[1].coverage or {}) == coverage
+    assert [s.code for s in store.signals(since_ms=0, grade="B")] == ["derivatives_hedge"]
     writer.close()

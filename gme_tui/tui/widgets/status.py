@@ -1,4 +1,4 @@
-"""The status bar: per-exchange state, rates, message age and coverage; backfill progress; robots;
+"""The status bar: per-exchange state, rates, message age, coverage and REST weight; backfill progress; robots;
 filter, sort, pause and the clock. Two lines, each fitted to the width: on a narrow terminal the
 least useful pieces go first (whole, never cut mid-word), so neither line wraps and the
 scan / filter line never disappears behind a long robot error.
@@ -145,6 +145,9 @@ def exchange_parts(info: StatusInfo) -> list[Part]:
             parts.append(Part(f" {covered}/{info.window_minutes}m", colours.warn, drop=3))
         if health.reason and health.state in _TROUBLE_STATES:
             parts.append(Part(f" ({health.reason})", colours.error, drop=2, shrink=True))
+        weight = weight_part(health, t, colours)
+        if weight is not None:
+            parts.append(weight)
     parts.extend(replay_parts(info))
     backfill = [h for h in info.health if h.state == HealthState.BACKFILLING and h.backfill_total]
     if backfill:
@@ -154,6 +157,24 @@ def exchange_parts(info: StatusInfo) -> list[Part]:
         parts.append(Part(progress_bar(done, total), colours.warn, drop=1))
         parts.append(Part(f" {done}/{total}", colours.warn))
     return parts
+
+
+WEIGHT_WARN_SHARE = 0.8
+"""The share of the per-minute REST weight limit from which the figure is a warning."""
+
+
+def weight_part(health: ExchangeHealth, t: Catalogue, colours: Colours) -> Part | None:
+    """The REST weight the exchange's perp venue used this minute, of its limit (Binance USDⓈ-M:
+    `weight 615/2400`, issue 14 item 2); None when it has none. Quiet (and the first piece to go
+    on a narrow line) while well inside the limit; in the warning colour, and kept longer than
+    rates and ages, from WEIGHT_WARN_SHARE of it on."""
+    used, limit = health.rest_weight, health.rest_weight_limit
+    if used is None or limit <= 0:
+        return None
+    text = " " + t.status.rest_weight.format(used=used, limit=limit)
+    if used >= WEIGHT_WARN_SHARE * limit:
+        return Part(text, colours.warn, drop=3)
+    return Part(text, colours.neutral, drop=7)
 
 
 def retry_part(health: ExchangeHealth, now_ms: int, t: Catalogue, style: Style) -> Part:
