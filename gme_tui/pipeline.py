@@ -33,9 +33,15 @@ FIRST_SCAN_WAIT_MAX_MS = 60_000
 
 @runtime_checkable
 class ScanReadiness(Protocol):
-    """A live source that can say when the minutes before a boundary are settled (LiveSource)."""
+    """A live source that can say when the minutes before a boundary are settled, and what time
+    it is on the exchanges' clock, which its trades' minutes are on (LiveSource)."""
 
     def ready_for_scan(self, boundary_ms: int, *, initial: bool = False) -> bool: ...
+
+    def exchange_now_ms(self) -> int:
+        """The exchanges' time now (ms UTC) as the source estimates it (local wall minus the
+        measured offset, immune to a step of the local clock)."""
+        ...
 
 
 HEARTBEAT_MS = 1_000
@@ -55,7 +61,11 @@ class Pipeline:
         now_ms: Callable[[], int] = wall_ms,
         monotonic_ms: Callable[[], int] | None = None,
     ) -> None:
-        """`now_ms`: the wall clock (ms UTC) scans are scheduled on. `monotonic_ms` (live): a
+        """`now_ms`: the local wall clock (ms UTC): the health updates' stamps, and the time scans
+        are scheduled on unless the source tells the exchanges' time (a ScanReadiness, live): then
+        boundaries are the exchanges' (their trades' minutes), so a local clock ahead, behind or
+        stepped (NTP) neither scans a minute before it ended there nor stalls or bursts. The
+        engine has no clock of its own: it is handed this time. `monotonic_ms` (live): a
         clock that never steps (ms), which arrivals and the whale quiet time are measured on, so an
         NTP step of the wall clock cannot split or hold back an order (SPEC §5); None: `now_ms`."""
         self.source = source
@@ -98,7 +108,7 @@ class Pipeline:
             self._heartbeat(final=True)
         finally:
             if self.live:  # stopped (cancelled): minutes changed since the last scan still reach the store
-                self._publish(engine.flush_minutes(self.now_ms()))
+                self._publish(engine.flush_minutes(self._scan_now()))
             await self.source.close()
 
     def reconfigure(self, config: EngineConfig) -> None:
@@ -131,7 +141,7 @@ class Pipeline:
             return self.engine.feed_many(batch) if batch else []
         # Live: trades are stamped with their arrival on the local monotonic clock, which the whale
         # quiet time is measured on (SPEC §5), never against their exchange ts nor the wall clock.
-        now = self.now_ms()
+        now = self._scan_now()
         arrived = self.monotonic_ms()
         events = self.engine.feed_many(batch, arrived_ms=arrived) if batch else []
         events.extend(
@@ -140,6 +150,11 @@ class Pipeline:
             )
         )
         return events
+
+    def _scan_now(self) -> int:
+        """The time scans are due on (ms UTC): the exchanges' when the source tells it."""
+        readiness = self._readiness
+        return readiness.exchange_now_ms() if readiness is not None else self.now_ms()
 
     def _hold(self, now: int) -> int | None:
         """The boundary to hold back, if any: the latest one due whose minutes the source is

@@ -8,9 +8,13 @@ for dedupe are kept per minute so that pruning a minute forgets its ids too.
 
 from __future__ import annotations
 
-from operator import sub
+from itertools import islice
+from functools import partial
+from operator import is_not, sub
 from typing import NamedTuple
 
+_new = tuple.__new__  # a NamedTuple without its Python-level __new__ (hot: every pair, every scan)
+_known = partial(is_not, None)  # x → x is not None, in C (for filter)
 UNKNOWN = -2  # close_ts of a slot nothing has been recorded in (a bucket without close uses -1)
 
 
@@ -179,24 +183,31 @@ class PairFlow:
     # ------------------------------------------------------------ output
 
     def window(self, first: int, last: int) -> WindowSums:
-        """Sums over minutes first..last inclusive, added in minute order (deterministic floats)."""
-        start, stop = first - self.base, last - self.base + 1
-        lo, hi = max(start, 0), min(stop, len(self.buys))
+        """Sums over minutes first..last inclusive, added in minute order (deterministic floats).
+
+        Every pair is summed at every scan: the slices and sums run in C, the first close is found
+        by `filter` in C, and a window covering every kept
+        slot (the usual case in a replay's steady state) is read without slicing."""
+        base = self.base
+        start, stop = first - base, last - base + 1
+        buys = self.buys
+        size = len(buys)
+        lo = start if start > 0 else 0
+        hi = stop if stop < size else size
+        covered_minutes = self.covered
+        covered = sum(map(covered_minutes.__contains__, range(first, last + 1))) if covered_minutes else 0
         if lo >= hi:
-            covered = sum(map(self.covered.__contains__, range(first, last + 1))) if self.covered else 0
-            return WindowSums(0.0, 0.0, 0, covered, (0.0,) * (last - first + 1), None)
-        buys, sells = self.buys[lo:hi], self.sells[lo:hi]
-        first_close = None
-        closes = self.closes
-        for i in range(lo, hi):  # the first slot with a close: usually the first one (no slice)
-            if closes[i] is not None:
-                first_close = closes[i]
-                break
+            return _new(WindowSums, (0.0, 0.0, 0, covered, (0.0,) * (last - first + 1), None))
+        if lo == 0 and hi == size:
+            sells, counts = self.sells, self.counts
+            first_close = next(filter(_known, self.closes), None)
+        else:
+            buys, sells, counts = buys[lo:hi], self.sells[lo:hi], self.counts[lo:hi]
+            first_close = next(filter(_known, islice(self.closes, lo, hi)), None)
         nets = tuple(map(sub, buys, sells))
         if lo > start or stop > hi:
             nets = (0.0,) * (lo - start) + nets + (0.0,) * (stop - hi)
-        covered = sum(map(self.covered.__contains__, range(first, last + 1))) if self.covered else 0
-        return WindowSums(sum(buys, 0.0), sum(sells, 0.0), sum(self.counts[lo:hi]), covered, nets, first_close)
+        return _new(WindowSums, (sum(buys, 0.0), sum(sells, 0.0), sum(counts), covered, nets, first_close))
 
     def closed(self, minute: int) -> tuple[float, float, int, float | None, bool] | None:
         """One minute as (buy, sell, count, close, covered), or None if nothing is known of it."""

@@ -133,6 +133,7 @@ class Backfiller:
         clock: Clock,
         gate: Gate,
         *,
+        exchange_ms: Callable[[], int] | None = None,
         window_minutes: int,
         settle_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
@@ -148,6 +149,9 @@ class Backfiller:
         self.ledger = ledger
         self.emit = emit
         self.clock = clock
+        # Due times and the window are on the exchange's clock (the collector's estimate), so a
+        # step of the local wall clock neither fetches a minute before it ended nor an hour late.
+        self.exchange_ms = exchange_ms or clock.wall_ms
         self.gate = gate
         self.window_minutes = window_minutes
         self.settle_ms = int(settle_seconds * 1000)
@@ -218,10 +222,11 @@ class Backfiller:
     async def _worker(self, rest: RestClient, markets: Mapping[str, CcxtMarket]) -> None:
         while True:
             wake = self._wake
-            now = self.clock.wall_ms()
-            if self.gate.until_ms > now:
-                await self._sleep_or_wake(wake, (self.gate.until_ms - now) / 1000)
+            wall = self.clock.wall_ms()  # the gate's times are the local clock's
+            if self.gate.until_ms > wall:
+                await self._sleep_or_wake(wake, (self.gate.until_ms - wall) / 1000)
                 continue
+            now = self.exchange_ms()
             job, heap = self._next(now)
             if job is None:
                 await self._sleep_or_wake(wake, self._wait_ms(now) / 1000)
@@ -247,7 +252,7 @@ class Backfiller:
         return min([60_000, *(due - now for due in dues)])
 
     async def _run_window(self, job: Job, rest: RestClient, market: CcxtMarket) -> None:
-        now = self.clock.wall_ms()
+        now = self.exchange_ms()
         oldest = now // MINUTE_MS - self.window_minutes - 1
         first = max(job.first, oldest)
         if first > job.last:
@@ -325,8 +330,8 @@ class Backfiller:
             self.emit([PastTrades(self.adapter.id, symbol, trades)])
 
     def _failed(self, job: Job, exc: BaseException, rest: RestClient) -> None:
-        now = self.clock.wall_ms()
-        info = describe_error(exc, now, response_headers(rest), self.adapter.id)
+        now = self.exchange_ms()
+        info = describe_error(exc, self.clock.wall_ms(), response_headers(rest), self.adapter.id)
         if info.limit is not None:
             wait = self.gate.stop(info)  # the workers keep off the exchange until the gate opens
             delay_ms = 0

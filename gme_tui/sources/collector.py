@@ -58,12 +58,12 @@ from gme_tui.sources.ccxt_common import (
 from gme_tui.sources.errors import Gate, Preempted, SilentSocket, describe_error
 from gme_tui.sources.liveness import Verdict, check_subscription
 from gme_tui.sources.perp.common import LiquidationRow, PerpAdapter, PerpMarket, liquidation
-from gme_tui.sources.session import OffsetEstimate, Session
+from gme_tui.sources.session import ExchangeClock, Session
 from gme_tui.sources.universe import map_markets
 
 log = logging.getLogger(__name__)
 INF = math.inf
-FUTURE_LIMIT_MS = 60_000  # a trade stamped more than a minute ahead is rejected
+FUTURE_LIMIT_MS = 60_000  # a trade stamped more than a minute ahead of the exchange's clock is rejected
 DOWN_AFTER_FAILURES = 3
 IDS_KEPT_MINUTES = 3  # trade ids of the ledger's recent minutes (beyond the watchdog period)
 # A session without a trade frame for this long is checked over REST just after a boundary, so
@@ -139,7 +139,7 @@ class Collector:
         self.backoff_max = backoff_max_seconds
         self.on_markets = on_markets
         self.ledger = StreamLedger()
-        self.offset = OffsetEstimate()  # local clock minus the exchange's (ms), from arrivals
+        self.exchange_clock = ExchangeClock(clock)  # the exchange's time, from arrivals (steps ignored)
         # Every REST call (markets, backfill, whales) passes rest_gate; every new socket ws_gate:
         # after the exchange said stop, nothing of that kind goes to it before the gate opens.
         self.rest_gate = Gate(clock, backoff_max_seconds)
@@ -151,6 +151,7 @@ class Collector:
                 emit,
                 clock,
                 self.rest_gate,
+                exchange_ms=self.exchange_clock.now_ms,
                 window_minutes=window_minutes,
                 settle_seconds=settle_seconds,
                 backoff_max_seconds=backoff_max_seconds,
@@ -464,7 +465,7 @@ class Collector:
 
     def _boundary_check_due(self, session: Session) -> bool:
         """Once per minute, a little after the boundary: a quiet session not proven past it."""
-        exchange_now = self.clock.wall_ms() - self.offset.value()
+        exchange_now = self.exchange_ms()
         boundary = exchange_now // MINUTE_MS * MINUTE_MS
         if session.checked_boundary >= boundary or session.proven_ts >= boundary:
             return False
@@ -482,7 +483,7 @@ class Collector:
     def session_live(self, session: Session) -> None:
         """A session's first frame: schedule what it cannot cover (the window before its first
         connection, the gap since its last one, and the partial minute it came up in)."""
-        up_minute = session.went_live(self.clock.wall_ms(), self.clock.monotonic(), self.offset.value())
+        up_minute = session.went_live(self.clock.wall_ms(), self.clock.monotonic(), self.exchange_ms())
         self.ws_gate.ok()
         if self.backfiller is not None:
             for symbol in session.symbols:
@@ -522,20 +523,37 @@ class Collector:
             log.info("%s: a subscribe message could not be sent: %s", self.id, task.exception())
 
     def prove(self, session: Session, ts: int) -> None:
-        """Evidence that `session`'s stream carried every trade up to exchange time `ts`."""
+        """Evidence that `session`'s stream carried every trade up to exchange time `ts`: the
+        minutes it newly covers, for the symbols this connection subscribed that are still
+        available. One delisted or refused is no longer carried (nor traded): its minutes are not
+        covered, so its windows run out of coverage instead of showing a covered 0; one listed
+        again is covered from the next connection on, which subscribes it."""
         covered = session.prove(ts)
         if covered is not None:
             first, last = covered
-            self.emit([Coverage(self.id, symbol, first, last, self.market) for symbol in session.symbols])
+            unavailable = self.unavailable
+            carried = {symbol for group in session.groups for symbol in group}
+            self.emit(
+                [
+                    Coverage(self.id, symbol, first, last, self.market)
+                    for symbol in session.symbols
+                    if symbol in carried and symbol not in unavailable
+                ]
+            )
+
+    def exchange_ms(self) -> int:
+        """The exchange's time now (ms UTC), estimated from arrivals (ExchangeClock): what its
+        minutes, the future limit, the backfill's due times and the REST proofs are timed on."""
+        return self.exchange_clock.now_ms()
 
     async def _minute_ticker(self) -> None:
-        """Just after each local minute: the ledger kept to the window (its trade ids to the last
-        few minutes)."""
+        """Just after each exchange minute: the ledger kept to the window (its trade ids to the
+        last few minutes)."""
         while True:
-            now = self.clock.wall_ms()
+            now = self.exchange_ms()
             tick = (now // MINUTE_MS + 1) * MINUTE_MS + 200
             await self.clock.sleep((tick - now) / 1000)
-            minute = (tick - self.offset.value()) // MINUTE_MS - 1
+            minute = tick // MINUTE_MS - 1
             ids_kept = math.ceil(self.watchdog_seconds / 60) + IDS_KEPT_MINUTES
             self.ledger.prune(minute - self.window_minutes - 15, minute - ids_kept)
 
@@ -544,15 +562,17 @@ class Collector:
     def ingest(self, rows: list[Row], session: Session) -> None:
         """Validate raw rows, keep the ledger, hand trades on, prove the session. Called for
         every trade frame."""
-        now_ms = self.clock.wall_ms()
-        horizon = now_ms + FUTURE_LIMIT_MS
+        estimate = self.exchange_clock
+        arrival = estimate.monotonic_ms()
+        horizon = estimate.now_ms() + FUTURE_LIMIT_MS
         symbol_of = self.symbol_of_id
         ledger = self.ledger.minutes
         emit = self.emit_trade
         make = PerpTrade if self.perp is not None else Trade
         exchange = self.id
         accepted = 0
-        newest = -1
+        newest = -1  # the newest trade accepted (proves the session)
+        seen = -1  # the newest valid one (a sample of the exchange's clock)
         for market_id, ts, is_buy, price, amount, trade_id in rows:
             symbol = symbol_of.get(market_id)
             if symbol is None:
@@ -564,6 +584,8 @@ class Collector:
             if not 0 < ts <= horizon:
                 self.dropped["timestamp in the future"] += 1
                 continue
+            if ts > seen:
+                seen = ts
             key = (symbol, ts // MINUTE_MS)
             record = ledger.get(key)
             if record is None:
@@ -591,9 +613,10 @@ class Collector:
             if ts > newest:
                 newest = ts
         self.trades_total += accepted
+        if seen >= 0:
+            estimate.sample(seen, arrival)
         if newest >= 0:
             session.last_trade_frame = self.clock.monotonic()
-            self.offset.sample(now_ms, newest)
             if newest > session.proven_ts:
                 self.prove(session, newest)
 
@@ -608,7 +631,7 @@ class Collector:
     def ingest_liquidations(self, rows: list[LiquidationRow]) -> None:
         """A liquidation frame's rows (a bound perp adapter's: base units, the position's side):
         Liquidation items with their value computed (SPEC §4b); unknown or bad rows counted."""
-        horizon = self.clock.wall_ms() + FUTURE_LIMIT_MS
+        horizon = self.exchange_ms() + FUTURE_LIMIT_MS
         items: list[SourceItem] = []
         for row in rows:
             market_id, ts, _side, price, amount = row
@@ -631,19 +654,19 @@ class Collector:
         adapter = self.adapter
         markets = list(self.perp_markets.values())
         period_ms = max(1000, int(options.oi_poll_seconds * 1000))
-        started = self.clock.wall_ms()
+        started = self.exchange_ms()  # Binance counts weight per minute of its own clock
         await self._poll_oi_once(rest, adapter, markets, options, period_ms)
         if options.oi_history:
             await self._oi_history(rest, adapter, markets, options.oi_history_ms)
         while True:
             # the boundary after the period the last poll began in: never two polls in one period
             # (Binance counts weight per fixed minute); one that overran waits for the next
-            now = self.clock.wall_ms()
+            now = self.exchange_ms()
             due = (started // period_ms + 1) * period_ms
             if due < now:
                 due = (now // period_ms + 1) * period_ms
             await self.clock.sleep((due - now) / 1000)
-            started = self.clock.wall_ms()
+            started = self.exchange_ms()
             markets = list(self.perp_markets.values())  # swaps listed since included
             await self._poll_oi_once(rest, adapter, markets, options, period_ms)
 
@@ -717,7 +740,7 @@ class Collector:
         """OI samples of the last `span_ms` per symbol, in universe order (majors first), so the
         window's start sample exists from the first scan (SPEC §4b). Best effort: a symbol that
         keeps failing is left to the polls."""
-        last_ms = self.clock.wall_ms()
+        last_ms = self.exchange_ms()
         first_ms = last_ms - span_ms
         for market in markets:
             for tries in range(OI_HISTORY_TRIES):

@@ -29,6 +29,7 @@ from gme_tui.model import MINUTE_MS, ExchangeHealth, ExchangeId, Market, PerpTra
 from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter
 from gme_tui.sources.collector import MARKETS_REFRESH_SECONDS, Collector, PerpOptions
 from gme_tui.sources.perp.common import PerpAdapter
+from gme_tui.sources.session import ExchangeClock
 from gme_tui.sources.universe import canonical_universe
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ class LiveSource:
         listed or delisted mid-run)."""
         self.settings = settings
         self.clock = clock or SystemClock()
+        self._prior = ExchangeClock(self.clock)  # the exchanges' time before any trade came
         self.heartbeat_seconds = heartbeat_seconds
         self._adapters = dict(adapters or {})
         self._perp_adapters = dict(perp_adapters or {})
@@ -186,6 +188,16 @@ class LiveSource:
         every exchange (spot and perp) has settled what it will soon settle of the minutes before
         it (`initial`: the first scan, which waits for the window before the first connection too)."""
         return all(c.ready_for_scan(boundary_ms, initial=initial) for c in self._all())
+
+    def exchange_now_ms(self) -> int:
+        """The exchanges' time now (ms UTC), which the pipeline times the scans on: of the
+        collectors whose clock estimate has seen a trade (ExchangeClock), the lower median (the
+        later exchange of two; one estimate gone wrong cannot move it alone); before any trade,
+        the local wall clock at start plus the monotonic time since (an NTP step moves neither)."""
+        estimates = sorted(c.exchange_ms() for c in self._all() if c.exchange_clock.sampled)
+        if not estimates:
+            return self._prior.now_ms()
+        return estimates[(len(estimates) - 1) // 2]
 
     def health(self) -> Sequence[ExchangeHealth]:
         """The running spot collectors' health (the status bar's exchanges)."""

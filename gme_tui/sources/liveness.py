@@ -54,8 +54,8 @@ async def check_subscription(collector: Collector, session: Session) -> Verdict:
     if rest is None or collector.rest_gate.blocked():
         return Verdict.UNKNOWN
     available = [s for s in session.symbols if s not in collector.unavailable] or session.symbols
-    symbol = _check_symbol(collector.ledger, available, clock.wall_ms() - collector.offset.value())
-    started_ms = clock.wall_ms()
+    started_ms = collector.exchange_ms()  # on the exchange's clock, whatever the local one did
+    symbol = _check_symbol(collector.ledger, available, started_ms)
     try:
         newest = await collector.rest_gate.call(
             lambda: collector.adapter.fetch_latest_trade(rest, collector.market_of[symbol])
@@ -72,7 +72,7 @@ async def check_subscription(collector: Collector, session: Session) -> Verdict:
         return Verdict.UNKNOWN
     verdict = await _judge(collector, session, symbol, newest)
     if verdict is Verdict.ALIVE:
-        collector.prove(session, started_ms - collector.offset.value())
+        collector.prove(session, started_ms)
     return verdict
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from gme_tui.model import MINUTE_MS, HealthState
 
 if TYPE_CHECKING:
+    from gme_tui.core.clock import Clock
     from gme_tui.sources.ccxt_common import Connection, Row
     from gme_tui.sources.collector import Collector
     from gme_tui.sources.perp.common import LiquidationRow
@@ -31,29 +32,54 @@ INF = math.inf
 NEVER = -(1 << 62)
 
 
-class OffsetEstimate:
-    """Local wall clock minus the exchange's trade clock, as trades arrive (ms): the smallest
-    `arrival - ts` over this local minute and the last (so latency is mostly taken out, and a
-    clock that steps is followed within two minutes). 0 before any trade."""
+class ExchangeClock:
+    """The exchange's clock as this process sees it, from the trades that arrive (issue 10):
+    exchange ms = local MONOTONIC ms + `lead`, `lead` being the largest `ts - arrival` (arrival on
+    the monotonic clock) over the trades of this monotonic minute and the last: latency is mostly
+    taken out, a drift is followed within two minutes, and an NTP step of the local wall clock
+    (which `monotonic` ignores) moves nothing, at once and in both directions. So the scans, the
+    "future" limit, the backfill's due times and the REST proofs, timed on it, hold across a step
+    (`offset_ms`, local wall minus exchange, changes by the step instead).
 
-    def __init__(self) -> None:
-        self._minute = NEVER
-        self._current = INF
-        self._previous = INF
+    Before any trade the wall clock at construction is the prior (exchange time = wall time then
+    + time elapsed since): a step before the first trade moves nothing either. Without trades for
+    two minutes the last estimate stays. Every valid trade of a frame is a sample, accepted or not
+    (a duplicate, one late for a settled minute): such a trade can only say the exchange is
+    behind, never ahead. A trade rejected as too far in the future is not one: a single bogus
+    stamp must not move the clock, and so the scans, an hour ahead."""
 
-    def sample(self, arrival_ms: int, ts: int) -> None:
-        minute = arrival_ms // MINUTE_MS
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._minute = NEVER  # the monotonic minute of `_current`
+        self._current = -INF  # the largest lead seen in it
+        self._previous = -INF  # and in the minute before
+        self._lead = clock.wall_ms() - self.monotonic_ms()  # the prior: the wall clock is right now
+        self.sampled = False  # a trade was seen
+
+    def monotonic_ms(self) -> int:
+        return int(self.clock.monotonic() * 1000)
+
+    def sample(self, ts: int, arrival_ms: int | None = None) -> None:
+        """A trade stamped `ts` (exchange ms) arrived at `arrival_ms` (monotonic ms; None: now)."""
+        arrival = self.monotonic_ms() if arrival_ms is None else arrival_ms
+        minute = arrival // MINUTE_MS
         if minute != self._minute:
-            self._previous = self._current if minute == self._minute + 1 else INF
-            self._current = INF
+            self._previous = self._current if minute == self._minute + 1 else -INF
+            self._current = -INF
             self._minute = minute
-        offset = arrival_ms - ts
-        if offset < self._current:
-            self._current = offset
+        lead = ts - arrival
+        if lead > self._current:
+            self._current = lead
+        self._lead = int(max(self._current, self._previous))
+        self.sampled = True
 
-    def value(self) -> int:
-        best = min(self._current, self._previous)
-        return 0 if best == INF else int(best)
+    def now_ms(self) -> int:
+        """The exchange's time now (ms UTC), as estimated."""
+        return self.monotonic_ms() + self._lead
+
+    def offset_ms(self) -> int:
+        """The local wall clock minus the exchange's (ms)."""
+        return self.clock.wall_ms() - self.now_ms()
 
 
 class Session:
@@ -109,15 +135,16 @@ class Session:
 
     # ------------------------------------------------------------ edges
 
-    def went_live(self, now_ms: int, monotonic: float, offset_ms: int) -> int:
-        """The connection is up (its first frame): returns the exchange minute it came up in,
-        which is partial (never covered by the stream)."""
+    def went_live(self, now_ms: int, monotonic: float, exchange_ms: int) -> int:
+        """The connection is up (its first frame; `now_ms` local wall, `exchange_ms` the
+        exchange's clock): returns the exchange minute it came up in, which is partial (never
+        covered by the stream)."""
         self.live_since_ms = now_ms
         self.live_since = monotonic
         self.state = HealthState.LIVE
         self.reason = ""
         self.failures = 0
-        up_ts = now_ms - offset_ms
+        up_ts = exchange_ms
         up_minute = up_ts // MINUTE_MS
         self.up_ts = up_ts
         self.proven_ts = up_ts

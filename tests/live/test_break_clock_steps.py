@@ -141,12 +141,7 @@ async def test_a_small_step_keeps_every_boundary_once_and_every_covered_minute_r
     assert not result.dropped()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BREAKER: a local clock more than ~17 s ahead of the exchanges (here after a +30 s NTP step) makes "
-    "every later scan short by its last minute (2/3): the scan runs on the local boundary, held at most "
-    "SCAN_WAIT_MAX_MS, before the exchanges' minute has ended; the collectors know the offset (~30,000 ms)",
-)
+# Was a bug: scans on the local boundary, before the exchanges' minute ended (fixed: scans on the exchanges' clock).
 async def test_after_a_30s_forward_step_the_scans_still_cover_the_window():
     result = await stepped_run(30_000, 20.0)
     assert result.scans() == list(range(0, 7))
@@ -154,12 +149,7 @@ async def test_after_a_30s_forward_step_the_scans_still_cover_the_window():
     assert not result.wrong_covered_minutes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BREAKER: after a -1 h step every trade is dropped as 'timestamp in the future' (FUTURE_LIMIT_MS "
-    "against the local clock; the offset estimate is sampled from accepted trades only, so it never follows) "
-    "and no boundary is scanned for an hour (the engine's next boundary is an hour ahead of the local clock)",
-)
+# Was a bug: every trade dropped as "in the future" and no scan for an hour (fixed: limit and scans on the exchanges' clock).
 async def test_after_the_local_clock_steps_back_an_hour_the_scans_and_trades_go_on():
     result = await stepped_run(-3_600_000, 30.0)
     assert result.dropped() == {}
@@ -167,12 +157,7 @@ async def test_after_the_local_clock_steps_back_an_hour_the_scans_and_trades_go_
     assert not result.wrong_covered_minutes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BREAKER: after a +1 h step the engine scans 63 boundaries in a burst, then every scan's window "
-    "lies an hour after the data: 0/3 minutes covered and all flows 0, for good; no minute after the step "
-    "is handed out covered",
-)
+# Was a bug: 63 boundaries scanned in a burst, then every window an hour after the data (fixed as above).
 async def test_after_the_local_clock_steps_forward_an_hour_the_scans_still_show_the_market():
     result = await stepped_run(3_600_000, 30.0)
     last = result.run.recorder.scans()[-1]
@@ -232,20 +217,9 @@ async def test_with_the_clock_steady_both_whale_cases_are_right():
 
 @pytest.mark.parametrize(
     "step_ms",
-    [
-        0,
-        pytest.param(
-            30_000,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BREAKER: for up to two minutes after a forward step the collector's offset estimate "
-                "(OffsetEstimate: the smallest arrival-ts over this local minute and the last) keeps the old value, so "
-                "a quiet session's REST check (liveness.check_subscription -> prove(started_ms - offset)) proves "
-                "exchange time 30 s ahead of the real one: a minute not yet over is covered, and a drop inside it is "
-                "never backfilled",
-            ),
-        ),
-    ],
+    # "+30s" was a bug: the offset estimate kept its old value for two minutes, so a quiet session's REST
+    # proof proved exchange time 30 s ahead (fixed: the exchange's clock estimated on the monotonic clock).
+    [0, 30_000],
     ids=["no step (control)", "+30s"],
 )
 async def test_a_forward_step_does_not_cover_a_minute_the_stream_has_not_carried(step_ms: int):

@@ -6,8 +6,6 @@ checked here, through the real ccxt clients against the fake and the product's o
 
 from __future__ import annotations
 
-import pytest
-
 from gme_tui.model import MINUTE_MS
 from gme_tui.sources.live import LiveSource
 from tests.fakes.exchange import make_tape
@@ -19,13 +17,7 @@ W = 3
 M0 = BASE_MINUTE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BREAKER: a symbol delisted mid-run keeps its exchanges among its participants "
-    "(Engine.set_listings only adds; the collector emits no Listings without it) and its session's "
-    "proofs keep covering it (Collector.prove covers every symbol of the session), so every later scan "
-    "counts its ETH/USDT as W/W covered with flow 0",
-)
+# Was a bug: the session's proofs kept covering the delisted symbol (fixed: Collector.prove skips unavailable ones).
 async def test_a_symbol_delisted_mid_run_stops_counting_as_covered():
     """Binance and OKX trade BTC and ETH every 3 s. At M0+1 +10 s ETH/USDT is delisted (the markets
     no longer list it, it trades no more); the markets are read again every 60 s. Right, at the
