@@ -55,7 +55,8 @@ class ExchangeSettings(_Section, frozen=True):
     enabled: bool = True
     # Merged into the ccxt client's configuration: urls, options, httpsProxy, wsProxy, hostname...
     ccxt: Mapping[str, object] = msgspec.field(default_factory=dict)
-    # Also collect this exchange's USDT perpetual (SPEC §4b); Coinbase has none (off by default).
+    # Also collect this exchange's perpetual (SPEC §4b): the USDT swap on Binance, OKX and Bybit;
+    # Coinbase's US perp-style futures (X/USD:USD) only when `perp = true` is written (off by default).
     perp: bool = True
     # Merged into the perpetual client's configuration, like `ccxt` (binanceusdm is its own client).
     perp_ccxt: Mapping[str, object] = msgspec.field(default_factory=dict)
@@ -121,7 +122,7 @@ class SignalSettings(_Section, frozen=True):
     # A+ global_sync_bearish (全球协同出货, SPEC §4): every buy/sell ratio below this.
     bearish_ratio: _Amount = 0.85
     # B derivatives_hedge (衍生品对冲, SPEC §4b): every comparison strict, a null fails.
-    b_min_perp_venues: Annotated[int, _range(0, 3)] = 1
+    b_min_perp_venues: Annotated[int, _range(0, len(EXCHANGES))] = 1  # Coinbase can be a 4th venue
     b_spot_min_flow: _Amount = 1_000_000.0
     b_spot_min_ratio: _Amount = 1.15
     b_perp_min_flow: _Amount = 1_000_000.0
@@ -234,13 +235,9 @@ class Settings(_FileSettings, frozen=True):
 
     @property
     def perp_venues(self) -> tuple[ExchangeId, ...]:
-        """Exchanges whose USDT perpetual is collected (SPEC §4b): enabled, `perp` on, not
-        Coinbase (no USDT perpetual; its US perp-style futures are not collected)."""
-        return tuple(
-            name
-            for name in EXCHANGES
-            if name != "coinbase" and self.exchanges[name].enabled and self.exchanges[name].perp
-        )
+        """Exchanges whose perpetual is collected (SPEC §4b): enabled and `perp` on. Coinbase has
+        no USDT perpetual; its US perp-style futures (X/USD:USD) are off unless `perp = true`."""
+        return tuple(name for name in EXCHANGES if self.exchanges[name].enabled and self.exchanges[name].perp)
 
     @property
     def min_exchanges(self) -> int:
@@ -358,10 +355,25 @@ def parse_settings(text: str, path: Path | None = None) -> Settings:
         raise SettingsError(f"{where}: {lines.locate(key)}: {reason}") from None
     values = msgspec.structs.asdict(read)
     defaults = _default_exchanges()
-    values["exchanges"] = {name: read.exchanges.get(name, defaults[name]) for name in EXCHANGES}
+    values["exchanges"] = {name: _exchange(read, data, name, defaults[name]) for name in EXCHANGES}
     settings = Settings(**values, source_path=path)
     _check_cross_field(settings, where, lines)
     return settings
+
+
+def _exchange(
+    read: _FileSettings, data: Mapping[str, object], name: ExchangeId, default: ExchangeSettings
+) -> ExchangeSettings:
+    """The file's table of one exchange, with that exchange's own `perp` default where the table
+    leaves it out (Coinbase: off, SPEC §4b; a bare `[exchanges.coinbase]` must not switch it on)."""
+    table = read.exchanges.get(name)
+    if table is None:
+        return default
+    tables = data.get("exchanges")
+    raw = tables.get(name) if isinstance(tables, Mapping) else None
+    if isinstance(raw, Mapping) and "perp" not in raw and table.perp != default.perp:
+        return msgspec.structs.replace(table, perp=default.perp)
+    return table
 
 
 def _parse_toml(text: str, where: str) -> dict[str, object]:

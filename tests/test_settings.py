@@ -181,13 +181,13 @@ def test_colour_convention_is_one_of_three():
 
 
 def test_perp_venues_default_and_follow_the_exchange_switches() -> None:
-    """SPEC §4b: Binance, OKX and Bybit perpetuals by default; Coinbase never (no USDT perp); an
-    exchange switched off has no perpetual either."""
+    """SPEC §4b: Binance, OKX and Bybit perpetuals by default; Coinbase's US perp-style futures only
+    when `perp = true` is written; an exchange switched off has no perpetual either."""
     from gme_tui.settings import parse_settings
 
     assert parse_settings("").perp_venues == ("binance", "okx", "bybit")
     text = "[exchanges.okx]\nenabled = false\n[exchanges.bybit]\nperp = false\n[exchanges.coinbase]\nperp = true\n"
-    assert parse_settings(text).perp_venues == ("binance",)
+    assert parse_settings(text).perp_venues == ("binance", "coinbase")
     assert parse_settings("").exchanges["coinbase"].perp is False
     defaults = parse_settings("")
     assert (defaults.signals.bearish_ratio, defaults.signals.b_oi_min_change_pct) == (0.85, 1.0)

@@ -31,6 +31,22 @@ it), `refuse_ws` (handshakes answered 503), `drop(venue)` (every socket closed),
 ping answer), `stall(venue)` (the current sockets stay open, nothing at all sent, pings unanswered).
 The clock: a Clock (ScaledClock in live runs) or a fixed `now_ms`.
 
+Coinbase Advanced Trade (ccxt `coinbase`, the US perp-style futures; REST `<http>/api/v3/...`,
+`/v2/...`; WS `<ws>/ws`): `GET /api/v3/brokerage/market/products` (spot: none listed;
+`product_type=FUTURE`: the CDE perp-style futures, `BIP-20DEC30-CDE` "BTC PERP" and the like, in
+the shape ccxt documents, with `future_product_details.contract_size` and `.open_interest` in
+contracts), `/market/products/{id}/ticker` (trades newest first, `limit` required, `start` / `end` in
+whole seconds, both inclusive), the v2 currency
+lists ccxt's load_markets reads; every answer's `Date` header follows the fake's clock. On the
+socket: `{"type": "subscribe", "product_ids": [...], "channel": "market_trades"}` (ONE channel per
+message, as Coinbase wants; `channels` is refused) is answered with a `snapshot` event of the
+products' recent trades (newest first, as the recorded frames), then a `subscriptions` frame;
+`heartbeats` get a heartbeat every `heartbeat_s` (1 s); every frame carries the connection's
+`sequence_num`. Trades go out as `update` events whose `side` is the MAKER's (a taker buy prints
+"SELL"; see gme_tui/sources/perp/coinbase_futures.py). Hostile: `duplicate_frames(venue, times)`
+sends each trade frame `times` times, `drop`/`stall`/`refuse_ws` as for the others, and a socket
+with no subscribe within 5 s of connecting is closed (Coinbase's rule).
+
 WebSocket (the paths ccxt.pro 4.5.90 opens): Binance `<ws>/market/ws/<n>` (aggTrade and
 forceOrder streams; `SUBSCRIBE` answered `{"result": null, "id": n}`), OKX `<ws>/ws/v5/public`
 (`subscribe` answered per arg), Bybit `<ws>/v5/public/linear` (`subscribe`, at most 10 args, as
@@ -45,6 +61,8 @@ import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import Any, Literal
 
 import orjson
@@ -62,7 +80,11 @@ BINANCE_WEIGHTS = {
     "/fapi/v1/trades": 5,
 }
 OKX_CONTRACT_SIZES = {"BTC": 0.01, "ETH": 0.1, "XRP": 100.0, "DOGE": 1000.0}  # OKX ctVal, as listed
-Venue = Literal["binance", "okx", "bybit"]
+# Coinbase Derivatives' nano perp-style futures: product code and contract size (base units per
+# contract; BTC's 0.01 is ccxt's recorded "Nano Bitcoin"; the others as listed, verify before use)
+COINBASE_CDE = {"BTC": ("BIP", 0.01), "ETH": ("ETP", 0.1), "SOL": ("SLP", 5.0), "XRP": ("XPP", 500.0),
+                "DOGE": ("DOP", 5000.0)}  # fmt: skip
+Venue = Literal["binance", "okx", "bybit", "coinbase"]
 
 # The venues' recorded BTC entries (ccxt's test data, ../shared/fixtures/ccxt/*.markets.json): the
 # template of every listed market, renamed per base.
@@ -106,12 +128,36 @@ _BYBIT_BTC: dict[str, Any] = {
     "upperFundingRate": "0.005", "lowerFundingRate": "-0.005", "isPreListing": False, "preListingInfo": None,
     "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"}, "displayName": "",
 }  # fmt: skip
+# A Coinbase Derivatives perp-style future as Advanced Trade lists it (ccxt 4.5.90's documented
+# `BIT-26APR24-CDE` entry, with what its parser reads to call it a swap: funding interval, PERP name).
+_COINBASE_CDE: dict[str, Any] = {
+    "product_id": "BIP-20DEC30-CDE", "price": "63310", "price_percentage_change_24h": "-0.3",
+    "volume_24h": "108549", "volume_percentage_change_24h": "155.7", "base_increment": "1",
+    "quote_increment": "0.01", "quote_min_size": "0", "quote_max_size": "100000000", "base_min_size": "1",
+    "base_max_size": "100000000", "base_name": "", "quote_name": "US Dollar", "watched": False,
+    "is_disabled": False, "new": False, "status": "", "cancel_only": False, "limit_only": False,
+    "post_only": False, "trading_disabled": False, "auction_mode": False, "product_type": "FUTURE",
+    "quote_currency_id": "USD", "base_currency_id": "",
+    "fcm_trading_session_details": {"is_session_open": True, "open_time": "2026-12-06T18:00:00Z",
+                                    "close_time": "2026-12-07T17:00:00Z"},
+    "mid_market_price": "63310", "alias": "", "alias_to": [], "base_display_symbol": "",
+    "quote_display_symbol": "USD", "view_only": False, "price_increment": "5", "display_name": "BTC PERP",
+    "product_venue": "FCM",
+    "future_product_details": {
+        "venue": "cde", "contract_code": "BIP", "contract_expiry": "2030-12-20T16:00:00Z", "contract_size": "0.01",
+        "contract_root_unit": "BTC", "group_description": "Nano Bitcoin Perp Style Futures",
+        "contract_expiry_timezone": "Europe/London", "group_short_description": "Nano BTC",
+        "risk_managed_by": "MANAGED_BY_FCM", "contract_expiry_type": "EXPIRING", "contract_display_name": "BTC PERP",
+        "funding_interval": "3600s", "funding_rate": "0.000004", "funding_time": "2026-12-06T22:00:00Z",
+        "open_interest": "0",
+    },
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class PerpTapeTrade:
     """One trade as the venue publishes it: `price` per listing unit, `contracts` in the venue's
-    amount unit (OKX contracts; Binance and Bybit the listing's base)."""
+    amount unit (OKX and Coinbase contracts; Binance and Bybit the listing's base)."""
 
     venue: str
     market_id: str
@@ -158,6 +204,9 @@ class PerpConn:
     liquidations: set[str] = field(default_factory=set)  # market ids, or "*" (all-market feeds)
     stalled: bool = False  # sends nothing at all (stall())
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    sequence: int = 0  # Coinbase: the next sequence_num of this connection
+    heartbeats: bool = False  # Coinbase: subscribed to heartbeats
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)  # Coinbase: a subscribe came
 
 
 class FakePerpExchange:
@@ -185,6 +234,9 @@ class FakePerpExchange:
         self.opened: list[PerpConn] = []  # every socket ever accepted (their subscriptions stay readable)
         self.violations: list[str] = []  # documented limits broken by the client
         self._changed = asyncio.Event()
+        self.duplicates: dict[str, int] = {}  # venue -> times each trade frame is sent
+        self.heartbeat_s = 1.0  # Coinbase: a heartbeat a second
+        self.subscribe_deadline_s = 5.0  # Coinbase: subscribe within 5 s or the socket is closed
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -235,6 +287,8 @@ class FakePerpExchange:
             }
         if venue == "okx":
             return {"urls": {"api": {"rest": http, "ws": f"{ws}/ws/v5"}}}
+        if venue == "coinbase":
+            return {"urls": {"api": {"rest": http, "ws": f"{ws}/ws"}}}
         rest = {k: http for k in ("spot", "futures", "v2", "public", "private")}
         return {"urls": {"api": {**rest, "ws": {"public": {"linear": f"{ws}/v5/public/linear"}}}}}
 
@@ -256,10 +310,18 @@ class FakePerpExchange:
 
     def market_id(self, venue: str, base: str) -> str:
         listed = self.listing_base(venue, base)
+        if venue == "coinbase":
+            return f"{COINBASE_CDE.get(listed, (listed[:2] + 'P', 1.0))[0]}-20DEC30-CDE"
         return f"{listed}-USDT-SWAP" if venue == "okx" else f"{listed}USDT"
 
     def contract_size(self, venue: str, base: str) -> float:
+        if venue == "coinbase":
+            return COINBASE_CDE.get(self.listing_base(venue, base), ("", 1.0))[1]
         return OKX_CONTRACT_SIZES.get(base, 1.0) if venue == "okx" else 1.0
+
+    def duplicate_frames(self, venue: str, times: int) -> None:
+        """Each trade frame of `venue` is sent `times` times from now on (1: once)."""
+        self.duplicates[venue] = times
 
     def new_id(self) -> int:
         self._next_id += 1
@@ -278,7 +340,8 @@ class FakePerpExchange:
             frame = _trade_frame(t)
             for conn in list(self.conns):
                 if conn.venue == t.venue and t.market_id in conn.trades and not self._silent(conn):
-                    sent += await _send(conn, frame)
+                    for _ in range(self.duplicates.get(t.venue, 1)):
+                        sent += await _send(conn, _sequenced(conn, frame))
         self._changed.set()
         return sent
 
@@ -286,7 +349,10 @@ class FakePerpExchange:
         self, venue: str, base: str, ts: int, position: Literal["long", "short"], price: float, contracts: float
     ) -> int:
         """A forced liquidation of a `position`, sent in the venue's shape to the sockets on its
-        liquidation feed (Binance and OKX name the ORDER's side, Bybit the position's)."""
+        liquidation feed (Binance and OKX name the ORDER's side, Bybit the position's). Coinbase
+        has no public liquidation feed."""
+        if venue == "coinbase":
+            raise ValueError("Coinbase publishes no liquidations")
         market_id = self.market_id(venue, base)
         frame = _liquidation_frame(venue, market_id, ts, position, price, contracts)
         sent = 0
@@ -343,7 +409,9 @@ class FakePerpExchange:
             if self._silent(conn):
                 continue
             try:
-                if conn.venue == "binance":
+                if conn.venue == "coinbase":
+                    await conn.ws.send_str(orjson.dumps(_sequenced(conn, _heartbeat(self.now_ms))).decode())
+                elif conn.venue == "binance":
                     await conn.ws.ping()
                 elif conn.venue == "okx":
                     await conn.ws.send_str(F.okx_keepalive())
@@ -403,6 +471,8 @@ class FakePerpExchange:
         if limited is not None:
             return limited
         headers: dict[str, str] = {}
+        if venue == "coinbase":
+            headers["Date"] = formatdate(self.now_ms / 1000, usegmt=True)
         if venue == "binance":
             weight = (
                 kline_weight(int(query.get("limit", 500))) if path.endswith("/klines") else BINANCE_WEIGHTS.get(path, 1)
@@ -618,6 +688,41 @@ class FakePerpExchange:
             return 200, {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": self.now_ms}
         return 404, {"retCode": 10001, "retMsg": "not found", "result": {}, "retExtInfo": {}, "time": self.now_ms}
 
+    def _coinbase(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path in ("/v2/currencies", "/v2/currencies/crypto"):
+            return 200, {"data": []}
+        if path == "/v2/exchange-rates":
+            return 200, {"data": {"currency": "USD", "rates": {}}}
+        if path == "/api/v3/brokerage/market/products":
+            if query.get("product_type") != "FUTURE":
+                return 200, {"products": [], "num_products": 0}
+            products = [self._coinbase_product(base) for base in self.bases]
+            return 200, {"products": products, "num_products": len(products)}
+        prefix, _, tail = path.removeprefix("/api/v3/brokerage/market/products/").partition("/")
+        if tail == "ticker" and path.startswith("/api/v3/brokerage/market/products/"):
+            if "limit" not in query:
+                return 400, {"error": "INVALID_ARGUMENT", "message": "limit is required"}
+            trades = [t for t in self.history["coinbase"] if t.market_id == prefix]
+            if "start" in query or "end" in query:  # whole UNIX seconds, both inclusive here
+                low, high = int(query.get("start", 0)) * 1000, int(query.get("end", 1 << 40)) * 1000 + 999
+                trades = [t for t in trades if low <= t.ts <= high]
+            trades.sort(key=lambda t: t.ts)
+            rows = trades[-min(int(query["limit"]), 1000) :][::-1]
+            return 200, {"trades": [_coinbase_trade(t) for t in rows], "best_bid": "", "best_ask": ""}
+        return 404, {"error": "NOT_FOUND", "error_details": "", "message": "Not Found"}
+
+    def _coinbase_product(self, base: str) -> dict[str, Any]:
+        listed, market_id = self.listing_base("coinbase", base), self.market_id("coinbase", base)
+        row = copy.deepcopy(_COINBASE_CDE)
+        details = row["future_product_details"]
+        known = self.oi.get(("coinbase", market_id))
+        details.update(contract_code=market_id.partition("-")[0], contract_root_unit=listed,
+                       contract_size=repr(self.contract_size("coinbase", base)),
+                       contract_display_name=f"{listed} PERP",
+                       open_interest=repr(known[1]) if known is not None else "")  # fmt: skip
+        row.update(product_id=market_id, display_name=f"{listed} PERP")
+        return row
+
     # ------------------------------------------------------------ WebSocket
 
     async def _websocket(self, venue: str, path: str, request: web.Request) -> web.StreamResponse:
@@ -632,6 +737,8 @@ class FakePerpExchange:
         self.connections_total[venue] += 1
         if venue in self.keepalive_s:
             conn.tasks.append(asyncio.create_task(self._keepalive_loop(conn)))
+        if venue == "coinbase":
+            conn.tasks.append(asyncio.create_task(self._subscribe_deadline(conn)))
         self._changed.set()
         try:
             async for message in ws:
@@ -653,10 +760,64 @@ class FakePerpExchange:
             await ws.close()
         return ws
 
+    async def _subscribe_deadline(self, conn: PerpConn) -> None:
+        """Coinbase closes a socket that has not subscribed within 5 s of connecting."""
+        waiter = asyncio.ensure_future(conn.subscribed.wait())
+        sleeper = asyncio.ensure_future(self.clock.sleep(self.subscribe_deadline_s))
+        try:
+            await asyncio.wait((waiter, sleeper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            sleeper.cancel()
+        if not conn.subscribed.is_set() and not conn.ws.closed:
+            self.violations.append("coinbase: no subscribe within 5 s of connecting")
+            await conn.ws.close()
+
+    async def _heartbeat_loop(self, conn: PerpConn) -> None:
+        while not conn.ws.closed:
+            await self.clock.sleep(self.heartbeat_s)
+            if self._silent(conn):
+                continue
+            try:
+                await conn.ws.send_str(orjson.dumps(_sequenced(conn, _heartbeat(self.now_ms))).decode())
+            except ConnectionError:
+                return
+
+    def _coinbase_answer(self, conn: PerpConn, message: dict[str, Any]) -> list[Any]:
+        if message.get("type") not in ("subscribe", "unsubscribe"):
+            return [_sequenced(conn, {"type": "error", "message": "Failed to parse message"})]
+        if "channels" in message or not isinstance(message.get("channel"), str):
+            self.violations.append("coinbase: a subscribe needs exactly one `channel`")
+            return [_sequenced(conn, {"type": "error", "message": "Failed to subscribe", "reason": "channel"})]
+        conn.subscribe_messages.append(message)
+        conn.subscribed.set()
+        channel, ids = message["channel"], list(message.get("product_ids") or [])
+        out: list[Any] = []
+        if channel == "heartbeats" and not conn.heartbeats:
+            conn.heartbeats = True
+            conn.tasks.append(asyncio.create_task(self._heartbeat_loop(conn)))
+        elif channel == "market_trades":
+            known = {self.market_id("coinbase", b) for b in self.bases}
+            unknown = [i for i in ids if i not in known]
+            if unknown:  # the Exchange feed's error shape: Advanced Trade's is not recorded
+                return [_sequenced(conn, {"type": "error", "message": "Failed to subscribe",
+                                          "reason": f"{unknown[0]} is not a valid product"})]  # fmt: skip
+            conn.trades.update(ids)
+            recent = [t for t in self.history["coinbase"] if t.market_id in ids][-50:][::-1]
+            snapshot = {"type": "snapshot", "trades": [_coinbase_trade(t) for t in recent]}
+            out.append(_sequenced(conn, _coinbase_frame("market_trades", self.now_ms, [snapshot])))
+        subscribed: dict[str, list[str]] = {"market_trades": sorted(conn.trades)}
+        if conn.heartbeats:
+            subscribed["heartbeats"] = []
+        out.append(_sequenced(conn, _coinbase_frame("subscriptions", self.now_ms, [{"subscriptions": subscribed}])))
+        return out
+
     def _answer(self, conn: PerpConn, text: str) -> list[Any]:
         if text == "ping":  # OKX's keep-alive
             return ["pong"]
         message = orjson.loads(text)
+        if conn.venue == "coinbase":
+            return self._coinbase_answer(conn, message)
         if conn.venue == "binance" and message.get("method") == "SUBSCRIBE":
             conn.subscribe_messages.append(message)
             for stream in message["params"]:
@@ -702,8 +863,41 @@ async def _send(conn: PerpConn, frame: Any) -> int:
     return 1
 
 
+def _iso(ms: int) -> str:
+    """'2026-08-12T19:27:47.532000Z', as Coinbase writes times (µs)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}000Z"
+
+
+def _coinbase_trade(t: PerpTapeTrade) -> dict[str, str]:
+    """A trade as `market_trades` and the public ticker give it: `side` is the MAKER's (a taker
+    buy lifted a resting sell: "SELL"), `size` in contracts."""
+    return {"product_id": t.market_id, "trade_id": str(t.id), "price": repr(t.price), "size": repr(t.contracts),
+            "time": _iso(t.ts), "side": "SELL" if t.side == "buy" else "BUY"}  # fmt: skip
+
+
+def _coinbase_frame(channel: str, now_ms: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"channel": channel, "client_id": "", "timestamp": _iso(now_ms), "sequence_num": 0, "events": events}
+
+
+def _heartbeat(now_ms: int) -> dict[str, Any]:
+    event = {"current_time": _iso(now_ms).replace("T", " ").rstrip("Z") + " +0000 UTC", "heartbeat_counter": "1"}
+    return _coinbase_frame("heartbeats", now_ms, [event])
+
+
+def _sequenced(conn: PerpConn, frame: Any) -> Any:
+    """A Coinbase frame numbered for its connection (`sequence_num` counts every message); other
+    venues' frames as they are."""
+    if conn.venue != "coinbase" or not isinstance(frame, dict):
+        return frame
+    numbered = {**frame, "sequence_num": conn.sequence}
+    conn.sequence += 1
+    return numbered
+
+
 def _trade_frame(t: PerpTapeTrade) -> dict[str, Any]:
     """The venue's public trade push (the same shapes as their spot feeds, SPEC §4b)."""
+    if t.venue == "coinbase":
+        return _coinbase_frame("market_trades", t.ts, [{"type": "update", "trades": [_coinbase_trade(t)]}])
     if t.venue == "binance":
         return {"e": "aggTrade", "E": t.ts + 1, "s": t.market_id, "a": t.id, "p": repr(t.price),
                 "q": repr(t.contracts), "f": t.id * 10, "l": t.id * 10, "T": t.ts, "m": t.side == "sell"}  # fmt: skip

@@ -208,9 +208,6 @@ async def test_binance_oi_poll_keeps_inside_its_weight_budget_at_600_symbols(cap
     assert logged and "of 2400 (budget 300)" in logged[0]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="until CLOCK's LiveSource.health() patch (PERP14-progress.md): then drop this mark"
-)
 async def test_the_binance_weight_used_reaches_the_status_bar_health() -> None:
     """Issue 14 item 2: `health()` (the status bar's exchanges) carries the weight Binance
     USDⓈ-M said it used this minute after the OI poll, of its 2,400 limit; the others none."""

@@ -221,7 +221,7 @@ async def test_settings_switch_perp_venues_and_edit_b_thresholds(make_app, tmp_p
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, SettingsScreen)
-        assert not screen.query("#perp-coinbase")  # Coinbase has no USDT perpetual
+        assert screen.query_one("#perp-coinbase", Checkbox).value is False  # its US futures: off by default
         screen.query_one("#perp-okx", Checkbox).value = False
         screen.query_one("#num-signals-b_oi_min_change_pct", Input).value = "2.5"
         screen.query_one("#num-signals-b_spot_min_flow", Input).value = "2_000_000"

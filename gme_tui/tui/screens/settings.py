@@ -74,8 +74,9 @@ NUMBERS = (
     ),
     NumberField("alerts.cooldown_minutes", lambda t: t.cooldown, float, lambda s: s.alerts.cooldown_minutes),
 )
-PERP_EXCHANGES: tuple[ExchangeId, ...] = tuple(e for e in EXCHANGES if e != "coinbase")
-"""Exchanges with a USDT perpetual (SPEC §4b): Coinbase has none (its US futures are not collected)."""
+PERP_EXCHANGES: tuple[ExchangeId, ...] = EXCHANGES
+"""Exchanges with a perp venue (SPEC §4b): the USDT swaps of Binance, OKX, Bybit; Coinbase's US
+perp-style futures (off by default)."""
 
 
 def settings_keys(t: Catalogue) -> list[KeyItem]:
