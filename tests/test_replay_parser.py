@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import pytest
 
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.model import Listings, MinuteBucket, Trade
-from gme_tui.sources.replay import BadLine, LineParser, ReplaySource
+from gme_tui.sources.replay import YOUNG_GC_THRESHOLD, BadLine, LineParser, ReplaySource
 
 GOOD = {
     "ts": 1765530000123,
@@ -182,3 +183,19 @@ async def test_a_truncated_gzip_yields_every_line_read_once_then_fails(tmp_path,
         async for batch in source.batches():
             seen.extend(item.id for item in batch)
     assert seen == [str(i) for i in range(len(seen))] and len(seen) > 1_000  # in order, none twice
+
+
+def test_young_collections_are_relaxed_while_files_are_read_and_restored_once(tmp_path):
+    """While replays read their files the young GC threshold is raised (YOUNG_GC_THRESHOLD);
+    overlapping replays restore CPython's threshold once, when the last one ends."""
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(json.dumps(GOOD | {"id": str(i), "ts": GOOD["ts"] + i}) for i in range(5)) + "\n")
+    before = gc.get_threshold()
+    one, two = ReplaySource(path).chunks(size=2), ReplaySource(path).chunks(size=2)
+    next(one)
+    next(two)
+    assert gc.get_threshold()[0] == max(before[0], YOUNG_GC_THRESHOLD)
+    assert sum(map(len, one)) == 3  # the first replay ends: the second still reads
+    assert gc.get_threshold()[0] == max(before[0], YOUNG_GC_THRESHOLD)
+    assert sum(map(len, two)) == 3
+    assert gc.get_threshold() == before

@@ -8,9 +8,9 @@ for dedupe are kept per minute so that pruning a minute forgets its ids too.
 
 from __future__ import annotations
 
-from itertools import islice
 from functools import partial
-from operator import is_not, sub
+from itertools import islice
+from operator import is_not
 from typing import NamedTuple
 
 _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (hot: every pair, every scan)
@@ -43,6 +43,7 @@ class PairFlow:
         "kept_from",
         "last_price",
         "last_ts",
+        "nets",
         "participating",
         "sells",
     )
@@ -51,6 +52,7 @@ class PairFlow:
         self.base = 0  # the minute of index 0 (set by the first slot)
         self.buys: list[float] = []
         self.sells: list[float] = []
+        self.nets: list[float] = []  # buys[i] - sells[i], set whenever either changes (scans read them)
         self.counts: list[int] = []
         self.closes: list[float | None] = []
         self.close_ts: list[int] = []  # ts of the close; UNKNOWN for an empty slot
@@ -74,6 +76,7 @@ class PairFlow:
             grow = -index
             self.buys[:0] = [0.0] * grow
             self.sells[:0] = [0.0] * grow
+            self.nets[:0] = [0.0] * grow
             self.counts[:0] = [0] * grow
             self.closes[:0] = [None] * grow
             self.close_ts[:0] = [UNKNOWN] * grow
@@ -83,6 +86,7 @@ class PairFlow:
         if grow > 0:
             self.buys.extend([0.0] * grow)
             self.sells.extend([0.0] * grow)
+            self.nets.extend([0.0] * grow)
             self.counts.extend([0] * grow)
             self.closes.extend([None] * grow)
             self.close_ts.extend([UNKNOWN] * grow)
@@ -106,9 +110,12 @@ class PairFlow:
         if index < 0 or index >= len(buys):
             index = self._slot(minute)
         if is_buy:
-            buys[index] += value
+            buys[index] = buy = buys[index] + value
+            self.nets[index] = buy - self.sells[index]
         else:
-            self.sells[index] += value
+            sells = self.sells
+            sells[index] = sell = sells[index] + value
+            self.nets[index] = buys[index] - sell
         self.counts[index] += 1
         close_ts = self.close_ts
         if ts >= close_ts[index]:
@@ -144,6 +151,7 @@ class PairFlow:
             self.counts[index] += count
             if close is not None:
                 self.closes[index], self.close_ts[index] = close, close_ts
+        self.nets[index] = self.buys[index] - self.sells[index]
         self.bucket_minutes.add(minute)
         if covered:
             self.covered.add(minute)
@@ -158,21 +166,27 @@ class PairFlow:
         """Forget every minute before `keep_from`, with its ids and coverage."""
         drop = keep_from - self.base
         if drop > 0 and self.buys:
-            del self.buys[:drop], self.sells[:drop], self.counts[:drop], self.closes[:drop], self.close_ts[:drop]
+            del self.buys[:drop], self.sells[:drop], self.nets[:drop], self.counts[:drop], self.closes[:drop]
+            del self.close_ts[:drop]
             self.base = keep_from
         by_minute = self.ids_by_minute
+        old = self.kept_from
         if by_minute:
-            # The usual step is a minute since the last prune, and no minute before the last
-            # keep_from is ever added again (the caller drops those as late): look at just those.
-            old = self.kept_from
-            if old is None or keep_from - old > len(by_minute):
-                stale = [m for m in by_minute if m < keep_from]
+            # No minute before the last keep_from is ever added again (the caller drops those as
+            # late): look at just the minutes since. The usual step (every pair, every scan) is one.
+            if old is not None and keep_from - old == 1:
+                listed = by_minute.pop(old, None)
+                if listed is not None:
+                    self.ids.difference_update(listed)
             else:
-                stale = [m for m in range(old, keep_from) if m in by_minute]
-            ids = self.ids
-            for minute in stale:
-                ids.difference_update(by_minute.pop(minute))
-        if self.kept_from is None or keep_from > self.kept_from:
+                if old is None or keep_from - old > len(by_minute):
+                    stale = [m for m in by_minute if m < keep_from]
+                else:
+                    stale = [m for m in range(old, keep_from) if m in by_minute]
+                ids = self.ids
+                for minute in stale:
+                    ids.difference_update(by_minute.pop(minute))
+        if old is None or keep_from > old:
             self.kept_from = keep_from
         # Minute sets: drop just the minutes since the previous prune (one a minute, usually).
         if self.bucket_minutes:
@@ -186,8 +200,9 @@ class PairFlow:
         """Sums over minutes first..last inclusive, added in minute order (deterministic floats).
 
         Every pair is summed at every scan: the slices and sums run in C, the first close is found
-        by `filter` in C, and a window covering every kept
-        slot (the usual case in a replay's steady state) is read without slicing."""
+        by `filter` in C, the per-minute nets are the `nets` column (kept by `add`/`set_minute` as
+        buy - sell of the same floats, so equal to subtracting here), and a window covering every
+        kept slot is read without slicing."""
         base = self.base
         start, stop = first - base, last - base + 1
         buys = self.buys
@@ -199,12 +214,12 @@ class PairFlow:
         if lo >= hi:
             return _new(WindowSums, (0.0, 0.0, 0, covered, (0.0,) * (last - first + 1), None))
         if lo == 0 and hi == size:
-            sells, counts = self.sells, self.counts
+            sells, counts, nets_list = self.sells, self.counts, self.nets
             first_close = next(filter(_known, self.closes), None)
         else:
-            buys, sells, counts = buys[lo:hi], self.sells[lo:hi], self.counts[lo:hi]
+            buys, sells, counts, nets_list = buys[lo:hi], self.sells[lo:hi], self.counts[lo:hi], self.nets[lo:hi]
             first_close = next(filter(_known, islice(self.closes, lo, hi)), None)
-        nets = tuple(map(sub, buys, sells))
+        nets = tuple(nets_list)
         if lo > start or stop > hi:
             nets = (0.0,) * (lo - start) + nets + (0.0,) * (stop - hi)
         return _new(WindowSums, (sum(buys, 0.0), sum(sells, 0.0), sum(counts), covered, nets, first_close))

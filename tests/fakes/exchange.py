@@ -47,6 +47,7 @@ Every background task belongs to the fake and ends with `stop()` (or with its so
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import itertools
 import random
@@ -161,10 +162,15 @@ class FakeExchange:
         return self._next_id
 
     def add_history(self, trades: Iterable[TapeTrade]) -> None:
+        """Into each exchange's history, kept in (ts, id) order. A trade newer than the last is
+        appended, an older one inserted: never a sort of the whole history per publish, whose
+        cost grows with the run and, on a scaled clock, stalls the product sharing the loop."""
         for t in trades:
-            self.history[t.exchange].append(t)
-        for exchange in self.history:
-            self.history[exchange].sort(key=lambda t: (t.ts, t.id))
+            history = self.history[t.exchange]
+            if history and (t.ts, t.id) < (history[-1].ts, history[-1].id):
+                bisect.insort(history, t, key=_order)
+            else:
+                history.append(t)
 
     async def publish(self, trades: list[TapeTrade]) -> int:
         """Record the trades and push them to subscribed sockets; returns frames sent (with
@@ -774,6 +780,10 @@ async def _sleep_or_wake(clock: Any, seconds: float, wake: asyncio.Event) -> Non
     finally:
         sleeper.cancel()
         waker.cancel()
+
+
+def _order(t: TapeTrade) -> tuple[int, int]:
+    return t.ts, t.id
 
 
 def _frame_market(exchange: str, frame: dict) -> str:
