@@ -29,6 +29,9 @@ SCAN_WAIT_MAX_MS = 15_000
 of a partial or gap minute, a stream minute's proof)."""
 FIRST_SCAN_WAIT_MAX_MS = 60_000
 """Live: how long past the start the first scan waits for the window's initial backfill."""
+CLOCK_WAIT_MAX_MS = 15_000
+"""Live: how long (monotonic) the engine's clock waits for a first trade to tell the exchanges'
+time before it starts on the local clock's word (a market without a trade for that long)."""
 
 
 @runtime_checkable
@@ -41,6 +44,11 @@ class ScanReadiness(Protocol):
     def exchange_now_ms(self) -> int:
         """The exchanges' time now (ms UTC) as the source estimates it (local wall minus the
         measured offset, immune to a step of the local clock)."""
+        ...
+
+    def exchange_time_known(self) -> bool:
+        """Has a trade told the exchanges' time yet? (Before, exchange_now_ms is a guess: the
+        local clock.)"""
         ...
 
 
@@ -79,7 +87,8 @@ class Pipeline:
         self._health_due_ms: int | None = None  # when the next update is due without a change
         self._health_failing = False  # health() raised: logged once until it works again
         self._readiness = source if isinstance(source, ScanReadiness) else None
-        self._started_ms: int | None = None  # the first live step
+        self._first_step_ms: int | None = None  # the first live step, on `monotonic_ms`
+        self._started_ms: int | None = None  # then, on the exchanges' clock, once that is known
 
     @property
     def live(self) -> bool:
@@ -141,12 +150,19 @@ class Pipeline:
             return self.engine.feed_many(batch) if batch else []
         # Live: trades are stamped with their arrival on the local monotonic clock, which the whale
         # quiet time is measured on (SPEC §5), never against their exchange ts nor the wall clock.
-        now = self._scan_now()
         arrived = self.monotonic_ms()
         events = self.engine.feed_many(batch, arrived_ms=arrived) if batch else []
+        start = self._live_start(arrived)
+        if start is None:
+            return events  # no trade yet told the exchanges' time (whales come with trades)
+        now = self._scan_now()
         events.extend(
             self.engine.advance(
-                now, scan_grace_ms=self.scan_grace_ms, scan_before_ms=self._hold(now), quiet_now_ms=arrived
+                now,
+                scan_grace_ms=self.scan_grace_ms,
+                scan_before_ms=self._hold(now),
+                quiet_now_ms=arrived,
+                start_ms=start,
             )
         )
         return events
@@ -156,12 +172,27 @@ class Pipeline:
         readiness = self._readiness
         return readiness.exchange_now_ms() if readiness is not None else self.now_ms()
 
+    def _live_start(self, arrived: int) -> int | None:
+        """When the run started (the first live step), on the exchanges' clock; None until a
+        trade told that clock, for at most CLOCK_WAIT_MAX_MS (a local clock off at the start
+        must not fix the engine's first boundary an hour away)."""
+        if self._started_ms is not None:
+            return self._started_ms
+        if self._first_step_ms is None:
+            self._first_step_ms = arrived
+        waited = arrived - self._first_step_ms
+        readiness = self._readiness
+        if readiness is not None and not readiness.exchange_time_known() and waited < CLOCK_WAIT_MAX_MS:
+            return None
+        self._started_ms = self._scan_now() - waited
+        return self._started_ms
+
     def _hold(self, now: int) -> int | None:
         """The boundary to hold back, if any: the latest one due whose minutes the source is
         still settling, for at most SCAN_WAIT_MAX_MS (so no scan is short for no reason: the
         first after a start or a reconnect, issue 10 item 7; what cannot settle soon is shown
         short rather than waited for)."""
-        if self._started_ms is None:
+        if self._started_ms is None:  # not via _step (a caller of its own)
             self._started_ms = now
         if self._readiness is None:
             return None

@@ -83,9 +83,8 @@ async def capture_demo(
     """The real simulated market, Chinese labels, as `gme-tui --demo` shows it a few minutes in."""
     from gme_tui.engine import Engine, EngineConfig
     from gme_tui.pipeline import Pipeline
-    from gme_tui.sources.simulator import SimulatedMarket
-
     from gme_tui.scorecard import ScoreCollector, compute
+    from gme_tui.sources.simulator import SimulatedMarket
 
     settings = msgspec.structs.replace(load_settings(Path("settings.toml")), language=language)
     market = SimulatedMarket(

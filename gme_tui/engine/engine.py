@@ -340,12 +340,16 @@ class Engine:
         scan_grace_ms: int = 0,
         scan_before_ms: int | None = None,
         quiet_now_ms: int | None = None,
+        start_ms: int | None = None,
     ) -> list[EngineEvent]:
         """External clock: close whale orders whose last fill arrived `whale_quiet_ms` or more
         before `quiet_now_ms` (now on the clock `arrived_ms` was given on; None: `now_ms`), then
         scan every boundary T with
         T + scan_grace_ms ≤ now_ms (the grace lets late trades land first) and, when given,
-        T < scan_before_ms (the caller holds a boundary whose minutes the source is settling)."""
+        T < scan_before_ms (the caller holds a boundary whose minutes the source is settling).
+        The first call fixes the first boundary: the one just passed (less the grace) at
+        `start_ms`, when the run started (the caller may first have waited to know the time);
+        None: at `now_ms`."""
         events: list[EngineEvent] = []
         quiet_now = now_ms if quiet_now_ms is None else quiet_now_ms
         for whale in self._whales.close_quiet(quiet_now, self.config.whale_quiet_ms):
@@ -355,9 +359,10 @@ class Engine:
         if self._next_scan is None:
             # Live: the first scan is the boundary just passed, so numbers show at once (with
             # their coverage) instead of up to a minute later.
-            self._next_scan = (scan_until // MINUTE_MS) * MINUTE_MS
+            origin = scan_until if start_ms is None else min(start_ms - scan_grace_ms, scan_until)
+            self._next_scan = (origin // MINUTE_MS) * MINUTE_MS
             if self._first_minute is None:
-                self._first_minute = scan_until // MINUTE_MS
+                self._first_minute = origin // MINUTE_MS
         if scan_before_ms is not None:
             scan_until = min(scan_until, scan_before_ms - 1)
         self._scan_through(scan_until, events)

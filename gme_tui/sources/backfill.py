@@ -190,6 +190,21 @@ class Backfiller:
             self._initial_pending[symbol] = self._initial_pending.get(symbol, 0) + 1
         self._push(self._windows, Job(self._due(last), next(self._seq), symbol, first, last, initial))
 
+    def restart(self, symbols: Sequence[str], first: int) -> None:
+        """Plan these symbols again from minute `first` (the exchange clock's estimate moved
+        back: what was planned lies in the exchange's future): their queued window jobs go (an
+        initial one counts as done), and their next `schedule` may give minutes from `first` on."""
+        wanted = set(symbols)
+        kept = [job for job in self._windows if job.symbol not in wanted]
+        for job in self._windows:
+            if job.symbol in wanted:
+                self._finish(job)
+        heapq.heapify(kept)
+        self._windows = kept
+        for symbol in wanted:
+            if self.scheduled_through.get(symbol, first - 1) >= first:
+                self.scheduled_through[symbol] = first - 1
+
     def pending_before(self, minute: int, *, initial: bool) -> bool:
         """Will a window job soon settle a minute before `minute`? Queued or in flight, not
         failing, the exchange not keeping us off, and (unless `initial`) not part of the window

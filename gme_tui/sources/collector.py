@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 INF = math.inf
 FUTURE_LIMIT_MS = 60_000  # a trade stamped more than a minute ahead of the exchange's clock is rejected
 DOWN_AFTER_FAILURES = 3
+REBASE_MS = 1_000  # the first trade finds the local clock off by more: the sessions' evidence starts over
 IDS_KEPT_MINUTES = 3  # trade ids of the ledger's recent minutes (beyond the watchdog period)
 # A session without a trade frame for this long is checked over REST just after a boundary, so
 # its last minute is proven (covered) before the scan reads it; a busier one proves it itself.
@@ -139,7 +140,7 @@ class Collector:
         self.backoff_max = backoff_max_seconds
         self.on_markets = on_markets
         self.ledger = StreamLedger()
-        self.exchange_clock = ExchangeClock(clock)  # the exchange's time, from arrivals (steps ignored)
+        self.exchange_clock = ExchangeClock(clock)  # the exchange's time, from arrivals (wall steps ignored)
         # Every REST call (markets, backfill, whales) passes rest_gate; every new socket ws_gate:
         # after the exchange said stop, nothing of that kind goes to it before the gate opens.
         self.rest_gate = Gate(clock, backoff_max_seconds)
@@ -357,6 +358,7 @@ class Collector:
             started = self.clock.monotonic()
             ws = self.adapter.ws_client(self.config, session)
             ws.set_markets_from_exchange(rest)
+            session.reading = True
             try:
                 await stream(ws, session, started)
             except asyncio.CancelledError:
@@ -553,7 +555,7 @@ class Collector:
             now = self.exchange_ms()
             tick = (now // MINUTE_MS + 1) * MINUTE_MS + 200
             await self.clock.sleep((tick - now) / 1000)
-            minute = tick // MINUTE_MS - 1
+            minute = self.exchange_ms() // MINUTE_MS - 1  # read again: the estimate may have moved
             ids_kept = math.ceil(self.watchdog_seconds / 60) + IDS_KEPT_MINUTES
             self.ledger.prune(minute - self.window_minutes - 15, minute - ids_kept)
 
@@ -573,6 +575,7 @@ class Collector:
         accepted = 0
         newest = -1  # the newest trade accepted (proves the session)
         seen = -1  # the newest valid one (a sample of the exchange's clock)
+        future = -1  # the newest rejected as in the future
         for market_id, ts, is_buy, price, amount, trade_id in rows:
             symbol = symbol_of.get(market_id)
             if symbol is None:
@@ -583,6 +586,8 @@ class Collector:
                 continue
             if not 0 < ts <= horizon:
                 self.dropped["timestamp in the future"] += 1
+                if ts > future:
+                    future = ts
                 continue
             if ts > seen:
                 seen = ts
@@ -614,11 +619,49 @@ class Collector:
                 newest = ts
         self.trades_total += accepted
         if seen >= 0:
-            estimate.sample(seen, arrival)
+            self._sample_clock(seen, arrival)
+        elif future > 0 and estimate.sample_future(future, arrival):
+            self._rebase("trades stamped more than a minute ahead of this clock, frame after frame")
         if newest >= 0:
             session.last_trade_frame = self.clock.monotonic()
             if newest > session.proven_ts:
                 self.prove(session, newest)
+
+    def _sample_clock(self, ts: int, arrival_ms: int) -> None:
+        estimate = self.exchange_clock
+        if estimate.sampled:
+            estimate.sample(ts, arrival_ms)
+            return
+        before = estimate.now_ms()  # the prior, which the sessions' evidence so far is on
+        estimate.sample(ts, arrival_ms)
+        moved = estimate.now_ms() - before
+        if abs(moved) > REBASE_MS:
+            self._rebase(f"the first trade puts the exchange's clock {moved:+d} ms off this one's")
+
+    def _rebase(self, why: str) -> None:
+        """The exchange clock's estimate moved at once (its first trade, or a run of "future"
+        ones, found the local clock off): every live session starts its evidence over as if it
+        came up now, and what it no longer proves goes to the backfill, on the new scale. Had
+        the local clock run ahead, the backfill's plans lie in the exchange's future: the window
+        is planned again (a minute already settled is not counted twice: the engine keeps the
+        first bucket of a minute)."""
+        now = self.exchange_ms()
+        minute = now // MINUTE_MS
+        log.warning("%s%s: %s: the sessions start their evidence over", self.id, self._market_tag(), why)
+        backfiller = self.backfiller
+        for session in self.sessions:
+            ahead = session.live_since_ms is not None and session.covered_through > minute  # the old scale
+            span = session.rebase(now)
+            if backfiller is None:
+                continue
+            if ahead:
+                backfiller.restart(session.symbols, minute - self.window_minutes)
+                span = (minute - self.window_minutes, minute)
+            if span is None:
+                continue
+            first, last = max(span[0], minute - self.window_minutes), span[1]
+            for symbol in session.symbols:
+                backfiller.schedule(symbol, first, last)
 
     def _new_minute(self, symbol: str, minute: int) -> None:
         newest = self.ledger.newest_minute

@@ -19,6 +19,7 @@ Exchange modules are found by name: `gme_tui.sources.<exchange id>` exposes `ADA
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 from gme_tui.core.clock import Clock, SystemClock
 from gme_tui.model import MINUTE_MS, ExchangeHealth, ExchangeId, Market, PerpTrade, SourceItem, SourceMode, Trade
 from gme_tui.sources.ccxt_common import CcxtMarket, ExchangeAdapter
-from gme_tui.sources.collector import MARKETS_REFRESH_SECONDS, Collector, PerpOptions
+from gme_tui.sources.collector import IP_WEIGHT_PER_MINUTE, MARKETS_REFRESH_SECONDS, Collector, PerpOptions
 from gme_tui.sources.perp.common import PerpAdapter
 from gme_tui.sources.session import ExchangeClock
 from gme_tui.sources.universe import canonical_universe
@@ -51,12 +52,17 @@ def load_adapter(exchange: str) -> ExchangeAdapter:
     return adapter
 
 
-PERP_MODULES: Mapping[str, str] = {"binance": "binance_usdm", "okx": "okx_swap", "bybit": "bybit_linear"}
+PERP_MODULES: Mapping[str, str] = {
+    "binance": "binance_usdm",
+    "okx": "okx_swap",
+    "bybit": "bybit_linear",
+    "coinbase": "coinbase_futures",
+}
 
 
 def load_perp_adapter(exchange: str) -> PerpAdapter:
     """The `ADAPTER` of the exchange's perp module (gme_tui.sources.perp.<module>, SPEC §4b).
-    Raises KeyError for an exchange without one (Coinbase)."""
+    Raises KeyError for an exchange without one."""
     adapter = importlib.import_module(f"gme_tui.sources.perp.{PERP_MODULES[exchange]}").ADAPTER
     if not isinstance(adapter, PerpAdapter):
         raise TypeError(f"gme_tui.sources.perp.{PERP_MODULES[exchange]}.ADAPTER is not a PerpAdapter")
@@ -199,9 +205,24 @@ class LiveSource:
             return self._prior.now_ms()
         return estimates[(len(estimates) - 1) // 2]
 
+    def exchange_time_known(self) -> bool:
+        """Has any exchange's trade told its clock yet (spot or perp)?"""
+        return any(c.exchange_clock.sampled for c in self._all())
+
     def health(self) -> Sequence[ExchangeHealth]:
-        """The running spot collectors' health (the status bar's exchanges)."""
-        return [collector.health() for collector in self.collectors.values()]
+        """The running spot collectors' health (the status bar's exchanges). An exchange whose perp
+        venue reads back its REST weight (Binance USDⓈ-M, after each open-interest poll) carries
+        it in `rest_weight` of IP_WEIGHT_PER_MINUTE (issue 14 item 2)."""
+        out: list[ExchangeHealth] = []
+        for exchange, collector in self.collectors.items():
+            health = collector.health()
+            perp = self.perp_collectors.get(exchange)
+            if perp is not None and perp.weight_used is not None:
+                health = dataclasses.replace(
+                    health, rest_weight=perp.weight_used, rest_weight_limit=IP_WEIGHT_PER_MINUTE
+                )
+            out.append(health)
+        return out
 
     def perp_health(self) -> Sequence[ExchangeHealth]:
         """The running perp collectors' health (one per perp venue)."""

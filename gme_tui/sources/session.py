@@ -32,6 +32,11 @@ INF = math.inf
 NEVER = -(1 << 62)
 
 
+FUTURE_RUN_FRAMES = 5  # frames in a row, all "in the future" by one clock: it is this clock that is off
+FUTURE_RUN_MS = 5_000  # over at least this long (monotonic ms)
+FUTURE_RUN_SPREAD_MS = 5_000  # agreeing within this (ms): bogus stamps do not agree
+
+
 class ExchangeClock:
     """The exchange's clock as this process sees it, from the trades that arrive (issue 10):
     exchange ms = local MONOTONIC ms + `lead`, `lead` being the largest `ts - arrival` (arrival on
@@ -45,8 +50,10 @@ class ExchangeClock:
     + time elapsed since): a step before the first trade moves nothing either. Without trades for
     two minutes the last estimate stays. Every valid trade of a frame is a sample, accepted or not
     (a duplicate, one late for a settled minute): such a trade can only say the exchange is
-    behind, never ahead. A trade rejected as too far in the future is not one: a single bogus
-    stamp must not move the clock, and so the scans, an hour ahead."""
+    behind, never ahead. Frames rejected as too far in the future (`sample_future`) are samples
+    only as a run: FUTURE_RUN_FRAMES of them in a row (no frame accepted between) over
+    FUTURE_RUN_MS whose leads agree within FUTURE_RUN_SPREAD_MS say that this clock is off (it
+    started an hour behind): the estimate takes their lead. A single bogus stamp never moves it."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -55,6 +62,10 @@ class ExchangeClock:
         self._previous = -INF  # and in the minute before
         self._lead = clock.wall_ms() - self.monotonic_ms()  # the prior: the wall clock is right now
         self.sampled = False  # a trade was seen
+        self._run = 0  # frames in the current run of "future" ones
+        self._run_since = 0
+        self._run_low = INF
+        self._run_high = -INF
 
     def monotonic_ms(self) -> int:
         return int(self.clock.monotonic() * 1000)
@@ -72,6 +83,26 @@ class ExchangeClock:
             self._current = lead
         self._lead = int(max(self._current, self._previous))
         self.sampled = True
+        self._run = 0
+
+    def sample_future(self, ts: int, arrival_ms: int | None = None) -> bool:
+        """A frame whose trades were all rejected as in the future (its newest stamped `ts`).
+        True when this completes a run: the estimate now takes their lead."""
+        arrival = self.monotonic_ms() if arrival_ms is None else arrival_ms
+        lead = ts - arrival
+        if self._run and max(self._run_high, lead) - min(self._run_low, lead) > FUTURE_RUN_SPREAD_MS:
+            self._run = 0  # they disagree: start a run over from this one
+        if not self._run:
+            self._run_since, self._run_low, self._run_high = arrival, lead, lead
+        self._run += 1
+        self._run_low, self._run_high = min(self._run_low, lead), max(self._run_high, lead)
+        if self._run < FUTURE_RUN_FRAMES or arrival - self._run_since < FUTURE_RUN_MS:
+            return False
+        self._run = 0
+        self._minute, self._current, self._previous = arrival // MINUTE_MS, self._run_high, -INF
+        self._lead = int(self._run_high)
+        self.sampled = True
+        return True
 
     def now_ms(self) -> int:
         """The exchange's time now (ms UTC), as estimated."""
@@ -100,6 +131,7 @@ class Session:
         self.last_trade_frame = -INF  # a frame with trades
         self.live_since = -INF
         self.live_since_ms: int | None = None  # local wall ms; None while not connected
+        self.reading = False  # a connection is open and read: only then can a frame make the session live
         # The subscription check (liveness.py).
         self.last_check = -INF  # monotonic seconds of the last check's start
         self.checked_boundary = NEVER  # the exchange minute boundary (ms) last checked for
@@ -117,7 +149,7 @@ class Session:
     def on_frame(self) -> None:
         collector = self.collector
         self.last_frame = collector.clock.monotonic()
-        if self.live_since_ms is None:
+        if self.live_since_ms is None and self.reading:
             collector.session_live(self)
 
     def on_rows(self, rows: list[Row]) -> None:
@@ -153,8 +185,27 @@ class Session:
         self.baseline = None
         return up_minute
 
+    def rebase(self, exchange_ms: int) -> tuple[int, int] | None:
+        """The exchange clock's estimate moved (its first trade found the local clock off, or a
+        run of "future" frames did): the evidence so far was on the wrong scale. Live, the
+        session starts it over as if it came up now (`exchange_ms`): returns the minutes the
+        backfill must now settle (from the first one not covered to the one it is up in, which is
+        partial), or None (the scale moved back: what it covered lies ahead)."""
+        if self.live_since_ms is None:
+            return None
+        first = self.covered_through + 1
+        up_minute = exchange_ms // MINUTE_MS
+        self.up_ts = self.proven_ts = exchange_ms
+        self.covered_through = up_minute
+        self.next_cover_ms = (up_minute + 2) * MINUTE_MS
+        self.checked_boundary = NEVER
+        self.baseline = None
+        return (first, up_minute) if first <= up_minute else None
+
     def went_down(self) -> None:
-        """The connection is gone: what it did not prove goes to the backfill from here."""
+        """The connection is gone: what it did not prove goes to the backfill from here. Frames
+        its client still reads while it closes do not make the session live again."""
+        self.reading = False
         if self.live_since_ms is None:
             return
         self.gap_from = self.covered_through + 1

@@ -14,6 +14,7 @@ whales merged and reported once (SPEC §5), every minute handed out as covered e
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import pytest
@@ -49,10 +50,31 @@ class SteppedClock(ScaledClock):
 
 
 W = 3
+SPEED = 60.0  # the stepped runs: 360 s of exchange time in ~6 s
+START_S = 5.0  # into M0: the first step (after ~0.25 s real, 15 s here) comes well before M0's scan is due
+SPEED_PROOF = 20.0
 EXCHANGES = ("binance", "okx")
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 M0 = BASE_MINUTE
 END_MS = (M0 + 6) * MINUTE_MS + 5_000  # exchange time: the scans of M0+3 .. M0+6 are due on a right clock
+
+
+async def _warm_up() -> None:
+    """One short live run: cold imports and first-time ccxt set-ups cost ~0.3 s of real time (more on a busy
+    machine), at SPEED tens of seconds of the pinned clock: enough, in the first run of a process, for the
+    pipeline's first step to come after M0's scan was due. Paid here, off any test's clock."""
+    clock = pinned_clock(START_S, speed=SPEED)
+    async with fake_exchange(clock) as fake:
+        run = LiveRun(make_settings(fake, EXCHANGES, SYMBOLS, window=W, backfill=False), clock).start()
+        try:
+            await run.until(lambda: run.engine.last_scan is not None, timeout=30)
+        finally:
+            await run.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    asyncio.run(_warm_up())
 
 
 class Stepped:
@@ -97,9 +119,10 @@ class Stepped:
         return dict(total)
 
 
-async def stepped_run(step_ms: int, at_s: float) -> Stepped:
-    base = pinned_clock(20.0, speed=20.0)
+async def stepped_run(step_ms: int, at_s: float, *, off_at_start_ms: int = 0) -> Stepped:
+    base = pinned_clock(START_S, speed=SPEED)
     local = SteppedClock(base)
+    local.step(off_at_start_ms)
     async with fake_exchange(base) as fake:
         start = base.wall_ms()
         tape: list[TapeTrade] = []
@@ -166,6 +189,22 @@ async def test_after_the_local_clock_steps_forward_an_hour_the_scans_still_show_
     assert not result.wrong_covered_minutes()
 
 
+@pytest.mark.parametrize("off_ms", [-30_000, -3_600_000, 3_600_000], ids=["30s behind", "1h behind", "1h ahead"])
+async def test_a_local_clock_off_from_the_start_scans_and_covers_right(off_ms: int):
+    """The local clock is off from the start (no step during the run). Found with the fixes above: 30 s
+    behind, the minute the sockets came up in was covered short (its partial minute taken for the one
+    before); an hour behind, every trade was dropped as "in the future"; an hour ahead, no scan came
+    (the engine's first boundary an hour ahead) and the ledger was pruned an hour early (a minute
+    counted twice). Right: the first trade (or a run of "future" ones, an hour behind: those few are
+    dropped, their minute backfilled) sets the exchanges' clock, the sessions start their evidence
+    over on it, and the engine's clock waits for it."""
+    result = await stepped_run(0, 0.0, off_at_start_ms=off_ms)
+    assert result.scans() == list(range(0, 7)), result.scans()
+    assert not result.short_scans_after(2), result.short_scans_after(2)
+    assert not result.wrong_covered_minutes(), result.wrong_covered_minutes()
+    assert set(result.dropped()) <= {"timestamp in the future"}, result.dropped()
+
+
 async def whales_around_a_step(step_ms: int, *, split: bool) -> list[Whale]:
     """Binance BTC/USDT, one taker order. `split`: two fills of one timestamp and side, 3 @ 50,000
     and 2 @ 50,020, in two frames; the local clock steps by `step_ms` between them, once the
@@ -227,7 +266,7 @@ async def test_a_forward_step_does_not_cover_a_minute_the_stream_has_not_carried
     (exchange time) the local clock steps by `step_ms`. At +37 s the socket drops and cannot reconnect until
     +45 s; a trade at +40 s exists only in history. Right: minute M0+2 either backfilled (with that
     trade) or not covered; never covered without it."""
-    base = pinned_clock(20.0, speed=10.0)
+    base = pinned_clock(20.0, speed=SPEED_PROOF)
     local = SteppedClock(base)
     m2 = (M0 + 2) * MINUTE_MS
     async with fake_exchange(base) as fake:

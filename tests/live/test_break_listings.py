@@ -23,7 +23,7 @@ async def test_a_symbol_delisted_mid_run_stops_counting_as_covered():
     no longer list it, it trades no more); the markets are read again every 60 s. Right, at the
     scan of M0+6 (every window minute after the delisting): ETH/USDT without the exchanges, or
     their ETH windows not covered; never 3/3 covered at 0."""
-    clock = pinned_clock(20.0, speed=20.0)
+    clock = pinned_clock(20.0, speed=40.0)
     async with fake_exchange(clock, ["BTC", "ETH"]) as fake:
         exchanges = ("binance", "okx")
         start = clock.wall_ms()

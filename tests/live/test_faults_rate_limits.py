@@ -70,7 +70,12 @@ async def verdict(case: Case) -> str:
             start = clock.wall_ms()
             fake.add_history(make_tape(fake, case.exchange, ["BTC/USDT"], 20, start - 180_000, start - 1_000))
         fake.rate_limit(case.exchange, case.kind, times=case.times, path=case.path, wait_s=case.wait_s)
-        settings = make_settings(fake, (case.exchange,), ["BTC/USDT"], window=3, backfill=case.backfill)
+        # The socket watchdog at 2 s of real time whatever the speed: at 1200x a 30 s watchdog is 25 ms
+        # real, which a loaded machine's pause trips (a reconnect, not what is tested here).
+        watchdog = max(30.0, 2.0 * case.speed)
+        settings = make_settings(
+            fake, (case.exchange,), ["BTC/USDT"], window=3, backfill=case.backfill, watchdog=watchdog
+        )
         run = LiveRun(settings, clock, settle_seconds=1.0).start()
         reasons: set[str] = set()
         wait = documented_wait_s(case.kind, case.wait_s or 0.0)
