@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -222,13 +223,14 @@ class Gate:
     that (jittered; capped at `cap_seconds`, or at MAX_GROWTH times the asked wait when that is
     longer: repeated bans grow too); a call that works (`ok`) starts the count over. Calls made
     through `call` that are still waiting their turn when the exchange says stop are called off
-    (`Preempted`): with several requests in flight, none goes out after a ban. Times are the
-    clock's wall ms."""
+    (`Preempted`): with several requests in flight, none goes out after a ban. Waits are kept on
+    the clock's monotonic time, so an NTP step of the wall clock neither shortens nor lengthens a
+    ban; `until_ms` says when it ends in wall ms, for the screen."""
 
     def __init__(self, clock: Clock, cap_seconds: float) -> None:
         self.clock = clock
         self.cap_seconds = cap_seconds
-        self.until_ms = 0
+        self._until_s = -math.inf  # monotonic seconds the gate opens at
         self.reason = ""
         self.strikes = 0
         self._calls: set[asyncio.Task[object]] = set()
@@ -242,7 +244,7 @@ class Gate:
         wait = max(asked, backoff_seconds(self.strikes, max(self.cap_seconds, MAX_GROWTH * asked), base=asked))
         if not already:
             self.strikes += 1
-        self.until_ms = max(self.until_ms, self.clock.wall_ms() + int(wait * 1000))
+        self._until_s = max(self._until_s, self.clock.monotonic() + wait)
         self.reason = info.reason
         for task in self._calls:
             if not task.done():
@@ -270,11 +272,18 @@ class Gate:
     def ok(self) -> None:
         self.strikes = 0
 
+    @property
+    def until_ms(self) -> int:
+        """When the gate opens, in wall ms (0: never closed)."""
+        if self._until_s == -math.inf:
+            return 0
+        return self.clock.wall_ms() + round((self._until_s - self.clock.monotonic()) * 1000)
+
     def blocked(self) -> bool:
-        return self.until_ms > self.clock.wall_ms()
+        return self._until_s > self.clock.monotonic()
 
     def remaining_seconds(self) -> float:
-        return max(0.0, (self.until_ms - self.clock.wall_ms()) / 1000)
+        return max(0.0, self._until_s - self.clock.monotonic())
 
     def describe(self) -> str:
         """'HTTP 418 IP ban until 12:03:05' while blocked, else ''."""
