@@ -69,11 +69,10 @@ from gme_tui.sources.ccxt_common import CcxtMarket, History, RestClient, Row, Ws
 from gme_tui.sources.coinbase import iso_ms
 from gme_tui.sources.history import MinuteSums
 from gme_tui.sources.perp.common import (
-    LISTING_FORMS,
-    CcxtContract,
     LiquidationRow,
     PerpAdapter,
     PerpMarket,
+    map_perp_markets,
     number,
     open_interest,
 )
@@ -110,32 +109,8 @@ HEARTBEATS = {"type": "subscribe", "channel": "heartbeats"}
 def map_usd_futures(canonical: Iterable[str], markets: Mapping[str, CcxtMarket]) -> dict[str, PerpMarket]:
     """canonical BASE/USDT → its US perp-style future: the first listed of `X/USD:USD`,
     `1000X/USD:USD`, `X1000/USD:USD` that is an active swap settled in USD with a positive
-    contract size. Symbols without one are left out (no perp: no derivatives line, no B)."""
-    contracts = cast(Mapping[str, CcxtContract], markets)
-    out: dict[str, PerpMarket] = {}
-    for symbol in canonical:
-        base = symbol.partition("/")[0]
-        for form, factor in LISTING_FORMS:
-            ccxt_symbol = f"{form.format(base=base)}/{SETTLE}:{SETTLE}"
-            market = contracts.get(ccxt_symbol)
-            if market is None or not _usable(market):
-                continue
-            out[symbol] = PerpMarket(
-                symbol, ccxt_symbol, market["id"], float(market.get("contractSize") or 0.0), factor
-            )
-            break
-    return out
-
-
-def _usable(market: CcxtContract) -> bool:
-    size = market.get("contractSize")
-    return (
-        market.get("swap") is True
-        and market.get("settle") == SETTLE
-        and market.get("active", True) is not False
-        and size is not None
-        and float(size) > 0
-    )
+    contract size, linear or not. Symbols without one are left out."""
+    return map_perp_markets(canonical, markets, settle=SETTLE, linear=False)
 
 
 def taker_bought(side: str) -> bool:

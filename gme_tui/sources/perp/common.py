@@ -87,18 +87,21 @@ class PerpMarket:
         return price / self.factor if self.factor != 1 else price
 
 
-def map_perp_markets(canonical: Iterable[str], markets: Mapping[str, CcxtMarket]) -> dict[str, PerpMarket]:
+def map_perp_markets(
+    canonical: Iterable[str], markets: Mapping[str, CcxtMarket], *, settle: str = SETTLE, linear: bool = True
+) -> dict[str, PerpMarket]:
     """canonical symbol → its swap on this venue: the first listed of `X/USDT:USDT`,
-    `1000X/USDT:USDT`, `X1000/USDT:USDT` that is an active linear USDT swap with a positive
-    contract size. Symbols without one are left out (no perp: no derivatives line, no B)."""
+    `1000X/USDT:USDT`, `X1000/USDT:USDT` (`settle` for USDT) that is an active swap settled in
+    `settle` (and linear, if `linear`) with a positive contract size. Symbols without one are left
+    out (no perp: no derivatives line, no B)."""
     contracts = cast(Mapping[str, CcxtContract], markets)
     out: dict[str, PerpMarket] = {}
     for symbol in canonical:
         base = symbol.partition("/")[0]
         for form, factor in LISTING_FORMS:
-            ccxt_symbol = f"{form.format(base=base)}/{SETTLE}:{SETTLE}"
+            ccxt_symbol = f"{form.format(base=base)}/{settle}:{settle}"
             market = contracts.get(ccxt_symbol)
-            if market is None or not _usable(market):
+            if market is None or not _usable(market, settle, linear):
                 continue
             size = float(market.get("contractSize") or 0.0)
             out[symbol] = PerpMarket(symbol, ccxt_symbol, market["id"], size, factor)
@@ -106,12 +109,12 @@ def map_perp_markets(canonical: Iterable[str], markets: Mapping[str, CcxtMarket]
     return out
 
 
-def _usable(market: CcxtContract) -> bool:
+def _usable(market: CcxtContract, settle: str, linear: bool) -> bool:
     size = market.get("contractSize")
     return (
         market.get("swap") is True
-        and market.get("linear") is True
-        and market.get("settle") == SETTLE
+        and (market.get("linear") is True or not linear)
+        and market.get("settle") == settle
         and market.get("active", True) is not False
         and size is not None
         and float(size) > 0
