@@ -3,36 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import pytest
 from rich.cells import cell_len
 
-from gme_tui.i18n import catalogue
-from gme_tui.model import ExchangeHealth, HealthState, SourceMode
+from gme_tui.model import ExchangeHealth, HealthState
 from gme_tui.tui.widgets.status import StatusInfo, status_text
-
-NOW = 1_700_000_000_000
+from tests.tui.status_info import NOW, live_info
 
 
 def info(health: list[ExchangeHealth], language: str = "en") -> StatusInfo:
-    return StatusInfo(
-        mode=SourceMode.LIVE,
-        health=health,
-        coverage={},
-        window_minutes=50,
-        now_ms=NOW,
-        zone=UTC,
-        scan_ts=NOW - 30_000,
-        rows_total=120,
-        rows_shown=120,
-        filter_text="grade all",
-        sort_text="TOTAL",
-        paused=False,
-        pending=0,
-        finished=False,
-        t=catalogue(language),  # type: ignore[arg-type]
-    )
+    return live_info(health, language)
 
 
 def live(exchange: str) -> ExchangeHealth:

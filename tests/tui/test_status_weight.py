@@ -5,37 +5,18 @@ the limit, a warning that outlives rates and ages near it."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import pytest
 from rich.cells import cell_len
 
-from gme_tui.i18n import catalogue
-from gme_tui.model import ExchangeHealth, HealthState, SourceMode
+from gme_tui.model import ExchangeHealth, HealthState
 from gme_tui.tui.widgets.status import StatusInfo, status_text
+from tests.tui.status_info import NOW, live_info
 
-NOW = 1_700_000_000_000
 WORD = {"en": "weight", "zh": "权重"}
 
 
 def info(health: list[ExchangeHealth], language: str = "en") -> StatusInfo:
-    return StatusInfo(
-        mode=SourceMode.LIVE,
-        health=health,
-        coverage={"bybit": 12},
-        window_minutes=50,
-        now_ms=NOW,
-        zone=UTC,
-        scan_ts=NOW - 30_000,
-        rows_total=120,
-        rows_shown=120,
-        filter_text="grade all",
-        sort_text="TOTAL",
-        paused=False,
-        pending=0,
-        finished=False,
-        t=catalogue(language),  # type: ignore[arg-type]
-    )
+    return live_info(health, language, coverage={"bybit": 12})
 
 
 def exchanges(weight: int | None) -> list[ExchangeHealth]:
