@@ -98,7 +98,7 @@ def source_only(path: Path) -> int:
 
 def engine_replay(path: Path) -> tuple[int, int, float]:
     """The real path; returns (trades + duplicates, scans, seconds spent in the engine)."""
-    config = EngineConfig()
+    config = EngineConfig(dedupe_trades=False)  # as the cli's replay: the parser drops duplicates
     engine = Engine(config)
     source = ReplaySource(path, window_minutes=config.window_minutes, keep_extra_minutes=config.keep_extra_minutes)
     feed_many = engine.feed_many

@@ -265,7 +265,7 @@ def _run_monitor(
 ) -> int:
     live = mode == SourceMode.LIVE
     minutes = store_run is not None or not args.headless  # the store and the TUI's scorecard take them
-    engine = Engine(_engine_config(settings, live, minutes=minutes))
+    engine = Engine(_engine_config(settings, live, minutes=minutes, replay=mode == SourceMode.REPLAY))
     known: KnownMinutes = {}
     if store_run is not None and live:  # a restart needs no warm-up: the stored window goes back in
         restored = restore_window(
@@ -349,10 +349,12 @@ class SettingsApplier:
         self.pipeline.rescan_now()
 
 
-def _engine_config(settings: Settings, live: bool, *, minutes: bool) -> EngineConfig:
-    """`minutes`: the engine hands out ClosedMinutes (for the store and the TUI's scorecard)."""
+def _engine_config(settings: Settings, live: bool, *, minutes: bool, replay: bool = False) -> EngineConfig:
+    """`minutes`: the engine hands out ClosedMinutes (for the store and the TUI's scorecard).
+    `replay`: the source is a ReplaySource, whose parser drops duplicate trades itself (the
+    engine then keeps no ids). A reconfigure keeps the run's choice whatever is passed."""
     config = EngineConfig.from_settings(settings, live=live)
-    return dataclasses.replace(config, emit_minutes=True) if minutes else config
+    return dataclasses.replace(config, emit_minutes=minutes, dedupe_trades=not replay)
 
 
 def _open_store(args: Arguments, settings: Settings, mode: SourceMode) -> StoreRun | None:

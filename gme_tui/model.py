@@ -229,8 +229,21 @@ class PastTrades:
     trades: tuple[Trade, ...]
 
 
-SourceItem = Trade | MinuteBucket | Listings | Coverage | PastTrades | PerpTrade | OpenInterest | Liquidation
-"""What a source hands to the engine (the last three: derivatives, SPEC §4b)."""
+@dataclass(frozen=True, slots=True)
+class DuplicateTrades:
+    """Trade lines a replay's parser found to be duplicates (SPEC §8: same exchange, symbol and id
+    as a kept trade) and dropped: only their number reaches the engine, which counts them as it
+    counts the duplicates it drops itself (EngineStats.duplicates, perp_duplicates)."""
+
+    count: int
+    market: Market = "spot"
+
+
+SourceItem = (
+    Trade | MinuteBucket | Listings | Coverage | PastTrades | PerpTrade | OpenInterest | Liquidation | DuplicateTrades
+)
+"""What a source hands to the engine (PerpTrade, OpenInterest, Liquidation: derivatives, SPEC §4b;
+DuplicateTrades: a replay's)."""
 
 
 # ---------------------------------------------------------------- engine output

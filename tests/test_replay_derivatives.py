@@ -229,9 +229,9 @@ def test_perp_ids_are_their_own():
         parser.parse(line(row)) for row in (spot(T0, "okx", "buy", 1.0, 1.0, "7"), perp(T0, "okx", "buy", 1.0, 1.0, 7))
     ]
     assert items == [Trade("okx", BTC, T0, "buy", 1.0, 1.0, "7"), PerpTrade("okx", BTC, T0, "buy", 1.0, 1.0, "7")]
-    assert parser.passed_duplicates == 0
+    assert parser.duplicates == 0
     parser.parse(line(perp(T0 + 5, "okx", "buy", 1.0, 1.0, "7")))
-    assert parser.passed_duplicates == 1 and parser.data_time == T0  # a duplicate does not move data time
+    assert parser.duplicates == 1 and parser.data_time == T0  # a duplicate does not move data time
 
 
 OI = oi(T0, "okx", 1.0)

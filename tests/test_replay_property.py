@@ -230,6 +230,7 @@ def run(path: Path) -> tuple[list[EngineEvent], ReplaySummary, tuple[int, ...]]:
             keep_extra_minutes=EXTRA,
             rules=RuleConfig(quorum=1),
             whale_threshold=1.0,
+            dedupe_trades=False,  # as the cli replays: the parser drops duplicates
         )
     )
     events: list[EngineEvent] = []

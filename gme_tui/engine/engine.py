@@ -28,6 +28,7 @@ from gme_tui.model import (
     ClosedMinutes,
     Consensus,
     Coverage,
+    DuplicateTrades,
     EngineEvent,
     EngineStats,
     ExchangeWindow,
@@ -71,6 +72,10 @@ class EngineConfig:
     track_coverage: bool = False  # live: report minutes covered per exchange
     emit_minutes: bool = False  # emit ClosedMinutes before each scan (for the store)
     perp_venues: tuple[str, ...] = PERP_VENUES  # the enabled perp venues (SPEC §4b); others are ignored
+    # False for a replay: its parser already drops duplicate trades and hands on their number
+    # (DuplicateTrades), so the engine keeps no trade ids: remembering every id of the kept
+    # minutes was a fifth of a replay's time (issue 12). True wherever else trades come from.
+    dedupe_trades: bool = True
 
     @property
     def rule_config(self) -> RuleConfig:
@@ -117,7 +122,8 @@ class Engine:
         self._pairs: dict[tuple[str, str], PairFlow] = {}
         self._participants: dict[str, set[str]] = {}
         self._whales = WhaleTracker(self.config.whale_threshold)
-        self._perps = PerpSide(self.config.perp_venues)
+        self._dedupe = self.config.dedupe_trades
+        self._perps = PerpSide(self.config.perp_venues, keep_ids=self._dedupe)
         self._data_time = _NEVER  # the largest ts applied (data clock); _NEVER before the first
         self._first_minute: int | None = None  # T0 / 60000: the first valid item's minute
         self._next_scan: int | None = None  # the next boundary not yet scanned
@@ -145,6 +151,7 @@ class Engine:
             warmup=self.config.warmup,
             track_coverage=self.config.track_coverage,
             emit_minutes=self.config.emit_minutes,
+            dedupe_trades=self.config.dedupe_trades,
         )
         self.config = config
         self._rules = config.rule_config
@@ -180,6 +187,9 @@ class Engine:
             return []
         if isinstance(item, Liquidation):
             return self.add_liquidation(item)
+        if isinstance(item, DuplicateTrades):
+            self._add_duplicates(item)
+            return []
         raise TypeError(f"not a source item: {item!r}")
 
     def add_past_trades(self, item: PastTrades) -> list[EngineEvent]:
@@ -204,14 +214,66 @@ class Engine:
         return whales
 
     def feed_many(self, items: Iterable[SourceItem], arrived_ms: int | None = None) -> list[EngineEvent]:
-        """Items in order; `arrived_ms`: when the batch arrived on the local clock (live)."""
+        """Items in order; `arrived_ms`: when the batch arrived on the local clock (live), see
+        `add_trade`.
+
+        The one spot trade path (`add_trade` is this with one trade): a replay's hot loop, with
+        the engine's state in locals and no call per trade beyond the whale merge and the bucket
+        (profiled: a call and a list per trade were a tenth of a replay)."""
         events: list[EngineEvent] = []
-        add_trade, feed = self.add_trade, self.feed
-        for item in items:
-            produced = add_trade(item, arrived_ms) if type(item) is Trade else feed(item)
-            if produced:
-                events.extend(produced)
+        feed = self.feed
+        pairs_get, whale_add = self._pairs.get, self._whales.add
+        counts = self._counts
+        data_clock, dedupe = self._data_clock, self._dedupe
+        trades = 0
+        try:
+            for item in items:
+                if type(item) is not Trade:
+                    produced = feed(item)
+                    if produced:
+                        events.extend(produced)
+                    continue
+                exchange, symbol, ts, side, price, amount, trade_id = item
+                pair = pairs_get((exchange, symbol))
+                if pair is None:
+                    if exchange not in self._enabled:
+                        counts["ignored"] += 1
+                        continue
+                    pair = self._pair(exchange, symbol)
+                if dedupe and trade_id is not None:
+                    if trade_id in pair.ids:
+                        counts["duplicates"] += 1
+                        continue
+                else:
+                    trade_id = None  # the source dropped duplicates: no id to remember
+                minute = ts // MINUTE_MS
+                if minute < self._keep_from:
+                    counts["late"] += 1
+                    continue
+                if minute < self._dirty_before:
+                    self._dirty.add(((exchange, symbol), minute))
+                value = price * amount
+                whale = whale_add(exchange, symbol, ts, side, amount, value, arrived_ms)
+                if whale is not None:
+                    counts["whales"] += 1
+                    events.append(whale)
+                if ts >= self._data_scan_at:
+                    self._on_data_time(ts, events)
+                elif data_clock and ts > self._data_time:
+                    self._data_time = ts
+                pair.add(minute, side == "buy", value, price, ts, trade_id)
+                if not pair.participating:
+                    self._participate(exchange, symbol, pair)
+                trades += 1
+        finally:
+            self._trades += trades
         return events
+
+    def _add_duplicates(self, item: DuplicateTrades) -> None:
+        if item.market == "perp":
+            self._perps.counts["duplicates"] += item.count
+        else:
+            self._counts["duplicates"] += item.count
 
     def set_listings(self, listings: Listings) -> None:
         if listings.market == "perp":
@@ -238,39 +300,10 @@ class Engine:
 
     def add_trade(self, trade: Trade, arrived_ms: int | None = None) -> list[EngineEvent]:
         """One trade. `arrived_ms` (live): its arrival on the local clock, from which a whale
-        order's quiet time is measured (SPEC §5); None: its ts (data time is the clock)."""
-        # The per-trade hot path: locals and one tuple unpack, no helper calls on the common path.
-        exchange, symbol, ts, side, price, amount, trade_id = trade
-        pair = self._pairs.get((exchange, symbol))
-        if pair is None:
-            if exchange not in self._enabled:
-                self._counts["ignored"] += 1
-                return []
-            pair = self._pair(exchange, symbol)
-        minute = ts // MINUTE_MS
-        if trade_id is not None and trade_id in pair.ids:
-            self._counts["duplicates"] += 1
-            return []
-        if minute < self._keep_from:
-            self._counts["late"] += 1
-            return []
-        if minute < self._dirty_before:
-            self._dirty.add(((exchange, symbol), minute))
-        events: list[EngineEvent] = []
-        value = price * amount
-        whale = self._whales.add(exchange, symbol, ts, side, amount, value, arrived_ms)
-        if whale is not None:
-            self._counts["whales"] += 1
-            events.append(whale)
-        if ts >= self._data_scan_at:
-            self._on_data_time(ts, events)
-        elif self._data_clock and ts > self._data_time:
-            self._data_time = ts
-        pair.add(minute, side == "buy", value, price, ts, trade_id)
-        if not pair.participating:
-            self._participate(exchange, symbol, pair)
-        self._trades += 1
-        return events
+        order's quiet time is measured (SPEC §5); None: its ts (data time is the clock). A
+        duplicate id (SPEC §8), a minute no longer kept (late) or a disabled exchange's trade is
+        counted and dropped."""
+        return self.feed_many((trade,), arrived_ms)
 
     def add_perp_trade(self, trade: PerpTrade) -> list[EngineEvent]:
         """A perpetual's taker trade (SPEC §4b): perp flow only, never spot, never a whale. It moves

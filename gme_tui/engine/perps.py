@@ -34,8 +34,9 @@ class PerpSide:
     """Perp flow, OI and liquidations of the enabled perp `venues`; everything else is ignored
     and counted. Counters: trades, buckets, duplicates, late, ignored, oi, liquidations."""
 
-    def __init__(self, venues: Iterable[str]) -> None:
+    def __init__(self, venues: Iterable[str], *, keep_ids: bool = True) -> None:
         self.venues = frozenset(venues)
+        self.keep_ids = keep_ids  # False: the source drops duplicate ids (EngineConfig.dedupe_trades)
         self.pairs: dict[tuple[str, str], PairFlow] = {}
         self.participants: dict[str, set[str]] = {}
         self.oi: dict[str, dict[str, OiSamples]] = {}  # symbol -> venue -> samples
@@ -76,7 +77,7 @@ class PerpSide:
 
     def apply(self, pair: PairFlow, trade: PerpTrade) -> None:
         exchange, symbol, ts, side, price, amount, trade_id = trade
-        pair.add(ts // MINUTE_MS, side == "buy", price * amount, price, ts, trade_id)
+        pair.add(ts // MINUTE_MS, side == "buy", price * amount, price, ts, trade_id if self.keep_ids else None)
         if not pair.participating:
             self._participate(exchange, symbol, pair)
         self.counts["trades"] += 1

@@ -33,7 +33,7 @@ def replay_data(
         perp_venues=config.perp_venues,
     )
     source.check()
-    engine = Engine(replace(config, emit_minutes=True))
+    engine = Engine(replace(config, emit_minutes=True, dedupe_trades=False))  # the parser drops duplicates
     collector = ScoreCollector(config.window_minutes)
     for chunk in source.chunks():
         collector.on_events(engine.feed_many(chunk))

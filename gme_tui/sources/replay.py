@@ -10,7 +10,8 @@ late trades and disabled exchanges excluded. To know a duplicate, the parser rem
 for the minutes the engine keeps (the window plus its margin) and forgets them when the engine
 does. A trade (or bucket) older than that is late: counted and dropped here, so that a far-past
 ts in the first data minute never reaches the engine, whose minute lists would grow to cover it.
-Duplicates still go to the engine, which counts them.
+A duplicate is dropped here too and handed on as a DuplicateTrades item, which the engine counts;
+so an engine fed by this parser need not remember ids (EngineConfig.dedupe_trades=False).
 
 Derivatives lines (SPEC §8, §4b) become the engine's derivatives items: a trade or bucket line
 with `"market":"perp"` a PerpTrade or a MinuteBucket(market="perp"), an `oi` line an
@@ -46,6 +47,7 @@ from gme_tui.i18n.catalogue import Summary
 from gme_tui.model import (
     EXCHANGES,
     MINUTE_MS,
+    DuplicateTrades,
     EngineStats,
     ExchangeHealth,
     HealthState,
@@ -76,6 +78,8 @@ _POSITIONS = frozenset(("long", "short"))
 DEFAULT_PERP_VENUES = ("binance", "okx", "bybit")  # SPEC §4b: Coinbase's perp-style futures are off by default
 _INF = math.inf
 _FAR_PAST = -(1 << 62)
+_ONE_DUPLICATE = DuplicateTrades(1)  # what a duplicate trade line becomes (immutable: one is shared)
+_ONE_PERP_DUPLICATE = DuplicateTrades(1, market="perp")
 
 YOUNG_GC_THRESHOLD = 20_000  # allocations between young collections while a file is read (CPython: 700)
 
@@ -247,7 +251,7 @@ class LineParser:
         self.bad: Counter[str] = Counter()
         self.ignored = 0
         self.late = 0
-        self.passed_duplicates = 0  # handed on for the engine to count (not a summary figure)
+        self.duplicates = 0  # dropped here; handed on as DuplicateTrades for the engine to count
         self.derivatives = 0  # derivatives items handed on: perp trades and buckets, oi, liquidations
         self._limit = _INF  # data time + 24 h: a ts beyond it is a bad line
         self._data_minute = _FAR_PAST
@@ -338,8 +342,8 @@ class LineParser:
                 symbol = t.symbol
                 key = f"{exchange}{len(symbol)}:{symbol}{trade_id}"  # _id_key, inlined
                 if key in ids:  # the engine counts it; it does not move data time
-                    self.passed_duplicates += 1
-                    append(new(trade, (exchange, symbol, ts, t.side, price, amount, trade_id)))
+                    self.duplicates += 1
+                    append(_ONE_DUPLICATE)
                     continue
                 if minute < keep_from:
                     self.late += 1
@@ -424,7 +428,7 @@ class LineParser:
         self.seen_content = True  # a valid line (even one ignored, late or a duplicate)
         return [] if item is None else [item]
 
-    def _trade(self, obj: Mapping[str, object]) -> Trade | PerpTrade | None:
+    def _trade(self, obj: Mapping[str, object]) -> Trade | PerpTrade | DuplicateTrades | None:
         perp = _market(obj) == "perp"
         exchange = _exchange(obj)
         symbol = _symbol(obj)
@@ -453,10 +457,11 @@ class LineParser:
         trade_id: str | int | None,
         *,
         perp: bool = False,
-    ) -> Trade | PerpTrade | None:
+    ) -> Trade | PerpTrade | DuplicateTrades | None:
         """A trade whose fields have their types: the checks that need state, in the engine's order
         (ignored, 24 h ahead, duplicate, late), then data time. `perp`: a PerpTrade, of the perp
-        venues, with ids of its own."""
+        venues, with ids of its own. A duplicate becomes a DuplicateTrades of one: the engine
+        counts it (and, told so by EngineConfig.dedupe_trades, keeps no ids of its own)."""
         if price * amount == _INF:
             raise BadLine("price × amount is not finite")
         if exchange not in (self.perp_enabled if perp else self.enabled):  # ignored entirely
@@ -469,8 +474,11 @@ class LineParser:
         if type(text_id) is str:
             key = _id_key(exchange + "+" if perp else exchange, symbol, text_id)  # "+": not a length digit
             if key in self._ids:  # the engine counts it; it does not move data time
-                self.passed_duplicates += 1
-                return _trade_item(perp, exchange, symbol, ts, side, price, amount, text_id, self)
+                self.duplicates += 1
+                if perp:
+                    self.derivatives += 1  # a derivatives line handed on, as a count
+                    return _ONE_PERP_DUPLICATE
+                return _ONE_DUPLICATE
             if minute < self._keep_from:
                 self.late += 1
                 return None
@@ -604,6 +612,51 @@ class LineParser:
         if self.first_minute is None or at is None:
             return WarmUp(minutes=0, window=self.window_minutes)
         return WarmUp(minutes=max(0, at // MINUTE_MS - self.first_minute), window=self.window_minutes)
+
+
+LINE_BYTES = 128  # a typical line's size: `size` lines are read as about size × this many bytes
+
+
+class _BrokenOff(Exception):
+    """Reading a gzip stream broke off with `error`: `lines`, read before it, still count."""
+
+    def __init__(self, lines: list[bytes], error: Exception) -> None:
+        super().__init__(str(error))
+        self.lines = lines
+        self.error = error
+
+
+def _read_error(path: Path, lines: int, error: Exception) -> ReplayError:
+    """What a damaged gzip stream or a failed read says, after the `lines` handed out."""
+    if isinstance(error, (EOFError, zlib.error, gzip.BadGzipFile)):
+        return ReplayError(f"{path}: the gzip stream is truncated or corrupt after line {lines} ({error})")
+    return ReplayError(f"{path}: read failed after line {lines}: {error}")
+
+
+def _plain_lines(file: io.BufferedIOBase, size: int) -> Iterator[list[bytes]]:
+    """A plain file's lines in lists of about `size`, split in C (`readlines` with a byte hint):
+    a Python loop per line cost a twentieth of a replay. A read error raises OSError; the lines of
+    that last read were never handed out, so nothing accepted is lost."""
+    hint = (size - 1) * LINE_BYTES + 1  # size 1: exactly one line each time
+    while lines := file.readlines(hint):
+        yield lines
+
+
+def _gzip_lines(file: io.BufferedIOBase, size: int) -> Iterator[list[bytes]]:
+    """A gzip file's lines in lists of `size`, one at a time, so that when the stream is damaged
+    (or a read fails) the lines before are kept: raised with them as _BrokenOff."""
+    lines: list[bytes] = []
+    append = lines.append
+    try:
+        for line in file:
+            append(line)
+            if len(lines) >= size:
+                yield lines
+                lines = []
+                append = lines.append
+    except (EOFError, zlib.error, OSError) as exc:  # gzip.BadGzipFile is an OSError
+        raise _BrokenOff(lines, exc) from None
+    yield lines
 
 
 def _short(value: object) -> str:
@@ -778,7 +831,6 @@ class ReplaySource:
         self._origin: int | None = None  # the trade ts pacing counts from
         self._started = 0.0  # the clock (s) at `_origin`
         self._trade_time = _FAR_PAST  # the data time of trade lines: what pacing follows (SPEC §8)
-        self._duplicates = 0
         self._started_fast = speed <= 0  # chunks at once; a speed 0 set later goes minute by minute
         self._size = 0
         self._position: Callable[[], int] | None = None  # a gzip's position in its compressed bytes
@@ -839,30 +891,19 @@ class ReplaySource:
         self._at_end()
 
     def _read(self, size: int) -> Iterator[list[bytes]]:
-        """The file's lines, `size` at a time; on damage, the lines read before it, then
+        """The file's lines, about `size` at a time; on damage, the lines read before it, then
         ReplayError."""
         self._file = file = open_replay(self.path)
         self._watch_position(file)
-        lines: list[bytes] = []
-        append = lines.append
         _young_collections.enter()
         try:
             try:
-                for line in file:
-                    append(line)
-                    if len(lines) >= size:
-                        yield lines
-                        lines = []
-                        append = lines.append
-            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-                yield lines
-                raise ReplayError(
-                    f"{self.path}: the gzip stream is truncated or corrupt after line {self._lines} ({exc})"
-                ) from None
+                yield from _gzip_lines(file, size) if isinstance(file, gzip.GzipFile) else _plain_lines(file, size)
+            except _BrokenOff as broken:
+                yield broken.lines
+                raise _read_error(self.path, self._lines, broken.error) from None
             except OSError as exc:
-                yield lines
-                raise ReplayError(f"{self.path}: read failed after line {self._lines}: {exc}") from None
-            yield lines
+                raise _read_error(self.path, self._lines, exc) from None
         finally:
             _young_collections.leave()
             self.finished = True
@@ -882,7 +923,6 @@ class ReplaySource:
         by X times the time since the first trade: history before the first trade goes at once,
         what is due goes in one batch, sleeping only for visible gaps. `pause`, `resume` and
         `set_speed` act from the next item on (a replay started at speed 0: the next chunk)."""
-        self._duplicates = self._parser.passed_duplicates
         batch: list[SourceItem] = []
         try:
             for lines in self._read(CHUNK_LINES):
@@ -916,7 +956,6 @@ class ReplaySource:
             if type(item) is Trade or type(item) is PerpTrade:
                 self._trade_time = max(self._trade_time, item.ts)
                 break
-        self._duplicates = self._parser.passed_duplicates
         self._stale = True
         return items
 
@@ -933,15 +972,11 @@ class ReplaySource:
                 self._reject(self._lines, str(bad))
                 continue
             for item in items:
-                if (
-                    (type(item) is Trade or type(item) is PerpTrade)
-                    and parser.passed_duplicates == self._duplicates
-                    and item.ts > self._trade_time
-                ):
+                # a duplicate is a DuplicateTrades item: it moves no time (SPEC §6)
+                if (type(item) is Trade or type(item) is PerpTrade) and item.ts > self._trade_time:
                     async for ready in self._due(item.ts, batch):
                         yield ready
                     self._trade_time = item.ts
-                self._duplicates = parser.passed_duplicates
                 batch.append(item)
                 self._items += 1
                 self._handed = parser.data_time
