@@ -3,6 +3,9 @@ and side merge; the order is judged once, when it closes, against `value ≥ thr
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gme_tui.engine import Engine, EngineConfig, scans_in, whales_in
 from gme_tui.engine.whales import WhaleTracker
 from gme_tui.model import Scan, Trade, Whale
@@ -210,3 +213,31 @@ def test_past_trades_of_a_disabled_exchange_are_ignored() -> None:
 
     e = engine(exchanges=("okx",))
     assert e.feed(PastTrades("binance", "BTC/USDT", (buy(TS, 300_000.0, 1.0),))) == []
+
+
+# ---------------------------------------------------------------- the two holders of the rule
+
+fill = st.tuples(
+    st.sampled_from([("binance", "BTC/USDT"), ("okx", "BTC/USDT"), ("binance", "ETH/USDT")]),
+    st.integers(0, 3),  # ts step: 0 merges with the pair's previous fill when the side matches
+    st.sampled_from(["buy", "sell"]),
+    st.integers(1, 300_000),  # value
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(fill, max_size=40), st.sampled_from([1.0, 150_000.0, 200_000.0]))
+def test_the_streams_orders_on_pairs_and_the_tracker_find_the_same_whales(fills, threshold) -> None:
+    """The stream's open orders live on the engine's pairs (merged inline); WhaleTracker merges
+    past trades: over any run of fills both must report the same whales, in the same order."""
+    e = engine(whale_threshold=threshold)
+    tracker = WhaleTracker(threshold)
+    ts = TS
+    for (exchange, symbol), step, side, value in fills:
+        ts += step
+        trade = Trade(exchange, symbol, ts, side, float(value), 1.0)
+        found = whales_in(e.add_trade(trade))
+        whale = tracker.add(exchange, symbol, ts, side, 1.0, float(value))
+        assert found == ([] if whale is None else [whale])
+    assert whales_in(e.finish()) == tracker.close_all()
+    assert e.open_whale_orders() == 0

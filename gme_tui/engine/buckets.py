@@ -13,6 +13,8 @@ from itertools import islice
 from operator import is_not
 from typing import NamedTuple
 
+from gme_tui.model import Side
+
 _new = tuple.__new__  # a NamedTuple without its Python-level __new__ (hot: every pair, every scan)
 _known = partial(is_not, None)  # x → x is not None, in C (for filter)
 UNKNOWN = -2  # close_ts of a slot nothing has been recorded in (a bucket without close uses -1)
@@ -44,6 +46,12 @@ class PairFlow:
         "last_price",
         "last_ts",
         "nets",
+        "order_amount",
+        "order_arrived",
+        "order_fills",
+        "order_side",
+        "order_ts",
+        "order_value",
         "participating",
         "sells",
     )
@@ -64,6 +72,14 @@ class PairFlow:
         self.last_price: float | None = None
         self.last_ts: int = -1
         self.participating = False
+        # The pair's open taker order (SPEC §5; engine/whales.py): merged by Engine.feed_many,
+        # judged when the next fill differs. `order_fills` 0: none open. Spot pairs only.
+        self.order_ts = 0
+        self.order_side: Side = "buy"
+        self.order_amount = 0.0
+        self.order_value = 0.0  # quote units
+        self.order_fills = 0
+        self.order_arrived = 0  # local ms of its last fill (live), or its ts
 
     # ------------------------------------------------------------ slots
 
