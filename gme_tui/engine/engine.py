@@ -57,6 +57,8 @@ _NEVER = -(1 << 62)  # an int "no time yet": the hot path compares ints, never N
 # SPEC §4b: the perp venues by default (Coinbase's US perp-style futures are off by default)
 PERP_VENUES: tuple[str, ...] = ("binance", "okx", "bybit")
 _B = SignalCode.DERIVATIVES_HEDGE
+_new = tuple.__new__  # a NamedTuple without its Python-level __new__ (one per pair per scan)
+_NO_FLOW = PairFlow()  # read only: the window of a participant with no minute yet
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,15 @@ class Engine:
                     if produced:
                         events.extend(produced)
                     continue
-                exchange, symbol, ts, side, price, amount, trade_id = item
+                exchange, symbol, ts, side, price, amount = (
+                    item.exchange,
+                    item.symbol,
+                    item.ts,
+                    item.side,
+                    item.price,
+                    item.amount,
+                )
+                trade_id = item.id
                 key = (exchange, symbol)
                 pair = pairs_get(key)
                 if pair is None:
@@ -485,65 +495,45 @@ class Engine:
         participants = self._participants[symbol]
         if not participants:
             return None
+        rules, track = self._rules, self.config.track_coverage
         windows: dict[str, ExchangeWindow] = {}
-        opening: dict[str, float | None] = {}
+        flows: dict[str, float] = {}
+        ratios: dict[str, float | None] = {}
+        # One pass in display order builds the windows and what is summed over them: the same
+        # additions in the same order as summing afterwards, so the same floats.
+        total = volume = 0.0
+        price: float | None = None  # the first exchange's (display order) that has one
+        change: float | None = None  # its change since its first close inside the window
+        pairs_get = self._pairs.get
         for exchange in EXCHANGES:
             if exchange not in participants:
                 continue
-            pair = self._pairs.get((exchange, symbol)) or PairFlow()
-            sums = pair.window(first, last)
-            opening[exchange] = sums.first_close
-            windows[exchange] = ExchangeWindow(
-                exchange=exchange,
-                buy=sums.buy,
-                sell=sums.sell,
-                net=sums.buy - sums.sell,
-                ratio=ratio_of(sums.buy, sums.sell),
-                trades=sums.trades,
-                covered_minutes=sums.covered if self.config.track_coverage else None,
-                minute_nets=sums.minute_nets,
-                last_price=pair.last_price,
+            pair = pairs_get((exchange, symbol), _NO_FLOW)
+            buy, sell, trades, covered, nets, opening = pair.window(first, last)
+            net = buy - sell
+            ratio = ratio_of(buy, sell)
+            last_price = pair.last_price
+            windows[exchange] = _new(
+                ExchangeWindow, (exchange, buy, sell, net, ratio, trades, covered if track else None, nets, last_price)
             )
-        flows = {e: w.net for e, w in windows.items()}
-        ratios = {e: w.ratio for e, w in windows.items()}
-        consensus = Consensus(
-            ts=scan_ms,
-            symbol=symbol,
-            level=consensus_level(flows, self._rules),
-            flows=flows,
-            ratios=ratios,
-            total=sum(flows.values()),
-            coverage={e: w.covered_minutes or 0 for e, w in windows.items()} if self.config.track_coverage else None,
-            window_minutes=self.config.window_minutes,
-        )
-        signals = [
-            Signal(ts=scan_ms, symbol=symbol, grade=GRADE_OF[code], code=code, flows=flows)
-            for code in signal_codes(flows, ratios, self._rules)
-        ]
+            flows[exchange] = net
+            ratios[exchange] = ratio
+            total += net
+            volume += buy + sell
+            if price is None and last_price is not None:
+                price, change = last_price, (last_price / opening - 1 if opening else None)
+        coverage = {e: w.covered_minutes or 0 for e, w in windows.items()} if track else None
+        minutes = self.config.window_minutes
+        consensus = Consensus(scan_ms, symbol, consensus_level(flows, rules), flows, ratios, total, coverage, minutes)
+        codes = signal_codes(flows, ratios, rules)  # mostly none: then no comprehension to run
+        signals = [Signal(scan_ms, symbol, GRADE_OF[code], code, flows) for code in codes] if codes else []
         derivatives = self._perps.scan_symbol(
-            symbol,
-            scan_ms,
-            first,
-            last,
-            windows,
-            consensus.total,
-            self._rules,
-            track_coverage=self.config.track_coverage,
-            window_minutes=self.config.window_minutes,
+            symbol, scan_ms, first, last, windows, total, rules, track_coverage=track, window_minutes=minutes
         )
-        if derivatives_hedge(derivatives, len(windows), self._rules):
+        if derivatives is not None and derivatives_hedge(derivatives, len(windows), rules):
             signals.append(Signal(scan_ms, symbol, GRADE_OF[_B], _B, flows, derivatives=derivatives))
             signals.sort(key=lambda signal: GRADE_ORDER[signal.grade])  # stable: A+, A, B, C
-        price, change = _price(windows, opening)
-        return SymbolScan(
-            consensus=consensus,
-            signals=tuple(signals),
-            exchanges=windows,
-            price=price,
-            price_change=change,
-            volume=sum(w.buy + w.sell for w in windows.values()),
-            derivatives=derivatives,
-        )
+        return SymbolScan(consensus, tuple(signals), windows, price, change, volume, derivatives)
 
     def flush_minutes(self, now_ms: int) -> list[EngineEvent]:
         """At a stop (live, with `emit_minutes`): the closed minutes changed since the last
@@ -609,16 +599,6 @@ class Engine:
 
     def open_whale_orders(self) -> int:
         return sum(1 for pair in self._pairs.values() if pair.order_fills)
-
-
-def _price(windows: dict[str, ExchangeWindow], opening: dict[str, float | None]) -> tuple[float | None, float | None]:
-    """The symbol's last price on the first exchange (display order) that has one, and its change
-    since the first close inside the window."""
-    for exchange, window in windows.items():
-        if window.last_price is not None:
-            start = opening[exchange]
-            return window.last_price, (window.last_price / start - 1 if start else None)
-    return None, None
 
 
 def _closed_order(key: tuple[str, str], pair: PairFlow) -> Whale:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
+from operator import gt, lt
 from typing import TypeVar
 
 from gme_tui.model import Grade, Level, SignalCode
@@ -163,12 +165,13 @@ _GLOBAL_SYNC_BEARISH = SignalCode.GLOBAL_SYNC_BEARISH
 
 def consensus_level(flows: Mapping[str, float], config: RuleConfig) -> Level:
     """SPEC §3, evaluated in order. `flows` holds exactly the participating exchanges."""
-    quorate = len(flows) >= config.quorum and len(flows) > 0
     values = flows.values()
-    if quorate and all(f > config.strong_flow for f in values):
-        return _STRONG_BULLISH
-    if quorate and all(f < -config.strong_flow for f in values):
-        return _STRONG_BEARISH
+    if len(flows) >= config.quorum and flows:
+        # Every f > strong_flow, then every f < -strong_flow: compared in C (map), not a generator.
+        if all(map(gt, values, repeat(config.strong_flow))):
+            return _STRONG_BULLISH
+        if all(map(lt, values, repeat(-config.strong_flow))):
+            return _STRONG_BEARISH
     total = sum(values)
     if total > config.lean_total:
         return _LEAN_BULLISH
@@ -218,16 +221,16 @@ def _global_sync_bearish(flows: Mapping[str, float], ratios: Mapping[str, float 
 
 def _us_institutional_accumulation(flows: Mapping[str, float], config: RuleConfig) -> bool:
     coinbase = flows.get("coinbase")
-    others = [flow for exchange, flow in flows.items() if exchange != "coinbase"]
-    if coinbase is None or not others:
+    # The cheap test first: most symbols fail it, and then the others' mean is never needed.
+    if coinbase is None or not coinbase > config.a_min_flow:
         return False
-    mean_others = sum(others) / len(others)
-    return coinbase > config.a_min_flow and coinbase > config.a_multiple * mean_others
+    others = [flow for exchange, flow in flows.items() if exchange != "coinbase"]
+    return bool(others) and coinbase > config.a_multiple * (sum(others) / len(others))
 
 
 def _single_platform_long_trap(flows: Mapping[str, float]) -> bool:
     coinbase = flows.get("coinbase")
-    eastern = [flows[e] for e in ("binance", "okx") if e in flows]
-    if coinbase is None or not eastern:
+    if coinbase is None or not coinbase < 0:  # the cheap test first, as above
         return False
-    return all(flow > 0 for flow in eastern) and coinbase < 0
+    eastern = [flows[e] for e in ("binance", "okx") if e in flows]
+    return bool(eastern) and all(flow > 0 for flow in eastern)
