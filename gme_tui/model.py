@@ -1,6 +1,7 @@
 """Data shared by every part of gme-tui: sources produce it, the engine transforms it, consumers show it.
 
-Everything here is a frozen dataclass or a constant; nothing here does I/O.
+Everything here is a frozen dataclass (a NamedTuple or frozen msgspec Struct where one is built
+per trade or per pair on a hot path) or a constant; nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal, NamedTuple
+
+import msgspec
 
 ExchangeId = Literal["binance", "okx", "bybit", "coinbase"]
 """The four exchange ids (SPEC §2)."""
@@ -111,11 +114,14 @@ _UP_STATES = frozenset(
 )
 
 
-class Trade(NamedTuple):
+class Trade(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
     """One taker trade (a fill). `side` is the TAKER side: buy = the aggressor bought.
 
-    A NamedTuple rather than a frozen dataclass: it is built once per trade on the hot path, where
-    a frozen dataclass's __init__ costs several times more. It is just as immutable.
+    A frozen msgspec Struct: immutable and hashable like a frozen dataclass, built in C, and the
+    replay's parser decodes a recorded trade line straight into it (SPEC §8's common line), so a
+    replayed trade is never built twice (issue 12: that was a twentieth of a replay). Decoding
+    checks only these JSON types: any other key on the line (`type`, `market`, ...) fails it, and
+    the parser then takes its detailed path. Untracked by the garbage collector (no cycles).
     """
 
     exchange: str
@@ -140,8 +146,8 @@ class PerpTrade(NamedTuple):
     in base units with the contract size (and a `1000X` listing's factor) applied, `price` per
     base unit, so `value = price * amount` is the quote value, as for spot.
 
-    A type of its own rather than a `market` field on Trade: Trade is unpacked positionally on
-    the hot path, and a perp trade must never land in spot flow by accident.
+    A type of its own rather than a `market` field on Trade: a perp trade must never land in spot
+    flow by accident.
     """
 
     exchange: str

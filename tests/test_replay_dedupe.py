@@ -9,6 +9,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,9 +81,9 @@ def test_an_engine_without_ids_behind_the_parser_sees_what_a_deduplicating_engin
 
 def test_duplicates_reach_the_engine_as_a_count_and_no_id_is_kept(tmp_path: Path) -> None:
     first = Trade("okx", "BTC/USDT", T0, "buy", 10.0, 2.0, "7")
-    path = write(tmp_path / "r.jsonl", [first, first, first._replace(id="8"), first])
+    path = write(tmp_path / "r.jsonl", [first, first, msgspec.structs.replace(first, id="8"), first])
     items = list(ReplaySource(path, window_minutes=WINDOW).items())
-    assert items == [first, DuplicateTrades(1), first._replace(id="8"), DuplicateTrades(1)]
+    assert items == [first, DuplicateTrades(1), msgspec.structs.replace(first, id="8"), DuplicateTrades(1)]
     _, engine = replayed(path, chunk=500)
     assert (engine.stats.trades, engine.stats.duplicates) == (2, 2)
     pair = engine._pairs[("okx", "BTC/USDT")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 
+import msgspec
 import pytest
 
 from gme_tui.model import ExchangeHealth, HealthState, Listings, SourceItem, SourceMode, Trade
@@ -92,7 +93,7 @@ def test_record_with_a_missing_folder_through_the_cli(tmp_path, run_cli):
 
 def test_a_store_in_a_missing_folder_is_exit_2(tmp_path, run_cli):
     replay = tmp_path / "t.jsonl"
-    replay.write_text(json.dumps({**TRADE._asdict(), "ts": 120_000}) + "\n", encoding="utf-8")
+    replay.write_text(json.dumps({**msgspec.structs.asdict(TRADE), "ts": 120_000}) + "\n", encoding="utf-8")
     database = tmp_path / "nowhere" / "history.db"
     done = run_cli("--replay", str(replay), "--json", "--store", str(database))
     assert done.returncode == 2

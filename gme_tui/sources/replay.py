@@ -133,6 +133,7 @@ class _TradeLine(msgspec.Struct, gc=False):
 
 
 _decode_trade = msgspec.json.Decoder(_TradeLine).decode
+_decode_spot = msgspec.json.Decoder(Trade).decode  # a line of exactly Trade's keys (forbid_unknown_fields)
 _decode_any = msgspec.json.Decoder().decode
 _DecodeFailed = (msgspec.ValidationError, msgspec.DecodeError)
 
@@ -294,7 +295,7 @@ class LineParser:
             self._one(lines[index], first_number + index, out, reject)
             index += 1
         append = out.append
-        decode, failed, new, trade = _decode_trade, _DecodeFailed, tuple.__new__, Trade
+        decode, failed = _decode_spot, _DecodeFailed
         enabled, ids, ids_at = self.enabled, self._ids, self._ids_at
         data_time, limit, keep_from, next_minute_at = self._time, self._limit, self._keep_from, self._next_minute_at
         cur_minute, cur_ids = _FAR_PAST, None
@@ -302,13 +303,14 @@ class LineParser:
         for line in lines[index:] if index else lines:
             number += 1
             try:
-                t = decode(line)
-                slow = t.market != "spot"  # a perp trade: its own venues and ids, off this loop
+                t = decode(line)  # the common line: a spot trade of these keys only, decoded as the item
+                exchange, symbol, price, amount = t.exchange, t.symbol, t.price, t.amount
+                slow = exchange not in enabled or not symbol or not (price > 0.0 and amount > 0.0)
             except failed:
-                t, slow = None, True
-            if slow:
+                slow = True
+            if slow:  # any other line, or a check failed or the exchange is off: the detailed path
                 self._time, self._limit = data_time, limit
-                self._one(line, number, out, reject, t)
+                self._one(line, number, out, reject)
                 data_time, limit, keep_from, next_minute_at = (
                     self._time,
                     self._limit,
@@ -317,29 +319,16 @@ class LineParser:
                 )
                 cur_minute = _FAR_PAST
                 continue
-            assert t is not None  # for mypy: `slow` covers the failed decode
-            price, amount = t.price, t.amount
             if price * amount == _INF:
                 reject(number, "price × amount is not finite")
-                continue
-            exchange = t.exchange
-            if exchange not in enabled:
-                self.ignored += 1
                 continue
             ts = t.ts
             if ts > limit:
                 reject(number, "ts more than 24 h beyond data time")
                 continue
-            trade_id = t.id
+            trade_id = t.id  # a string or None: an integer id failed `decode` (the detailed path)
             minute = ts // MINUTE_MS
             if trade_id is not None:
-                if type(trade_id) is int:
-                    try:
-                        trade_id = _id_text(trade_id)
-                    except BadLine as bad:
-                        reject(number, str(bad))
-                        continue
-                symbol = t.symbol
                 key = f"{exchange}{len(symbol)}:{symbol}{trade_id}"  # _id_key, inlined
                 if key in ids:  # the engine counts it; it does not move data time
                     self.duplicates += 1
@@ -357,36 +346,21 @@ class LineParser:
             elif minute < keep_from:
                 self.late += 1
                 continue
-            else:
-                symbol = t.symbol
             if ts > data_time:
                 data_time, limit = ts, ts + MAX_AHEAD_MS
                 if ts >= next_minute_at:
                     self._advance(ts)
                     keep_from, next_minute_at = self._keep_from, self._next_minute_at
                     cur_minute = _FAR_PAST  # its list may have been forgotten
-            append(new(trade, (exchange, symbol, ts, t.side, price, amount, trade_id)))
+            append(t)
         self._time, self._limit = data_time, limit
         return out
 
-    def _one(
-        self,
-        line: bytes,
-        number: int,
-        out: list[SourceItem],
-        reject: Callable[[int, str], None],
-        decoded: _TradeLine | None = None,
-    ) -> None:
-        """One line off the fast loop: `decoded`, a perp trade line msgspec already checked, or
-        the detailed checks."""
+    def _one(self, line: bytes, number: int, out: list[SourceItem], reject: Callable[[int, str], None]) -> None:
+        """One line off the fast loop, as `parse_items` takes it (a perp trade line or one with an
+        integer id still decoded and type-checked by msgspec); a bad line goes to `reject`."""
         try:
-            if decoded is not None:
-                t = decoded
-                item = self._accept(t.exchange, t.symbol, t.ts, t.side, t.price, t.amount, t.id, perp=True)
-                if item is not None:
-                    out.append(item)
-                return
-            out.extend(self._parse_checked(line) if self.seen_content else self._parse_first(line))
+            out.extend(self.parse_items(line))
         except BadLine as bad:
             reject(number, str(bad))
 
