@@ -30,19 +30,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gme_tui.core.clock import ScaledClock, SystemClock
 from gme_tui.engine import Engine, EngineConfig
+from gme_tui.engine.engine import PERP_VENUES as DEFAULT_PERP_VENUES
 from gme_tui.model import EXCHANGES, MINUTE_MS
 from gme_tui.pipeline import Pipeline
 from gme_tui.settings import DerivativeSettings
 from gme_tui.sources.ccxt_common import ExchangeAdapter, _decode_frame
 from gme_tui.sources.collector import IP_WEIGHT_PER_MINUTE, Collector, Session
-from gme_tui.sources.live import PERP_MODULES, LiveSource, load_adapter
+from gme_tui.sources.live import LiveSource, load_adapter
 from gme_tui.sources.perp.common import PerpAdapter
 from tests.fakes.exchange import FakeExchange, make_tape
 from tests.fakes.exchange_protocols import PROTOCOLS
 from tests.fakes.perp_exchange import FakePerpExchange, PerpTapeTrade, _trade_frame
 from tests.live.conftest import SYMBOLS, Drain, make_settings
 
-PERP_VENUES = tuple(PERP_MODULES)  # binance, okx, bybit
+PERP_VENUES = DEFAULT_PERP_VENUES  # binance, okx, bybit: Coinbase's perp-style futures are off by default
 NO_LIMITER = {v: {"enableRateLimit": False} for v in PERP_VENUES}
 """ccxt's rate limiter counts real seconds: off where the clock runs fast (the fake counts weight)."""
 

@@ -20,8 +20,10 @@ Listings(market="perp"). They are checked as strictly as spot lines. Perp trades
 move data time like spot ones (the engine does the same); their ids are their own (a perp id
 never duplicates a spot one). OI and liquidation lines do not move data time.
 
-The common line (a trade) is decoded and type-checked by msgspec in C; any other line, or one
-that fails there, takes the detailed checks that name the reason.
+The common line (a spot trade of just Trade's keys, string or no id) is decoded by msgspec in C
+straight into the Trade it becomes; a trade line with other keys (`type`, `market`) or an integer
+id is decoded and type-checked by msgspec as a _TradeLine; any other line, or one that fails
+there, takes the detailed checks that name the reason.
 """
 
 from __future__ import annotations
@@ -118,8 +120,9 @@ _Positive = Annotated[float, msgspec.Meta(gt=0.0)]
 
 
 class _TradeLine(msgspec.Struct, gc=False):
-    """The common line, validated in C: JSON types as SPEC §8 says (ints accepted as floats, no
-    bools, no strings; JSON cannot hold an infinite number, msgspec refuses one that overflows)."""
+    """A trade line that is not Trade's exact shape (a perp one, explicit `type`/`market`, an
+    integer id), validated in C: JSON types as SPEC §8 says (ints accepted as floats, no bools, no
+    strings; JSON cannot hold an infinite number, msgspec refuses one that overflows)."""
 
     ts: int
     exchange: _ExchangeName
