@@ -5,7 +5,6 @@ counts, whatever the duplicates, late trades, out-of-order minutes and chunk edg
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from gme_tui.engine import Engine, EngineConfig
 from gme_tui.engine.buckets import PairFlow
 from gme_tui.model import DuplicateTrades, EngineEvent, Trade
+from gme_tui.sources.recorder import trade_line
 from gme_tui.sources.replay import ReplaySource
 from tests.test_buckets import EXTRA, PAIRS, WINDOW, build_stream
 
@@ -41,20 +41,8 @@ CONFIG = EngineConfig(
 
 
 def write(path: Path, stream: list[Trade]) -> Path:
-    rows = []
-    for t in stream:
-        row: dict[str, object] = {
-            "ts": t.ts,
-            "exchange": t.exchange,
-            "symbol": t.symbol,
-            "side": t.side,
-            "price": t.price,
-            "amount": t.amount,
-        }
-        if t.id is not None:
-            row["id"] = t.id
-        rows.append(json.dumps(row))
-    path.write_text("\n".join(rows) + "\n")
+    """The trades as the recorder writes them (the lines the parser decodes straight into Trades)."""
+    path.write_bytes(b"".join(trade_line(t) + b"\n" for t in stream))
     return path
 
 

@@ -241,3 +241,13 @@ def test_the_streams_orders_on_pairs_and_the_tracker_find_the_same_whales(fills,
         assert found == ([] if whale is None else [whale])
     assert whales_in(e.finish()) == tracker.close_all()
     assert e.open_whale_orders() == 0
+
+
+def test_an_exchange_switched_off_takes_its_open_order_with_its_minutes() -> None:
+    """Reconfigure drops a disabled exchange's pairs at once (issue 13), their open orders too: a
+    whale of an exchange the trader just switched off is never reported later."""
+    e = engine(whale_threshold=1_000.0)
+    e.add_trade(buy(TS, 1_000.0, 2.0, exchange="okx"))
+    e.add_trade(buy(TS, 1_000.0, 2.0))
+    e.reconfigure(EngineConfig(exchanges=("binance", "bybit", "coinbase"), whale_threshold=1_000.0))
+    assert [w.exchange for w in whales_in(e.finish())] == ["binance"]
