@@ -220,7 +220,7 @@ class Engine:
         `add_trade`.
 
         The one spot trade path (`add_trade` is this with one trade): a replay's hot loop, with
-        the engine's state in locals, the whale merge (SPEC §5) inlined on the pair's open order,
+        what it reads often in locals, the whale merge (SPEC §5) inlined on the pair's open order,
         and one call per trade, the bucket's (profiled: calls, dicts and tuples per trade were a
         third of the engine's trade path)."""
         events: list[EngineEvent] = []
@@ -235,14 +235,12 @@ class Engine:
                     if produced:
                         events.extend(produced)
                     continue
-                exchange, symbol, ts, side, price, amount = (
-                    item.exchange,
-                    item.symbol,
-                    item.ts,
-                    item.side,
-                    item.price,
-                    item.amount,
-                )
+                exchange = item.exchange
+                symbol = item.symbol
+                ts = item.ts
+                side = item.side
+                price = item.price
+                amount = item.amount
                 trade_id = item.id
                 key = (exchange, symbol)
                 pair = pairs_get(key)
