@@ -76,7 +76,8 @@ class EngineConfig:
     perp_venues: tuple[str, ...] = PERP_VENUES  # the enabled perp venues (SPEC §4b); others are ignored
     # False for a replay: its parser already drops duplicate trades and hands on their number
     # (DuplicateTrades), so the engine keeps no trade ids: remembering every id of the kept
-    # minutes was a fifth of a replay's time (issue 12). True wherever else trades come from.
+    # minutes was a fifth of a replay's time (issue 12). True wherever else trades come from,
+    # and for any source that sends PastTrades (they skip what streamed by its ids).
     dedupe_trades: bool = True
 
     @property
