@@ -8,8 +8,9 @@ orders), then times:
           (exchange, symbol, minute): the least any replay must do;
   source  ReplaySource alone: reading, parsing and validating every line (SPEC §8), items discarded;
   engine  the real path: ReplaySource's chunks into Engine.feed_many, as the pipeline feeds them at
-          speed 0: bucketing, deduplicating, merging whales and scanning every minute (results
-          discarded); its split into source and engine time is printed too;
+          speed 0 (the parser deduplicating, the engine keeping no ids): bucketing, merging whales
+          and scanning every minute (results discarded); its split into source and engine time is
+          printed too;
   cli     `gme-tui --replay FILE --json` end to end, output to /dev/null (subprocess).
 Prints lines/s for each and the ratio to the floor (target, issue 12: engine within 3x of the floor).
 

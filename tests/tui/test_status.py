@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from dataclasses import replace
 
 from gme_tui.model import ExchangeHealth, RobotStatus
 from gme_tui.tui.widgets.status import StatusInfo, status_text
+from tests.tui.status_info import live_info
 
 
 def info(robots) -> StatusInfo:
-    return StatusInfo(
-        mode="live",
-        health=[ExchangeHealth("binance", "live", 0, 0, 12.0)],
-        coverage={},
-        window_minutes=50,
-        now_ms=1_000,
-        zone=UTC,
-        scan_ts=None,
-        rows_total=0,
-        rows_shown=0,
-        filter_text="grade all",
-        sort_text="TOTAL",
-        paused=False,
-        pending=0,
-        finished=False,
-        robots=robots,
-    )
+    return replace(live_info([ExchangeHealth("binance", "live", 0, 0, 12.0)]), robots=robots)
 
 
 def test_a_halted_robot_shows_its_error_hint_and_pending_alerts():
