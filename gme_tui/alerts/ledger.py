@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+from gme_tui.core.sqlite_wal import connect_wal
 
 KEEP_MS = 10 * 60_000
 """Sends older than this are forgotten (far more than any rate window)."""
@@ -69,9 +70,7 @@ class SendLedger:
         self.path = str(path)
         if self.path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db, _ = connect_wal(self.path, busy_timeout_ms=busy_timeout_ms)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         self.pid = os.getpid()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from gme_tui.alerts.messages import Category
+from gme_tui.core.sqlite_wal import connect_wal
 from gme_tui.model import Level, RobotName, SourceMode
 
 T = TypeVar("T")
@@ -148,18 +148,25 @@ class Outbox:
         self.path = str(path)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db, _ = connect_wal(path, busy_timeout_ms=2_000)
         self.db.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the program
-        self.db.execute("PRAGMA busy_timeout=2000")
-        self.db.executescript(_SCHEMA)
-        for table, column, statement in _MIGRATE:
-            columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
-            if column not in columns:
-                self.db.execute(statement)
-        self.db.executescript(_INDEXES)
+        self._set_up_schema()
         #: robot -> its backlog, counted again after every change (so reading it costs no query).
         self.backlog: Mapping[str, Backlog] = self._count()
+
+    def _set_up_schema(self) -> None:
+        """Tables, migrations and indexes in one transaction: another process opening the same new
+        file at the same moment would otherwise add the same column twice."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            for table, column, statement in _MIGRATE:
+                columns = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self.db.execute(statement)
+            self.db.execute(_INDEXES)
 
     def close(self) -> None:
         self.db.close()

@@ -40,6 +40,7 @@ from typing import Any, TypeAlias
 
 import msgspec
 
+from gme_tui.core.sqlite_wal import connect_wal
 from gme_tui.model import EXCHANGES, MINUTE_MS, Grade, MinuteBucket, Side, Signal, SignalCode, StoredSignal, Whale
 
 DAY_MS = 86_400_000
@@ -174,28 +175,34 @@ class Store:
             raise StoreError(f"cannot open the store {self.path}: {error}") from None
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
+        db, mode = connect_wal(self.path, busy_timeout_ms=10_000)
+        if mode != "wal":
+            db.close()
             raise StoreError(f"{self.path}: the file system does not support SQLite's WAL mode")
         db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
         db.execute("PRAGMA journal_size_limit=67108864")  # keep the -wal file near 64 MB at most
         return db
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer gme-tui (schema {version} > {SCHEMA_VERSION}); "
-                "upgrade gme-tui or point [store] path elsewhere"
-            )
-        for number in range(version, SCHEMA_VERSION):
+        """Bring the file to SCHEMA_VERSION, one migration per transaction. The version is read
+        inside each transaction: another process opening the same new file at the same moment may
+        have run that step already."""
+        for _ in range(SCHEMA_VERSION + 1):  # bounded: each round applies one step or ends
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _MIGRATIONS[number].split(";"):
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.path} was written by a newer gme-tui (schema {version} > {SCHEMA_VERSION}); "
+                        "upgrade gme-tui or point [store] path elsewhere"
+                    )
+                if version == SCHEMA_VERSION:
+                    self._db.execute("COMMIT")
+                    return
+                for statement in _MIGRATIONS[version].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={number + 1}")
+                self._db.execute(f"PRAGMA user_version={version + 1}")
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

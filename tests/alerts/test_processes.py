@@ -60,7 +60,9 @@ class Sender:
         self.process = process
         self.status: dict[str, Any] = {}
         self._changed = asyncio.Event()
+        self._log = bytearray()
         self._reader = asyncio.create_task(self._read())
+        self._log_reader = asyncio.create_task(self._read_log())
 
     @classmethod
     async def start(cls, outbox: Path, env: dict[str, str], base_ms: int, real0_ms: int) -> Sender:
@@ -87,16 +89,26 @@ class Sender:
             self._changed.set()
         self._changed.set()
 
+    async def _read_log(self) -> None:  # as it comes: a full pipe would stop the process
+        assert self.process.stderr is not None
+        while chunk := await self.process.stderr.read(65_536):
+            self._log += chunk
+
     async def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> None:
         async def wait() -> None:
             while not (self.status and predicate(self.status)):
                 if self._reader.done():
-                    assert self.process.stderr is not None
-                    raise AssertionError((await self.process.stderr.read()).decode()[-2000:])
+                    await self._log_reader
+                    raise AssertionError(self._log.decode()[-2000:])
                 self._changed.clear()
                 await self._changed.wait()
 
-        await asyncio.wait_for(wait(), timeout)
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            self.process.kill()
+            log = await self.stop()
+            raise AssertionError(f"no such status in {timeout:g} s; last {self.status}; log:\n{log[-4000:]}") from None
 
     def send(self, command: str) -> None:
         assert self.process.stdin is not None
@@ -114,8 +126,8 @@ class Sender:
                 self.process.kill()
                 await self.process.wait()
         await self._reader
-        assert self.process.stderr is not None
-        return (await self.process.stderr.read()).decode()
+        await self._log_reader
+        return self._log.decode()
 
 
 def shared_time() -> tuple[int, int, Callable[[], int]]:
