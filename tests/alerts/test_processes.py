@@ -107,6 +107,7 @@ class Sender:
             await asyncio.wait_for(wait(), timeout)
         except TimeoutError:
             self.process.kill()
+            await self.process.wait()  # reaped: stop() then only collects the log
             log = await self.stop()
             raise AssertionError(f"no such status in {timeout:g} s; last {self.status}; log:\n{log[-4000:]}") from None
 
